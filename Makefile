@@ -1,0 +1,39 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both create .venv
+# with the standard library's venv and pip and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all install test lint typecheck unit crds check-crds demo bench-serving bench-drift clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy -p modelops -p tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+crds: $(STAMP)
+	$(BIN)/modelops crds --out crds
+
+demo: $(STAMP)
+	$(BIN)/python -m modelops.demo
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox

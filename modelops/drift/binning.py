@@ -28,7 +28,9 @@ def bin_numeric(edges: npt.NDArray[np.float64], values: npt.ArrayLike) -> npt.ND
     return np.bincount(idx, minlength=edges.size + 2).astype(np.int64)
 
 
-def bin_index_numeric(edges: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+def bin_index_numeric(
+    edges: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
     """Bin index of every value (value bins ``0..len(edges)``, NaN -> ``len(edges)+1``)."""
     idx = np.searchsorted(edges, values, side="left")
     return np.where(np.isnan(values), edges.size + 1, idx)

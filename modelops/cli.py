@@ -36,7 +36,8 @@ def _load(name: str) -> _Subcommand:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modelops", description=__doc__.splitlines()[0] if __doc__ else None)
+    summary = __doc__.splitlines()[0] if __doc__ else None
+    parser = argparse.ArgumentParser(prog="modelops", description=summary)
     parser.add_argument("--version", action="version", version=f"modelops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in SUBCOMMANDS.items():

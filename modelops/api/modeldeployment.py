@@ -1,0 +1,177 @@
+"""ModelDeployment (`mdep`): serving pods for a model, and how new versions roll out."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelops.api.common import (
+    Condition,
+    DNSLabel,
+    Duration,
+    Fraction,
+    Model,
+    ObjectName,
+    Percent,
+    Quantity,
+    StatusModel,
+    Uri,
+)
+
+Promotion = Literal["Manual", "Auto"]
+Router = Literal["Replicas", "GatewayAPI"]
+StrategyType = Literal["Recreate", "Canary", "ABTest", "Shadow"]
+Phase = Literal["Pending", "Progressing", "Paused", "Stable", "RolledBack", "Failed"]
+Verdict = Literal["Pass", "Fail", "Inconclusive"]
+
+REASONS = (
+    "Available",
+    "Progressing",
+    "VersionNotFound",
+    "VersionNotReady",
+    "WaitingForPods",
+    "InvalidSpec",
+    "Paused",
+    "RolledBack",
+    "ProgressDeadlineExceeded",
+)
+
+
+class ResourceRequirements(Model):
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class ServingSettings(Model):
+    max_batch_size: int = Field(default=32, ge=1, le=1024, description="1 turns micro-batching off.")
+    max_batch_latency_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    max_concurrency: int = Field(default=256, ge=1, le=100000)
+
+
+class ParentRef(Model):
+    name: ObjectName
+    namespace: ObjectName | None = None
+    section_name: str | None = Field(default=None, max_length=253)
+
+
+class Gateway(Model):
+    parent_refs: list[ParentRef] = Field(min_length=1, max_length=32)
+    hostnames: list[str] = Field(default_factory=list, max_length=16)
+
+
+class MetricsSource(Model):
+    source: Literal["Pods", "Prometheus"] = "Pods"
+
+
+class Prometheus(Model):
+    url: Uri
+
+
+class CanaryStep(Model):
+    weight: Percent
+    pause: Duration | None = None
+
+
+class Canary(Model):
+    steps: list[CanaryStep] = Field(
+        default_factory=lambda: [CanaryStep(weight=10, pause="5m"), CanaryStep(weight=50, pause="10m")],
+        max_length=32,
+    )
+
+
+class ABTest(Model):
+    weight: Percent = 50
+    min_samples: int = Field(default=2000, ge=1)
+    min_duration: Duration = "1h"
+    metric: str = Field(default="accuracy", min_length=1, max_length=63)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+
+class Shadow(Model):
+    mirror_percent: Percent = 100
+    min_samples: int = Field(default=1000, ge=1)
+    then: Literal["Canary", "Promote"] = "Canary"
+
+
+class Analysis(Model):
+    interval: Duration = "1m"
+    min_samples: int = Field(default=200, ge=1, description="Fewer samples: Inconclusive, never a pass.")
+    failure_limit: int = Field(default=1, ge=0)
+    max_error_rate: float = Field(default=1.0, ge=0.0, le=100.0, description="Percent of 5xx answers.")
+    max_latency_ratio: float = Field(default=1.5, ge=1.0, description="Candidate p99 / stable p99.")
+    max_accuracy_drop: Fraction = 0.02
+    max_prediction_psi: float = Field(default=0.2, ge=0.0, alias="maxPredictionPSI")
+
+
+class Strategy(Model):
+    type: StrategyType = "Recreate"
+    canary: Canary | None = None
+    ab_test: ABTest | None = None
+    shadow: Shadow | None = None
+    analysis: Analysis = Field(default_factory=Analysis)
+    progress_deadline: Duration = "10m"
+    scale_down_delay: Duration = "2m"
+
+
+class ModelDeploymentSpec(Model):
+    model: DNSLabel
+    version: ObjectName | None = Field(
+        default=None,
+        description="The desired ModelVersion; with promotion Auto, the newest Ready version of model.",
+    )
+    promotion: Promotion = "Manual"
+    replicas: int = Field(default=1, ge=0, le=1000, description="Replicas per active version.")
+    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    router: Router = "Replicas"
+    gateway: Gateway | None = None
+    metrics: MetricsSource = Field(default_factory=MetricsSource)
+    prometheus: Prometheus | None = None
+    paused: bool = False
+    strategy: Strategy = Field(default_factory=Strategy)
+
+
+class AnalysisResult(StatusModel):
+    metric: str
+    value: float | None = None
+    threshold: float | None = None
+    samples: int = 0
+    verdict: Verdict
+    time: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class ABSamples(StatusModel):
+    stable: int = 0
+    candidate: int = 0
+
+
+class ABTestStatus(StatusModel):
+    winner: str | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    samples: ABSamples = Field(default_factory=ABSamples)
+
+
+class HistoryEntry(StatusModel):
+    version: str
+    result: Literal["Promoted", "RolledBack"]
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    reason: str = ""
+
+
+class ModelDeploymentStatus(StatusModel):
+    observed_generation: int | None = None
+    phase: Phase | None = None
+    stable: str | None = None
+    candidate: str | None = None
+    weight: int | None = Field(default=None, ge=0, le=100)
+    step: int | None = Field(default=None, ge=0)
+    step_started_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+    replicas: int | None = Field(default=None, ge=0)
+    available_replicas: int | None = Field(default=None, ge=0)
+    analysis: list[AnalysisResult] = Field(default_factory=list)
+    ab_test: ABTestStatus | None = None
+    endpoint: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)

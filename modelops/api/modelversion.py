@@ -1,0 +1,131 @@
+"""ModelVersion (`mv`): an immutable, verified model artifact."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modelops.api.common import (
+    Condition,
+    DNSLabel,
+    Fraction,
+    Model,
+    ObjectName,
+    Sha256,
+    StatusModel,
+    Uri,
+)
+
+ArtifactFormat = Literal["skops", "joblib"]
+
+# Reasons of the ArtifactVerified / Validated / Ready conditions.
+REASONS = (
+    "Verified",
+    "DigestMismatch",
+    "ArtifactNotFound",
+    "UnsupportedFormat",
+    "UntrustedFormat",
+    "InvalidArtifact",
+    "InvalidSpec",
+    "ValidationPassed",
+    "ValidationFailed",
+    "VersionSkew",
+)
+
+
+class ArtifactRef(Model):
+    """Where the artifact directory lives and the digest it must have."""
+
+    uri: Uri = Field(description="Artifact directory: file://, http(s)://, s3:// (with the s3 extra).")
+    sha256: Sha256 = Field(description="sha256 of the artifact's manifest.json (see README).")
+    format: ArtifactFormat = Field(default="skops", description="Serialisation of the model file.")
+    trusted: bool = Field(
+        default=False, description="joblib (pickle) artifacts load only when true: pickle runs code."
+    )
+
+
+class Lineage(Model):
+    """Where a version came from; set by retraining, optional for hand-made versions."""
+
+    parent: ObjectName | None = None
+    dataset_uri: Uri | None = None
+    dataset_sha256: Sha256 | None = None
+    job: str | None = Field(default=None, max_length=253)
+    drift_policy: ObjectName | None = None
+    drift_evaluation: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+
+
+class MetricRequirement(Model):
+    name: str = Field(min_length=1, max_length=63, description="A scikit-learn metric name, e.g. roc_auc.")
+    min: float | None = None
+    max: float | None = None
+    class_: str | None = Field(default=None, alias="class", description="Score this class only.")
+
+
+class ChampionComparison(Model):
+    metric: str = Field(min_length=1, max_length=63)
+    max_drop: float = Field(ge=0.0, description="Largest allowed drop below the stable version's value.")
+
+
+class GroupMetricRequirement(Model):
+    name: str = Field(min_length=1, max_length=63)
+    min: Fraction
+
+
+class Fairness(Model):
+    sensitive_feature: str = Field(min_length=1, max_length=253)
+    max_demographic_parity_difference: Fraction | None = None
+    max_equalized_odds_difference: Fraction | None = None
+    min_group_metric: GroupMetricRequirement | None = None
+
+
+class Validation(Model):
+    """Offline validation a version must pass before it may serve (when declared)."""
+
+    holdout_uri: Uri
+    metrics: list[MetricRequirement] = Field(default_factory=list, max_length=32)
+    champion_comparison: ChampionComparison | None = None
+    fairness: Fairness | None = None
+
+
+class ModelVersionSpec(Model):
+    model: DNSLabel = Field(description="Logical model name shared by all versions of one model.")
+    artifact: ArtifactRef
+    allow_version_skew: bool = Field(
+        default=False, description="Serve even if scikit-learn major.minor differs from training."
+    )
+    lineage: Lineage | None = None
+    validation: Validation | None = None
+
+
+class ArtifactSummary(StatusModel):
+    sha256: str
+    size_bytes: int = Field(ge=0)
+    files: int = Field(ge=0)
+    features: list[str] = Field(default_factory=list)
+    classes: list[str] = Field(default_factory=list)
+    task: str = ""
+    framework_versions: dict[str, str] = Field(default_factory=dict)
+    offline_metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ValidationResult(StatusModel):
+    metric: str
+    group: str | None = None
+    value: float | None = None
+    limit: float | None = None
+    verdict: Literal["Pass", "Fail"]
+
+
+class ValidationStatus(StatusModel):
+    results: list[ValidationResult] = Field(default_factory=list)
+    job: str | None = None
+    completed_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+
+
+class ModelVersionStatus(StatusModel):
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    artifact: ArtifactSummary | None = None
+    validation: ValidationStatus | None = None

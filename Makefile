@@ -33,7 +33,7 @@ crds: $(STAMP)
 	$(BIN)/modelops crds --out crds
 
 demo: $(STAMP)
-	$(BIN)/python -m modelops.demo
+	$(BIN)/modelops sandbox demo
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "package": ("modelops.artifact.package_cli", "build an artifact directory from a fitted model"),
     "crds": ("modelops.api.crds_cli", "write the CustomResourceDefinitions generated from the models"),
     "emulator": ("modelops.emulator.cli", "run the embedded Kubernetes API emulator on 127.0.0.1"),
+    "sandbox": ("modelops.sandbox.cli", "the operator, the API emulator and local pods on 127.0.0.1"),
 }
 
 

@@ -1,0 +1,50 @@
+"""What the operator learns about an artifact without downloading the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelops.artifact.errors import ArtifactError
+from modelops.artifact.format import MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES, METADATA_FILE
+from modelops.artifact.manifest import Manifest
+from modelops.artifact.metadata import Metadata
+from modelops.artifact.sources import DEFAULT_TIMEOUT_S, open_source, read_limited, read_small
+from modelops.artifact.verify import check_metadata, verify_entry, verify_manifest
+
+
+def inspect_remote(
+    uri: str, expected_sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[Manifest, Metadata]:
+    """Download manifest.json and metadata.json only, and verify both: the manifest against
+    the expected artifact digest, the metadata against the manifest. Raises ArtifactError."""
+    source = open_source(uri, timeout_s)
+    manifest_where = source.describe(MANIFEST_FILE)
+    manifest = verify_manifest(
+        read_small(source, MANIFEST_FILE, MAX_MANIFEST_BYTES), expected_sha256, manifest_where
+    )
+    entry = manifest.entry(METADATA_FILE)
+    metadata_where = source.describe(METADATA_FILE)
+    if entry.size > MAX_METADATA_BYTES:
+        raise ArtifactError(
+            "InvalidArtifact", f"{metadata_where} is listed as {entry.size} bytes, over {MAX_METADATA_BYTES}"
+        )
+    # The listed size bounds the download: one byte more is already a mismatch.
+    data = read_limited(source, METADATA_FILE, entry.size + 1)
+    verify_entry(entry, data, metadata_where)
+    metadata = Metadata.from_bytes(data, source=metadata_where)
+    check_metadata(manifest, metadata, metadata_where)
+    return manifest, metadata
+
+
+def artifact_summary(manifest: Manifest, metadata: Metadata, sha256: str | None = None) -> dict[str, Any]:
+    """The ModelVersion's ``status.artifact``."""
+    return {
+        "sha256": manifest.digest if sha256 is None else sha256,
+        "sizeBytes": manifest.size_bytes,
+        "files": len(manifest.files),
+        "features": list(metadata.feature_names),
+        "classes": list(metadata.classes) if metadata.classes is not None else None,
+        "task": metadata.task,
+        "frameworkVersions": dict(metadata.framework_versions),
+        "offlineMetrics": dict(metadata.offline_metrics),
+    }

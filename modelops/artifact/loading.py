@@ -1,0 +1,196 @@
+"""Loading a verified artifact in the serving pod: all or nothing.
+
+Every file is checked against the manifest (and the manifest against the expected
+digest) before anything is deserialised, the model is deserialised from exactly the bytes
+that were hashed, and the loaded model is checked against its metadata. Any failure raises
+ArtifactError; no partly loaded artifact is ever returned.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import numbers
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelops.artifact.errors import ArtifactError
+from modelops.artifact.format import METADATA_FILE, PROFILE_FILE, ModelFormat
+from modelops.artifact.manifest import Manifest
+from modelops.artifact.metadata import Metadata, json_labels
+from modelops.artifact.trust import refused_types
+from modelops.artifact.verify import check_metadata, verify_directory, verify_entry
+from modelops.drift.profile import Profile, ProfileError
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_PROFILE_NAME = "predict"
+
+
+@dataclass(frozen=True)
+class LoadedArtifact:
+    model: Any
+    metadata: Metadata
+    profile: Profile
+    manifest: Manifest
+    sha256: str
+    path: Path
+
+
+def load_artifact(
+    directory: str | Path,
+    expected_sha256: str | None = None,
+    trusted: bool = False,
+    allow_version_skew: bool = False,
+) -> LoadedArtifact:
+    """Verify and load an artifact directory. ``trusted`` permits joblib/pickle models;
+    ``allow_version_skew`` permits a scikit-learn major.minor other than the one that
+    built the model."""
+    root = Path(directory)
+    manifest, digest = verify_directory(root, expected_sha256)
+    metadata_bytes = _read_verified(root, manifest, METADATA_FILE)
+    metadata = Metadata.from_bytes(metadata_bytes, source=str(root / METADATA_FILE))
+    check_metadata(manifest, metadata, str(root / METADATA_FILE))
+    profile = _load_profile(root, manifest, metadata)
+    model_path = root / metadata.model_file
+    model_bytes = _read_verified(root, manifest, metadata.model_file)
+    _check_trust(metadata.format, model_bytes, model_path, trusted)
+    check_version_skew(metadata, allow_version_skew, str(root / METADATA_FILE))
+    model = _deserialize(metadata.format, model_bytes, model_path, allow_version_skew)
+    check_model(model, metadata, str(model_path))
+    return LoadedArtifact(
+        model=model, metadata=metadata, profile=profile, manifest=manifest, sha256=digest, path=root
+    )
+
+
+def _read_verified(root: Path, manifest: Manifest, path: str) -> bytes:
+    """The file's bytes, checked against the manifest again: what is parsed is what was hashed."""
+    full = root / path
+    try:
+        data = full.read_bytes()
+    except OSError as exc:
+        raise ArtifactError("ArtifactNotFound", f"{full} cannot be read: {exc.strerror}") from None
+    verify_entry(manifest.entry(path), data, str(full))
+    return data
+
+
+def _load_profile(root: Path, manifest: Manifest, metadata: Metadata) -> Profile:
+    where = root / PROFILE_FILE
+    try:
+        profile = Profile.from_bytes(_read_verified(root, manifest, PROFILE_FILE))
+    except ProfileError as exc:
+        raise ArtifactError("InvalidArtifact", f"{where}: {exc}") from None
+    if profile.feature_names != metadata.feature_names:
+        raise ArtifactError(
+            "InvalidArtifact",
+            f"{where} profiles features {list(profile.feature_names)}, metadata lists "
+            f"{list(metadata.feature_names)}",
+        )
+    expected_kind = "categorical" if metadata.task == "classification" else "numeric"
+    if profile.output.kind != expected_kind:
+        raise ArtifactError(
+            "InvalidArtifact", f"{where}: output profile is {profile.output.kind}, expected {expected_kind}"
+        )
+    return profile
+
+
+def skops_untrusted_types(data: bytes, where: str) -> list[str]:
+    import skops.io
+
+    try:
+        return list(skops.io.get_untrusted_types(data=data))
+    except Exception as exc:  # skops raises many kinds on a corrupt file
+        raise ArtifactError("InvalidArtifact", f"{where} is not a readable skops file: {exc}") from None
+
+
+def review_skops_types(data: bytes, where: str) -> list[str]:
+    """The types skops does not trust by default, once all of them pass the allow-list;
+    UntrustedFormat naming the refused ones otherwise."""
+    untrusted = skops_untrusted_types(data, where)
+    refused = refused_types(untrusted)
+    if refused:
+        raise ArtifactError(
+            "UntrustedFormat", f"{where} contains types outside the allow-list: {', '.join(refused)}"
+        )
+    return untrusted
+
+
+def _check_trust(fmt: ModelFormat, data: bytes, path: Path, trusted: bool) -> None:
+    if fmt == "joblib" and not trusted:
+        raise ArtifactError(
+            "UntrustedFormat",
+            f"{path} is a joblib pickle, which can run arbitrary code when loaded; it loads only "
+            "when the ModelVersion sets artifact.trusted: true",
+        )
+    if fmt == "skops":
+        review_skops_types(data, str(path))
+
+
+_MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)")
+
+
+def check_version_skew(metadata: Metadata, allow: bool, where: str) -> None:
+    import sklearn
+
+    built = metadata.framework_versions.get("scikit-learn")
+    running = sklearn.__version__
+    built_mm = _MAJOR_MINOR.match(built or "")
+    running_mm = _MAJOR_MINOR.match(running)
+    if built_mm is not None and running_mm is not None and built_mm.groups() == running_mm.groups():
+        return
+    message = (
+        f"{where}: model built with scikit-learn {built or 'of an unrecorded version'}, "
+        f"running {running} (major.minor differ)"
+    )
+    if not allow:
+        raise ArtifactError("VersionSkew", message + "; set allowVersionSkew: true to serve it anyway")
+    logger.warning("%s; serving anyway because version skew is allowed", message)
+
+
+def _deserialize(fmt: ModelFormat, data: bytes, path: Path, allow_version_skew: bool) -> Any:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if fmt == "skops":
+                import skops.io
+
+                # Reviewed already; passing the list is what lets skops build them.
+                model = skops.io.loads(data, trusted=skops_untrusted_types(data, str(path)))
+            else:
+                import joblib
+
+                model = joblib.load(io.BytesIO(data))
+        except ArtifactError:
+            raise
+        except Exception as exc:  # any failure to rebuild the model means a bad artifact
+            raise ArtifactError("InvalidArtifact", f"{path} cannot be loaded: {exc!r}") from None
+    for w in caught:
+        logger.warning("loading %s: %s", path, w.message)
+    return model
+
+
+def check_model(model: Any, metadata: Metadata, where: str) -> None:
+    """The loaded model must be able to do what its metadata promises."""
+    if not callable(getattr(model, "predict", None)):
+        raise ArtifactError("InvalidArtifact", f"{where}: {type(model).__name__} has no predict method")
+    classes = getattr(model, "classes_", None)
+    if metadata.task == "classification":
+        if classes is None:
+            raise ArtifactError("InvalidArtifact", f"{where}: a classifier without classes_")
+        try:
+            labels = json_labels(classes)
+        except ValueError as exc:
+            raise ArtifactError("InvalidArtifact", f"{where}: {exc}") from None
+        listed = list(metadata.classes or ())
+        if labels != listed:
+            raise ArtifactError("InvalidArtifact", f"{where}: model classes {labels}, metadata says {listed}")
+    n_in = getattr(model, "n_features_in_", None)
+    n_listed = len(metadata.features)
+    if isinstance(n_in, numbers.Integral) and int(n_in) != n_listed:
+        raise ArtifactError(
+            "InvalidArtifact", f"{where}: model takes {n_in} features, metadata lists {n_listed}"
+        )
+

@@ -1,0 +1,133 @@
+"""`metadata.json`: what the model takes and gives, how well it did, and what built it."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from modelops.artifact.errors import ArtifactError
+from modelops.artifact.format import FORMAT_VERSION, METADATA_FILE, MODEL_FORMATS, ModelFormat
+
+Task = Literal["classification", "regression"]
+FeatureType = Literal["numeric", "categorical"]
+# A class label as JSON gives it: scikit-learn classes are ints, strings or bools.
+ClassLabel = bool | int | float | str
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+
+class FeatureSpec(_Camel):
+    name: str = Field(min_length=1)
+    type: FeatureType = "numeric"
+
+
+class Metadata(_Camel):
+    format_version: Literal[1] = 1
+    format: ModelFormat
+    model_file: str
+    task: Task
+    features: tuple[FeatureSpec, ...] = Field(min_length=1)
+    target: str
+    classes: tuple[ClassLabel, ...] | None = None
+    offline_metrics: dict[str, float] = Field(default_factory=dict)
+    lineage: dict[str, Any] | None = None
+    framework_versions: dict[str, str] = Field(default_factory=dict)
+    created_at: str
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, v: tuple[FeatureSpec, ...]) -> tuple[FeatureSpec, ...]:
+        names = [f.name for f in v]
+        if len(set(names)) != len(names):
+            raise ValueError("a feature is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _classes_match_task(self) -> Metadata:
+        if self.task == "classification" and not self.classes:
+            raise ValueError("a classifier's metadata must list its classes")
+        if self.task == "regression" and self.classes:
+            raise ValueError("a regressor's metadata must not list classes")
+        return self
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True),
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = METADATA_FILE) -> Metadata:
+        try:
+            raw = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ArtifactError("InvalidArtifact", f"{source} is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ArtifactError("InvalidArtifact", f"{source} must be a JSON object")
+        # Checked before the schema, so an artifact of a newer format or an unknown model
+        # format says so instead of failing as merely malformed.
+        if raw.get("formatVersion") != FORMAT_VERSION:
+            raise ArtifactError(
+                "UnsupportedFormat",
+                f"{source} formatVersion {raw.get('formatVersion')!r} is not supported "
+                f"(expected {FORMAT_VERSION})",
+            )
+        if raw.get("format") not in MODEL_FORMATS:
+            raise ArtifactError(
+                "UnsupportedFormat",
+                f"{source} format {raw.get('format')!r} is not one of {', '.join(MODEL_FORMATS)}",
+            )
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ArtifactError("InvalidArtifact", f"{source} is malformed: {problems}") from None
+
+
+def json_labels(values: Any) -> list[ClassLabel]:
+    """Class labels (a numpy array or sequence) as plain JSON values."""
+    out: list[ClassLabel] = []
+    for v in values:
+        item = v.item() if hasattr(v, "item") else v
+        if not isinstance(item, (bool, int, float, str)):
+            raise ValueError(f"class label {v!r} is not a bool, number or string")
+        out.append(item)
+    return out
+
+
+def framework_versions() -> dict[str, str]:
+    """Versions of what builds and loads models, as recorded in every artifact."""
+    import numpy
+    import sklearn
+    import skops
+
+    from modelops import __version__
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "skops": skops.__version__,
+        "modelops": __version__,
+    }
+
+
+def utc_timestamp(when: datetime | None = None) -> str:
+    """RFC 3339 UTC timestamp with second precision, as Kubernetes writes them."""
+    moment = (when or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,110 @@
+"""Checking an artifact's bytes against its digest and its manifest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modelops.artifact.errors import ArtifactError
+from modelops.artifact.format import (
+    MANIFEST_FILE,
+    MAX_MANIFEST_BYTES,
+    METADATA_FILE,
+    PROFILE_FILE,
+    normalize_digest,
+    sha256_bytes,
+    sha256_file,
+)
+from modelops.artifact.manifest import Manifest, ManifestEntry
+from modelops.artifact.metadata import Metadata
+
+# Files every manifest must list besides the model file (which metadata.json names).
+REQUIRED_FILES = (METADATA_FILE, PROFILE_FILE)
+
+
+def verify_manifest(data: bytes, expected_sha256: str | None, where: str) -> Manifest:
+    """The manifest parsed from ``data`` once its digest matches (when one is expected)."""
+    actual = sha256_bytes(data)
+    if expected_sha256 is not None:
+        expected = normalize_digest(expected_sha256)
+        if actual != expected:
+            raise ArtifactError(
+                "DigestMismatch", f"{where}: sha256 is {actual}, expected {expected}"
+            )
+    manifest = Manifest.from_bytes(data, source=where)
+    for required in REQUIRED_FILES:
+        if required not in manifest.paths:
+            raise ArtifactError("InvalidArtifact", f"{where} does not list {required}")
+    return manifest
+
+
+def verify_entry(entry: ManifestEntry, data: bytes, where: str) -> None:
+    """Raise DigestMismatch unless ``data`` is what the manifest says."""
+    check_digest(entry, sha256_bytes(data), len(data), where)
+
+
+def check_digest(entry: ManifestEntry, sha256: str, size: int, where: str) -> None:
+    if size != entry.size:
+        raise ArtifactError(
+            "DigestMismatch", f"{where}: size is {size} bytes, the manifest says {entry.size}"
+        )
+    if sha256 != entry.sha256:
+        raise ArtifactError(
+            "DigestMismatch", f"{where}: sha256 is {sha256}, the manifest says {entry.sha256}"
+        )
+
+
+def check_metadata(manifest: Manifest, metadata: Metadata, where: str) -> None:
+    """The metadata's model file must be one the manifest lists (and so verifies)."""
+    if metadata.model_file not in manifest.paths:
+        raise ArtifactError(
+            "InvalidArtifact", f"{where}: model file {metadata.model_file!r} is not in the manifest"
+        )
+
+
+def read_manifest_file(root: Path, expected_sha256: str | None) -> Manifest:
+    path = root / MANIFEST_FILE
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        raise ArtifactError("ArtifactNotFound", f"{path} does not exist") from None
+    except OSError as exc:
+        raise ArtifactError("ArtifactNotFound", f"{path} cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ArtifactError("InvalidArtifact", f"{path} is larger than {MAX_MANIFEST_BYTES} bytes")
+    return verify_manifest(data, expected_sha256, str(path))
+
+
+def verify_directory(root: Path, expected_sha256: str | None = None) -> tuple[Manifest, str]:
+    """Verify a local artifact directory completely: the manifest's digest, then every
+    listed file's size and sha256, and that no file is there that the manifest omits.
+    Returns the manifest and the artifact digest."""
+    if not root.is_dir():
+        raise ArtifactError("ArtifactNotFound", f"artifact directory {root} does not exist")
+    manifest = read_manifest_file(root, expected_sha256)
+    for entry in manifest.files:
+        path = root / entry.path
+        if not path.is_file():
+            raise ArtifactError("ArtifactNotFound", f"{path} is listed in the manifest but missing")
+        digest, size = sha256_file(path)
+        check_digest(entry, digest, size, str(path))
+    extra = sorted(set(list_files(root)) - set(manifest.paths) - {MANIFEST_FILE})
+    if extra:
+        raise ArtifactError(
+            "InvalidArtifact", f"{root} holds files the manifest does not list: {', '.join(extra)}"
+        )
+    return manifest, manifest_digest(root)
+
+
+def manifest_digest(root: Path) -> str:
+    return sha256_file(root / MANIFEST_FILE)[0]
+
+
+def list_files(root: Path) -> list[str]:
+    """Every file under ``root`` as a POSIX relative path (symlinks counted as files)."""
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        found.extend((rel / name).as_posix() for name in files)
+    return found

@@ -80,9 +80,7 @@ def test_every_verdict_is_exercised_for_every_kind() -> None:
 
 
 @pytest.mark.parametrize(("kind", "input_path", "expected"), list(_cases()))
-def test_lua_and_python_give_the_expected_health(
-    kind: str, input_path: str, expected: dict[str, str]
-) -> None:
+def test_lua_and_python_give_the_expected_health(kind: str, input_path: str, expected: dict[str, str]) -> None:
     obj = _load(CHECKS / kind / input_path)
     assert obj["kind"] == kind
     want = Health(status=expected["status"], message=expected["message"])  # type: ignore[arg-type]
@@ -100,8 +98,7 @@ def test_argocd_cm_patch_is_rendered_from_the_lua_files() -> None:
     assert committed == argocd_cm.render(), "stale: run `.venv/bin/python -m tests.manifests.argocd_cm`"
     data = yaml.safe_load(committed)["data"]
     assert data == {
-        f"resource.customizations.health.{GROUP}_{kind}": (CHECKS / kind / "health.lua").read_text()
-        for kind in KINDS
+        f"resource.customizations.health.{GROUP}_{kind}": (CHECKS / kind / "health.lua").read_text() for kind in KINDS
     }
 
 
@@ -110,13 +107,9 @@ _messages = st.sampled_from([None, "", "churn-v2 serving with 2/2 replicas avail
 _conditions = st.lists(
     st.fixed_dictionaries(
         {
-            "type": st.sampled_from(
-                ["Ready", "Progressing", "Degraded", "Stalled", "Validated", "DriftDetected"]
-            ),
+            "type": st.sampled_from(["Ready", "Progressing", "Degraded", "Stalled", "Validated", "DriftDetected"]),
             "status": st.sampled_from(["True", "False", "Unknown"]),
-            "reason": st.sampled_from(
-                ["Available", "InvalidSpec", "DigestMismatch", "VersionSkew", "Drifted"]
-            ),
+            "reason": st.sampled_from(["Available", "InvalidSpec", "DigestMismatch", "VersionSkew", "Drifted"]),
         },
         optional={"message": _messages, "observedGeneration": st.integers(1, 3)},
     ),
@@ -133,9 +126,7 @@ _status = st.fixed_dictionaries(
 _objects = st.fixed_dictionaries(
     {
         "kind": st.sampled_from(KINDS),
-        "metadata": st.fixed_dictionaries(
-            {"name": st.just("churn")}, optional={"generation": st.integers(1, 3)}
-        ),
+        "metadata": st.fixed_dictionaries({"name": st.just("churn")}, optional={"generation": st.integers(1, 3)}),
         "spec": st.fixed_dictionaries({}, optional={"paused": st.booleans(), "suspend": st.booleans()}),
     },
     optional={"status": _status},

@@ -1,0 +1,203 @@
+"""`kubectl apply -k manifests/default` installs exactly what the operator needs, locked down."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+
+from modelops import API_VERSION, GROUP
+from modelops.api.resources import KINDS
+from tests.manifests.kustomize import MANIFESTS, ROOT, by_kind, kustomize, one
+
+CRDS = ROOT / "crds"
+NAMESPACE = "modelops-system"
+
+
+@pytest.fixture(scope="module")
+def default() -> list[dict[str, Any]]:
+    return kustomize(MANIFESTS / "default")
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[dict[str, Any]]:
+    return kustomize(MANIFESTS / "examples")
+
+
+def _container(default: list[dict[str, Any]]) -> dict[str, Any]:
+    [container] = one(default, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert isinstance(container, dict)
+    return container
+
+
+def test_every_base_renders_on_its_own() -> None:
+    for base in ("crds", "rbac", "operator"):
+        assert kustomize(MANIFESTS / base), f"manifests/{base} rendered nothing"
+
+
+def test_default_holds_crds_rbac_and_the_operator(default: list[dict[str, Any]]) -> None:
+    rendered = sorted((obj["kind"], obj["metadata"]["name"]) for obj in default)
+    assert rendered == sorted(
+        [
+            ("Namespace", NAMESPACE),
+            *(("CustomResourceDefinition", kind.crd_name) for kind in KINDS),
+            ("ServiceAccount", "modelops-operator"),
+            ("ClusterRole", "modelops-operator"),
+            ("ClusterRoleBinding", "modelops-operator"),
+            ("Deployment", "modelops-operator"),
+            ("Service", "modelops-operator-metrics"),
+        ]
+    )
+    for obj in default:
+        if obj["kind"] in ("ServiceAccount", "Deployment", "Service"):
+            assert obj["metadata"]["namespace"] == NAMESPACE, obj["kind"]
+
+
+def test_crds_come_from_crds_folder_unchanged(default: list[dict[str, Any]]) -> None:
+    generated = sorted(p.name for p in CRDS.glob("*.yaml"))
+    listed = yaml.safe_load((CRDS / "Kustomization").read_text())["resources"]
+    assert sorted(listed) == generated, "crds/Kustomization must list every crds/*.yaml"
+    committed = [yaml.safe_load(p.read_text()) for p in CRDS.glob("*.yaml")]
+    committed_by_name = {crd["metadata"]["name"]: crd for crd in committed}
+    rendered = {crd["metadata"]["name"]: crd for crd in by_kind(default, "CustomResourceDefinition")}
+    assert rendered == committed_by_name
+
+
+def _rules(default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = one(default, "ClusterRole")["rules"]
+    return rules
+
+
+def _allowed(rules: list[dict[str, Any]], group: str, resource: str) -> set[str]:
+    verbs: set[str] = set()
+    for rule in rules:
+        if group in rule["apiGroups"] and resource in rule["resources"]:
+            verbs |= set(rule["verbs"])
+    return verbs
+
+
+def test_rbac_has_no_wildcards_or_escalation(default: list[dict[str, Any]]) -> None:
+    for rule in _rules(default):
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], f"wildcard in {field}: {rule}"
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), rule
+        assert "nonResourceURLs" not in rule, rule
+    # Secrets and ConfigMaps hold other people's credentials; the operator never reads them.
+    for secretive in ("secrets", "configmaps"):
+        assert _allowed(_rules(default), "", secretive) == set()
+    # Standalone kopf: no peering objects, so no kopf.dev rights.
+    assert all("kopf.dev" not in rule["apiGroups"] for rule in _rules(default))
+
+
+def test_rbac_covers_the_operators_own_kinds_and_children(default: list[dict[str, Any]]) -> None:
+    rules = _rules(default)
+    for kind in KINDS:
+        assert {"get", "list", "watch", "patch"} <= _allowed(rules, GROUP, kind.plural), kind.kind
+        assert {"get", "patch"} <= _allowed(rules, GROUP, f"{kind.plural}/status"), kind.kind
+        # The operator never deletes what users declared.
+        assert "delete" not in _allowed(rules, GROUP, kind.plural), kind.kind
+    lifecycle = {"get", "list", "watch", "create", "patch", "delete"}
+    assert lifecycle <= _allowed(rules, "apps", "deployments")
+    assert lifecycle <= _allowed(rules, "", "services")
+    assert lifecycle <= _allowed(rules, "gateway.networking.k8s.io", "httproutes")
+    assert {"get", "list", "watch", "create", "delete"} <= _allowed(rules, "batch", "jobs")
+    assert _allowed(rules, "", "pods") == {"get", "list", "watch"}
+    assert "create" in _allowed(rules, "", "events")
+
+
+def test_binding_grants_the_role_to_the_operators_service_account(default: list[dict[str, Any]]) -> None:
+    binding = one(default, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": one(default, "ClusterRole")["metadata"]["name"],
+    }
+    account = one(default, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+    pod = one(default, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["name"]
+
+
+def test_operator_pod_is_locked_down(default: list[dict[str, Any]]) -> None:
+    deployment = one(default, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & {key for key, value in pod.items() if value}
+    container = _container(default)
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security.get("privileged", False) is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+    # A read-only root needs somewhere to write scratch files.
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == mounts["/tmp"])
+
+
+def test_only_one_operator_runs_at_a_time(default: list[dict[str, Any]]) -> None:
+    spec = one(default, "Deployment")["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+def test_operator_probes_and_metrics_ports(default: list[dict[str, Any]]) -> None:
+    container = _container(default)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        http = container[probe]["httpGet"]
+        assert http["path"] == "/healthz"
+        assert ports[http["port"]] == 8081
+    assert ports["metrics"] == 9090
+    service = one(default, "Service")
+    pod_labels = one(default, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    [port] = service["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (9090, "metrics")
+
+
+def test_operator_image_is_this_release(default: list[dict[str, Any]]) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert _container(default)["image"] == f"ghcr.io/modelops/modelops:{version}"
+
+
+def test_examples_are_our_kinds_and_valid_against_the_models(examples: list[dict[str, Any]]) -> None:
+    models = {kind.kind: kind.spec for kind in KINDS}
+    assert sorted(obj["kind"] for obj in examples) == sorted(models)
+    for obj in examples:
+        assert obj["apiVersion"] == API_VERSION
+        models[obj["kind"]].model_validate(obj["spec"])
+
+
+def test_examples_refer_to_each_other(examples: list[dict[str, Any]]) -> None:
+    version = one(examples, "ModelVersion")
+    deployment = one(examples, "ModelDeployment")
+    policy = one(examples, "DriftPolicy")
+    assert deployment["spec"]["model"] == version["spec"]["model"]
+    assert deployment["spec"]["version"] == version["metadata"]["name"]
+    assert policy["spec"]["targetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_examples_are_files_of_the_examples_kustomization() -> None:
+    folder = MANIFESTS / "examples"
+    listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+    on_disk = [p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml"]
+    assert sorted(listed) == sorted(on_disk)
+
+
+def test_no_copies_of_the_generated_crds_under_manifests() -> None:
+    # The CRDs live once, in crds/; a copy under manifests/ would go stale silently.
+    stray = [
+        str(path.relative_to(ROOT))
+        for path in MANIFESTS.rglob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+    ]
+    assert stray == []

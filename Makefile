@@ -35,5 +35,11 @@ crds: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/modelops sandbox demo
 
+# Serving benchmark (not part of `make test`): about 10 minutes, needs root for `apt-get install wrk`
+# on first use; creates benchmarks/.venvs/mlserver itself. BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?=
+bench-serving: $(STAMP)
+	$(BIN)/python benchmarks/serving/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox

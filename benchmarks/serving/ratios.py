@@ -1,0 +1,126 @@
+"""The headline ratios of the serving benchmark, each with its definition and the figures it compares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFINITIONS = {
+    "p50_vs_bare": (
+        "single-client p50 latency of `modelops serve` (monitoring on: drift counts, metrics, prediction "
+        "store; batching on, the configuration also used for throughput) divided by the single-client p50 "
+        "of the bare FastAPI + uvicorn app on the same model. Target <= 1.2."
+    ),
+    "rps_vs_mlserver": (
+        "requests/s at 64 connections of `modelops serve` divided by MLServer's best requests/s at 64 "
+        "connections (best of batching on/off). modelops' figure is its best configuration whose p99 is "
+        "equal to or lower than that MLServer run's p99; if none is, its best configuration anyway and "
+        "p99_condition_met is false. Both p99s are recorded. Target >= 1.5."
+    ),
+    "batch_gain_rf": (
+        "requests/s at 64 connections of `modelops serve` on RandomForest with batching on divided by the "
+        "same with batching off (--max-batch-size 1). Target >= 3."
+    ),
+}
+TARGETS = {"p50_vs_bare": ("<=", 1.2), "rps_vs_mlserver": (">=", 1.5), "batch_gain_rf": (">=", 3.0)}
+
+
+def _find(runs: list[dict[str, Any]], server: str, model: str, batching: bool | None = None) -> list[dict[str, Any]]:
+    return [
+        run
+        for run in runs
+        if run["server"] == server
+        and run["model"] == model
+        and (batching is None or run["batching"] == batching)
+        and "error" not in run
+    ]
+
+
+def _entry(kind: str, value: float | None, **figures: Any) -> dict[str, Any]:
+    op, target = TARGETS[kind]
+    met = None if value is None else (value <= target if op == "<=" else value >= target)
+    return {
+        "value": None if value is None else round(value, 3),
+        "target": f"{op} {target}",
+        "met": met,
+        "definition": DEFINITIONS[kind],
+        **figures,
+    }
+
+
+def _summary(run: dict[str, Any], phase: str) -> dict[str, Any]:
+    figures = run[phase]
+    return {
+        "run": run["label"],
+        "rps": figures["rps"],
+        "p50_ms": figures["latency_ms"]["p50"],
+        "p99_ms": figures["latency_ms"]["p99"],
+        "errors": figures["error_count"],
+    }
+
+
+def p50_vs_bare(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    ours, bare = _find(runs, "modelops", model, batching=True), _find(runs, "bare", model)
+    if not ours or not bare:
+        return _entry("p50_vs_bare", None, reason="missing modelops or bare run")
+    value = ours[0]["single"]["latency_ms"]["p50"] / bare[0]["single"]["latency_ms"]["p50"]
+    extra: dict[str, Any] = {}
+    unbatched = _find(runs, "modelops", model, batching=False)
+    if unbatched:
+        extra["unbatched_value"] = round(
+            unbatched[0]["single"]["latency_ms"]["p50"] / bare[0]["single"]["latency_ms"]["p50"], 3
+        )
+    return _entry(
+        "p50_vs_bare",
+        value,
+        modelops=_summary(ours[0], "single"),
+        bare=_summary(bare[0], "single"),
+        **extra,
+    )
+
+
+def rps_vs_mlserver(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    ours, theirs = _find(runs, "modelops", model), _find(runs, "mlserver", model)
+    if not ours or not theirs:
+        return _entry("rps_vs_mlserver", None, reason="missing modelops or MLServer run")
+    best_theirs = max(theirs, key=lambda run: run["concurrent"]["rps"])
+    p99_limit = best_theirs["concurrent"]["latency_ms"]["p99"]
+    eligible = [run for run in ours if run["concurrent"]["latency_ms"]["p99"] <= p99_limit]
+    best_ours = max(eligible or ours, key=lambda run: run["concurrent"]["rps"])
+    value = best_ours["concurrent"]["rps"] / best_theirs["concurrent"]["rps"]
+    return _entry(
+        "rps_vs_mlserver",
+        value,
+        p99_condition_met=bool(eligible),
+        modelops=_summary(best_ours, "concurrent"),
+        mlserver=_summary(best_theirs, "concurrent"),
+    )
+
+
+def batch_gain(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    on, off = _find(runs, "modelops", model, batching=True), _find(runs, "modelops", model, batching=False)
+    if not on or not off:
+        return _entry("batch_gain_rf", None, reason="missing a modelops run with batching on or off")
+    value = on[0]["concurrent"]["rps"] / off[0]["concurrent"]["rps"]
+    return _entry(
+        "batch_gain_rf",
+        value,
+        batched=_summary(on[0], "concurrent"),
+        unbatched=_summary(off[0], "concurrent"),
+    )
+
+
+def compute(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        "p50_vs_bare_lr": p50_vs_bare(runs, "lr"),
+        "p50_vs_bare_rf": p50_vs_bare(runs, "rf"),
+        "rps_vs_mlserver_lr": rps_vs_mlserver(runs, "lr"),
+        "rps_vs_mlserver_rf": rps_vs_mlserver(runs, "rf"),
+        "batch_gain_rf": batch_gain(runs, "rf"),
+    }
+
+
+def ratios_line(ratios: dict[str, dict[str, Any]]) -> str:
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return "RATIOS " + " ".join(f"{name}={fmt(entry['value'])}" for name, entry in ratios.items())

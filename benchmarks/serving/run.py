@@ -1,0 +1,355 @@
+"""Serving benchmark: `modelops serve` vs a bare FastAPI app vs MLServer, side by side in one run.
+
+    make bench-serving                     # full run, about 10 min: benchmarks/results/serving.json
+    make bench-serving BENCH_ARGS=--quick  # smoke run, about 2 min: benchmarks/.work/serving/
+    .venv/bin/python benchmarks/serving/run.py --help
+
+Per model (LogisticRegression, RandomForest(100) on load_breast_cancer) and server configuration:
+start the server pinned to core 0, check that it predicts what the fitted model predicts, then with wrk
+pinned to core 1 measure one connection (latency) and 64 connections (throughput), each after a warm-up.
+The last line printed is the `RATIOS ...` line; the JSON holds every raw figure and the definitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import environment
+import load
+import models
+import ratios
+import servers
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+MODELOPS = ROOT / ".venv" / "bin" / "modelops"
+SERVERS = ("bare", "mlserver", "modelops")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 s warm-up, 3 s per measurement")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measurement")
+    parser.add_argument("--single-duration", type=float, default=10.0, help="seconds measured with 1 connection")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured with --connections")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--max-batch-size", type=int, default=32, help="batching-on setting, modelops and MLServer")
+    parser.add_argument("--max-batch-latency-ms", type=float, default=2.0, help="batching-on setting, both")
+    parser.add_argument(
+        "--mlserver-parallel-workers",
+        type=int,
+        default=1,
+        help="MLServer's parallel_workers (its default 1: inference in a worker process; 0: in the server)",
+    )
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
+    parser.add_argument("--models", default="lr,rf", help="comma-separated subset of lr,rf")
+    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".work" / "serving")
+    parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/serving.json)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.warmup, args.single_duration, args.duration = 1.0, 3.0, 3.0
+    if args.out is None:
+        args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
+    args.servers = [name for name in args.servers.split(",") if name]
+    args.models = [name for name in args.models.split(",") if name]
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers {sorted(unknown)}; known: {', '.join(SERVERS)}")
+    return args
+
+
+def bare_run(model: models.FittedModel, work: Path) -> servers.ServerRun:
+    port = servers.free_port()
+    return servers.ServerRun(
+        server="bare",
+        model=model.key,
+        batching=False,
+        command=[
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=HERE,
+        env={"BARE_MODEL_PATH": str(model.joblib_path), "BARE_MODEL_NAME": model.key},
+        port=port,
+        ready_path="/v2/health/ready",
+        infer_path=f"/v2/models/{model.key}/infer",
+        log=work / "logs" / f"bare-{model.key}.log",
+        settings={"uvicorn": "1 worker, uvloop, httptools, no access log", "predict": "on the event loop"},
+    )
+
+
+def mlserver_run(
+    model: models.FittedModel, work: Path, mlserver: Path, batching: bool, args: argparse.Namespace
+) -> servers.ServerRun:
+    tag = f"{model.key}-batching-{'on' if batching else 'off'}"
+    repository = work / "mlserver" / tag
+    shutil.rmtree(repository, ignore_errors=True)
+    (repository / model.key).mkdir(parents=True)
+    port = servers.free_port()
+    settings = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": servers.free_port(),
+        "metrics_port": servers.free_port(),
+        "metrics_dir": str(repository / ".metrics"),
+        "debug": False,  # MLServer's access log is on in debug mode, its default
+        "parallel_workers": args.mlserver_parallel_workers,
+    }
+    model_settings: dict[str, Any] = {
+        "name": model.key,
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": str(model.joblib_path), "version": "v1"},
+    }
+    if batching:
+        model_settings["max_batch_size"] = args.max_batch_size
+        model_settings["max_batch_time"] = args.max_batch_latency_ms / 1000
+    (repository / "settings.json").write_text(json.dumps(settings, indent=2))
+    (repository / model.key / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
+    return servers.ServerRun(
+        server="mlserver",
+        model=model.key,
+        batching=batching,
+        command=[str(mlserver), "start", str(repository)],
+        cwd=repository,
+        port=port,
+        ready_path=f"/v2/models/{model.key}/ready",
+        infer_path=f"/v2/models/{model.key}/infer",
+        log=work / "logs" / f"mlserver-{tag}.log",
+        settings={"settings.json": settings, "model-settings.json": model_settings},
+    )
+
+
+def package_for_modelops(model: models.FittedModel, work: Path) -> Path:
+    out = work / "modelops" / model.key
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(MODELOPS),
+        "package",
+        "--model",
+        str(model.joblib_path),
+        "--reference",
+        str(model.reference_csv),
+        "--target",
+        models.TARGET,
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return out
+
+
+def modelops_run(
+    model: models.FittedModel, work: Path, artifact: Path, batching: bool, args: argparse.Namespace
+) -> servers.ServerRun:
+    tag = f"{model.key}-batching-{'on' if batching else 'off'}"
+    port = servers.free_port()
+    batch_size, batch_latency = (args.max_batch_size, args.max_batch_latency_ms) if batching else (1, 0.0)
+    return servers.ServerRun(
+        server="modelops",
+        model=model.key,
+        batching=batching,
+        command=[
+            str(MODELOPS),
+            "serve",
+            "--model-dir",
+            str(artifact),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--max-batch-size",
+            str(batch_size),
+            "--max-batch-latency-ms",
+            str(batch_latency),
+        ],
+        port=port,
+        ready_path="/v2/health/ready",
+        infer_path=f"/v2/models/{model.key}/infer",
+        log=work / "logs" / f"modelops-{tag}.log",
+        settings={"max_batch_size": batch_size, "max_batch_latency_ms": batch_latency, "monitoring": "on"},
+    )
+
+
+def measure_run(run: servers.ServerRun, model: models.FittedModel, args: argparse.Namespace) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "label": run.label,
+        "server": run.server,
+        "model": run.model,
+        "batching": run.batching,
+        "settings": run.settings,
+        "command": run.command,
+    }
+    print(f"--- {run.label}", flush=True)
+    bodies = model.bodies_file.read_text().splitlines()
+    started = time.monotonic()
+    try:
+        with servers.running(run):
+            record["startup_s"] = round(time.monotonic() - started, 2)
+            servers.check_predictions(run, bodies, model.expected)
+            base, path = run.url(""), run.infer_path
+            single = load.Load(connections=1, warmup_s=args.warmup, duration_s=args.single_duration)
+            record["single"] = load.measure(base, path, model.bodies_file, single)
+            many = load.Load(connections=args.connections, warmup_s=args.warmup, duration_s=args.duration)
+            record["concurrent"] = load.measure(base, path, model.bodies_file, many)
+    except RuntimeError as error:
+        record["error"] = str(error)
+        print(f"    FAILED: {error}", flush=True)
+        return record
+    for phase in ("single", "concurrent"):
+        figures = record[phase]
+        lat = figures["latency_ms"]
+        print(
+            f"    {figures['connections']:>3} conn: {figures['rps']:>8.1f} rps  p50 {lat['p50']:8.3f} ms  "
+            f"p90 {lat['p90']:8.3f} ms  p99 {lat['p99']:8.3f} ms  errors {figures['error_count']}",
+            flush=True,
+        )
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started_at = datetime.now(UTC)
+    wall = time.monotonic()
+    environment.ensure_wrk()
+    mlserver = None
+    if "mlserver" in args.servers:
+        mlserver = environment.ensure_mlserver_venv(ROOT / "benchmarks" / ".venvs" / "mlserver")
+    if "modelops" in args.servers and not MODELOPS.exists():
+        raise SystemExit(f"{MODELOPS} not found: run `make install` first")
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    fitted = [model for model in models.fit_models(args.work) if model.key in args.models]
+    runs: list[dict[str, Any]] = []
+    for model in fitted:
+        plan: list[servers.ServerRun] = []
+        if "bare" in args.servers:
+            plan.append(bare_run(model, args.work))
+        if mlserver is not None:
+            plan += [mlserver_run(model, args.work, mlserver, batching, args) for batching in (False, True)]
+        if "modelops" in args.servers:
+            try:
+                artifact = package_for_modelops(model, args.work)
+            except RuntimeError as error:
+                print(f"--- modelops/{model.key}: packaging FAILED: {error}", flush=True)
+                runs.append(
+                    {
+                        "label": f"modelops/{model.key}",
+                        "server": "modelops",
+                        "model": model.key,
+                        "batching": None,
+                        "error": str(error),
+                    }
+                )
+            else:
+                plan += [modelops_run(model, args.work, artifact, batching, args) for batching in (False, True)]
+        runs += [measure_run(run, model, args) for run in plan]
+
+    computed = ratios.compute(runs)
+    line = ratios.ratios_line(computed)
+    main_python = ROOT / ".venv" / "bin" / "python"
+    results = {
+        "benchmark": "serving",
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "runtime_s": round(time.monotonic() - wall, 1),
+        "quick": args.quick,
+        "machine": environment.machine_info(),
+        "versions": {
+            "modelops_git_commit": environment.git_commit(ROOT),
+            "ours": environment.venv_versions(
+                main_python,
+                [
+                    "modelops",
+                    "scikit-learn",
+                    "numpy",
+                    "fastapi",
+                    "uvicorn",
+                    "uvloop",
+                    "httptools",
+                    "pydantic",
+                    "orjson",
+                    "skops",
+                    "prometheus-client",
+                ],
+            ),
+            "mlserver_venv": None
+            if mlserver is None
+            else environment.venv_versions(
+                mlserver.parent / "python",
+                [
+                    "mlserver",
+                    "mlserver-sklearn",
+                    "scikit-learn",
+                    "numpy",
+                    "fastapi",
+                    "uvicorn",
+                    "uvloop",
+                    "httptools",
+                    "pydantic",
+                ],
+            ),
+        },
+        "settings": {
+            "models": {
+                model.key: {
+                    "estimator": model.description,
+                    "test_accuracy": model.test_accuracy,
+                    "features": model.n_features,
+                }
+                for model in fitted
+            },
+            "dataset": "load_breast_cancer, train_test_split(test_size=0.25, random_state=0, stratify=y)",
+            "payload": "OIP v2 JSON, one FP64 tensor [1, 30] per request, cycling through 64 test rows",
+            "load_generator": f"wrk -t1, Lua POST script, --timeout {load.WRK_TIMEOUT}, pinned to core "
+            f"{load.LOAD_CORE}",
+            "server_pinning": f"taskset -c {servers.SERVER_CORE} (the server and any worker process)",
+            "server_env": servers.ONE_THREAD,
+            "warmup_s": args.warmup,
+            "single_client": {"connections": 1, "duration_s": args.single_duration},
+            "concurrent": {"connections": args.connections, "duration_s": args.duration},
+            "batching_on": {
+                "max_batch_size": args.max_batch_size,
+                "max_batch_latency_ms": args.max_batch_latency_ms,
+            },
+            "batching_off": "modelops --max-batch-size 1; MLServer max_batch_size/max_batch_time unset",
+            "mlserver_parallel_workers": args.mlserver_parallel_workers,
+        },
+        "runs": runs,
+        "ratios": computed,
+        "ratios_line": line,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {args.out} ({results['runtime_s']} s)", flush=True)
+    for name, entry in computed.items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[entry["met"]]
+        print(f"  {name:<20} {entry['value']!s:>8}  target {entry['target']:<7} {verdict}", flush=True)
+    print(line, flush=True)
+    return 0 if all("error" not in run for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

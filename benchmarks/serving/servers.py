@@ -1,0 +1,142 @@
+"""Start, check and stop the servers under test, each pinned to core 0 with one BLAS/OpenMP thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVER_CORE = "0"
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+
+@dataclass
+class ServerRun:
+    """One server process serving one model in one configuration."""
+
+    server: str  # bare | mlserver | modelops
+    model: str  # lr | rf
+    batching: bool
+    command: list[str]
+    port: int
+    ready_path: str
+    infer_path: str
+    log: Path
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.server == "bare":
+            return f"bare/{self.model}"
+        return f"{self.server}/{self.model}/batching-{'on' if self.batching else 'off'}"
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def _wait_ready(run: ServerRun, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{run.label} exited with code {process.returncode} before becoming ready; "
+                f"see {run.log}:\n{_tail(run.log)}"
+            )
+        if _get_status(run.url(run.ready_path)) == 200:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{run.label} not ready after {timeout_s:.0f}s; see {run.log}:\n{_tail(run.log)}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    # The server runs in its own session: signal its whole group (MLServer forks inference workers).
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running(run: ServerRun, ready_timeout_s: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, **ONE_THREAD, **run.env}
+    run.log.parent.mkdir(parents=True, exist_ok=True)
+    with run.log.open("wb") as log:
+        process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *run.command],
+            cwd=run.cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_ready(run, process, ready_timeout_s)
+            yield process
+        finally:
+            _stop(process)
+
+
+def check_predictions(run: ServerRun, bodies: list[str], expected: list[int]) -> None:
+    """Fail loudly unless the server answers every benchmark body with the in-process prediction."""
+    for body, want in zip(bodies, expected, strict=True):
+        request = urllib.request.Request(
+            run.url(run.infer_path), data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(
+                f"{run.label} answered {error.code} to a benchmark body: {error.read()[:500]!r}"
+            ) from error
+        outputs = {output["name"]: output for output in answer["outputs"]}
+        got = outputs["predict"]["data"] if "predict" in outputs else answer["outputs"][0]["data"]
+        if [int(value) for value in got] != [want]:
+            raise RuntimeError(f"{run.label} predicted {got} where the fitted model predicts [{want}]")

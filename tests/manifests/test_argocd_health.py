@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelops import GROUP
+from modelops.api.resources import KINDS as RESOURCE_KINDS
 from modelops.health import KINDS, Health, health
 from tests.manifests import argocd_cm
 
@@ -86,6 +87,17 @@ def test_lua_and_python_give_the_expected_health(kind: str, input_path: str, exp
     want = Health(status=expected["status"], message=expected["message"])  # type: ignore[arg-type]
     assert LUA_CHECKS[kind](obj) == want
     assert health(obj) == want
+
+
+def test_fixtures_are_objects_the_operator_could_write() -> None:
+    # Fixtures drift from the real resources unless the resource models accept them.
+    models = {kind.kind: kind for kind in RESOURCE_KINDS}
+    assert sorted(models) == sorted(KINDS)
+    for path in sorted(CHECKS.glob("*/testdata/*.yaml")):
+        obj = _load(path)
+        models[obj["kind"]].spec.model_validate(obj["spec"])
+        if "status" in obj:
+            models[obj["kind"]].status.model_validate(obj["status"])
 
 
 def test_python_health_refuses_unknown_kinds() -> None:

@@ -1,0 +1,296 @@
+"""REST routes of the inference server (FastAPI): thin translations to the data plane.
+
+Errors always have the shape ``{"error": "..."}``; FastAPI's own 422 validation answers
+become 400s of that shape. Every response carries ``x-request-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from modelops.serving.codec import error_body
+from modelops.serving.dataplane import DataPlane
+from modelops.serving.errors import ServingError
+from modelops.serving.metrics import CONTENT_TYPE
+from modelops.serving.protocol import (
+    DriftResponse,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    InferenceRequest,
+    InferenceResponse,
+    LiveResponse,
+    ModelMetadata,
+    ReadyResponse,
+    ServerMetadata,
+)
+
+log = logging.getLogger("modelops.serving")
+
+REQUEST_ID = "x-request-id"
+_REQUEST_ID_BYTES = REQUEST_ID.encode()
+_SCOPE_KEY = "modelops.request_id"
+JSON = "application/json"
+
+
+class RequestIdMiddleware:
+    """Gives every response an ``x-request-id``: the request's own, or a fresh one.
+
+    Pure ASGI (no ``BaseHTTPMiddleware``), so it costs a header lookup, not a task.
+    A route that settles the id itself (infer, from the body's ``id``) sets the header
+    and this leaves it alone.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == _REQUEST_ID_BYTES:
+                rid = value
+                break
+        if rid is not None:
+            scope[_SCOPE_KEY] = rid.decode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if not any(k.lower() == _REQUEST_ID_BYTES for k, _ in headers):
+                    value = rid if rid is not None else uuid.uuid4().hex.encode()
+                    headers.append((_REQUEST_ID_BYTES, value))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _error(exc: ServingError) -> Response:
+    return Response(error_body(exc), status_code=exc.status, media_type=JSON, headers=exc.headers)
+
+
+def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _describe_validation(errors: Any) -> str:
+    parts = []
+    for e in errors:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts[:5])
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing with 413 past ``limit`` bytes (before reading it, when the
+    client declares its length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ServingError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ServingError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "bad input (the message names the problem)"},
+    404: {"model": ErrorResponse, "description": "unknown model or version"},
+    413: {"model": ErrorResponse, "description": "request body too large"},
+    503: {"model": ErrorResponse, "description": "not ready or overloaded (see Retry-After)"},
+}
+
+
+def create_app(dataplane: DataPlane, *, load: bool = True) -> FastAPI:
+    """The FastAPI app around ``dataplane``; with ``load``, the artifact is loaded in the
+    background at startup (the server answers live at once, ready once verified)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading: asyncio.Future[None] | None = None
+        if load and dataplane.state == "loading":
+            loading = asyncio.get_running_loop().run_in_executor(None, dataplane.load)
+        try:
+            yield
+        finally:
+            # uvicorn calls this after in-flight requests finished (graceful drain)
+            if loading is not None and not loading.done():
+                await asyncio.wait_for(asyncio.shield(loading), timeout=None)
+            await asyncio.get_running_loop().run_in_executor(None, dataplane.close)
+
+    app = FastAPI(
+        title="modelops inference server",
+        summary="Open Inference Protocol v2 (REST) with feedback, drift counts and metrics",
+        version="2",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    limit = dataplane.config.max_body_bytes
+
+    @app.exception_handler(ServingError)
+    async def _serving_error(_request: Request, exc: ServingError) -> Response:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return _error(ServingError(400, _describe_validation(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return _json(error_body(str(exc.detail)), exc.status_code, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error")
+        return _json(error_body(f"internal error: {type(exc).__name__}"), 500)
+
+    # -- health and metadata -------------------------------------------------------------
+
+    @app.get("/v2/health/live", response_model=LiveResponse)
+    async def live() -> Response:
+        return _json(b'{"live":true}')
+
+    @app.get("/v2/health/ready", response_model=ReadyResponse, responses={503: _ERRORS[503]})
+    async def ready() -> Response:
+        dataplane.check_ready()
+        return _json(b'{"ready":true}')
+
+    @app.get("/v2", response_model=ServerMetadata)
+    async def server_metadata() -> dict[str, Any]:
+        return dataplane.server_metadata()
+
+    @app.get("/v2/models/{name}", response_model=ModelMetadata, responses={404: _ERRORS[404], 503: _ERRORS[503]})
+    async def model_metadata(name: str) -> dict[str, Any]:
+        return dataplane.model_metadata(name)
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}",
+        response_model=ModelMetadata,
+        responses={404: _ERRORS[404], 503: _ERRORS[503]},
+    )
+    async def version_metadata(name: str, version: str) -> dict[str, Any]:
+        return dataplane.model_metadata(name, version)
+
+    @app.get("/v2/models/{name}/ready", response_model=ReadyResponse, responses={404: _ERRORS[404], 503: _ERRORS[503]})
+    async def model_ready(name: str) -> Response:
+        dataplane.check_ready(name)
+        return _json(b'{"ready":true}')
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}/ready",
+        response_model=ReadyResponse,
+        responses={404: _ERRORS[404], 503: _ERRORS[503]},
+    )
+    async def version_ready(name: str, version: str) -> Response:
+        dataplane.check_ready(name, version)
+        return _json(b'{"ready":true}')
+
+    # -- inference -----------------------------------------------------------------------
+
+    async def _infer(request: Request, name: str, version: str | None) -> Response:
+        try:
+            body = await read_body(request, limit)
+            result = await dataplane.infer(name, version, body, request.scope.get(_SCOPE_KEY))
+        except ServingError as exc:
+            return _error(exc)
+        return _json(result.body, headers={REQUEST_ID: result.request_id})
+
+    infer_doc: dict[str, Any] = {
+        "response_model": InferenceResponse,
+        "responses": {k: _ERRORS[k] for k in (400, 404, 413, 503)},
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}},
+            }
+        },
+    }
+
+    @app.post("/v2/models/{name}/infer", **infer_doc)
+    async def infer(request: Request, name: str) -> Response:
+        return await _infer(request, name, None)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", **infer_doc)
+    async def version_infer(request: Request, name: str, version: str) -> Response:
+        return await _infer(request, name, version)
+
+    # -- our extensions ------------------------------------------------------------------
+
+    @app.post(
+        "/v2/models/{name}/feedback",
+        response_model=FeedbackResponse,
+        responses={k: _ERRORS[k] for k in (400, 404, 413, 503)},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}},
+            }
+        },
+    )
+    async def feedback(request: Request, name: str) -> Response:
+        import orjson
+
+        body = await read_body(request, limit)
+        try:
+            parsed = FeedbackRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise ServingError(400, _describe_validation(exc.errors())) from None
+        return _json(orjson.dumps(dataplane.feedback(name, parsed)))
+
+    @app.get(
+        "/v2/models/{name}/drift",
+        response_model=DriftResponse,
+        responses={k: _ERRORS[k] for k in (400, 404, 503)},
+    )
+    async def drift(name: str, window: str | None = None) -> Response:
+        import orjson
+
+        return _json(orjson.dumps(dataplane.drift(name, window)))
+
+    @app.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        current = dataplane.metrics
+        return Response(current.exposition() if current is not None else b"", media_type=CONTENT_TYPE)
+
+    _document_bodies(app)
+    return app
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Add the request body models the hot routes parse by hand to the OpenAPI schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (InferenceRequest, FeedbackRequest):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in body.pop("$defs", {}).items():
+                    components.setdefault(name, sub)
+                components[model.__name__] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+

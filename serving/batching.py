@@ -1,0 +1,203 @@
+"""Adaptive micro-batching: concurrent requests predicted together in one worker thread.
+
+The worker never waits for a batch to fill when nobody else is waiting: it takes what is
+queued and predicts at once, so a lone client pays no batching delay. Batches form by
+themselves while the model is busy (requests queue during a predict); and when more
+requests are in flight than queued (``pending()``, e.g. still being parsed), the worker
+waits up to ``max_latency`` for them. Predicting off the event loop also keeps serving
+fair under load: a slow model never starves connections of the loop.
+
+Monitoring (``on_batch``) runs in the same thread after the batch's futures are resolved:
+once per batch, vectorised, and off the requests' latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from modelops.serving.model import ServedModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    predictions: npt.NDArray[Any]
+    probabilities: npt.NDArray[np.float64] | None
+
+
+@dataclass
+class _Job:
+    rows: npt.NDArray[Any]
+    proba: bool
+    future: asyncio.Future[Prediction]
+    loop: asyncio.AbstractEventLoop
+
+
+OnBatch = Callable[[npt.NDArray[Any], npt.NDArray[Any]], None]
+
+
+class BatcherStoppedError(RuntimeError):
+    """The batcher is shutting down and takes no new requests."""
+
+
+class Batcher:
+    def __init__(
+        self,
+        model: ServedModel,
+        *,
+        max_batch_size: int = 32,
+        max_latency: float = 0.002,
+        pending: Callable[[], int] | None = None,
+        on_batch: OnBatch | None = None,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
+        if max_latency < 0:
+            raise ValueError(f"max_latency must not be negative, got {max_latency}")
+        self.model = model
+        self.max_batch_size = max_batch_size
+        self.max_latency = max_latency
+        self._pending = pending
+        self._on_batch = on_batch
+        self._queue: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="modelops-predict", daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Finish every queued request, then end the worker thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._started:
+            self._thread.join(timeout)
+
+    async def predict(self, rows: npt.NDArray[Any], proba: bool = False) -> Prediction:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Prediction] = loop.create_future()
+        job = _Job(rows, proba, future, loop)
+        with self._cond:
+            if self._stopping:
+                raise BatcherStoppedError("the server is shutting down")
+            self._queue.append(job)
+            self._cond.notify()
+        return await future
+
+    # -- worker thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            # Rows are checked for NaN/infinity by the codec before they get here; this
+            # thread-local setting spares scikit-learn checking them again on every call.
+            import sklearn
+
+            sklearn.set_config(assume_finite=True)
+        except ImportError:  # pragma: no cover - scikit-learn is a dependency
+            pass
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._predict(batch)
+
+    def _take(self, batch: list[_Job], rows: int) -> int:
+        """Move queued jobs into ``batch`` while they fit (called with the lock held)."""
+        queue = self._queue
+        while queue and rows + queue[0].rows.shape[0] <= self.max_batch_size:
+            job = queue.popleft()
+            batch.append(job)
+            rows += job.rows.shape[0]
+        return rows
+
+    def _next_batch(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            first = self._queue.popleft()
+            batch = [first]
+            rows = self._take(batch, first.rows.shape[0])
+            if self.max_latency <= 0 or rows >= self.max_batch_size or self._pending is None:
+                return batch
+            deadline = time.monotonic() + self.max_latency
+            # Wait only while requests are in flight that are not in this batch yet.
+            while rows < self.max_batch_size and self._pending() > len(batch) and not self._stopping:
+                if self._queue:
+                    before = len(batch)
+                    rows = self._take(batch, rows)
+                    if len(batch) == before:  # the next job does not fit: batch is full
+                        break
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return batch
+
+    def _predict(self, batch: list[_Job]) -> None:
+        rows = batch[0].rows if len(batch) == 1 else np.concatenate([j.rows for j in batch])
+        want_proba = any(j.proba for j in batch)
+        try:
+            predictions = self.model.predict(rows)
+            probabilities = self.model.predict_proba(rows) if want_proba else None
+        except Exception as exc:
+            if len(batch) > 1:
+                # One request's rows broke the model: predict the others on their own so
+                # the fault stays with the request that caused it.
+                for job in batch:
+                    self._predict([job])
+                return
+            _resolve_all([(batch[0], exc)])
+            return
+        outcomes: list[tuple[_Job, Prediction | BaseException]] = []
+        start = 0
+        for job in batch:
+            end = start + job.rows.shape[0]
+            proba = probabilities[start:end] if probabilities is not None and job.proba else None
+            outcomes.append((job, Prediction(predictions[start:end], proba)))
+            start = end
+        _resolve_all(outcomes)
+        if self._on_batch is not None:
+            try:
+                self._on_batch(rows, predictions)
+            except Exception:  # monitoring must never break serving
+                log.exception("updating monitoring for a batch of %d rows failed", rows.shape[0])
+
+
+def _resolve_all(outcomes: list[tuple[_Job, Prediction | BaseException]]) -> None:
+    """Hand results to their event loops: one wake-up per loop and batch, not per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Prediction | BaseException]]] = {}
+    for job, outcome in outcomes:
+        by_loop.setdefault(job.loop, []).append((job, outcome))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_set_all, items)
+
+
+def _set_all(items: list[tuple[_Job, Prediction | BaseException]]) -> None:
+    for job, outcome in items:
+        if job.future.done():  # the client went away and the request was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)

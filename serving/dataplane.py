@@ -1,0 +1,293 @@
+"""The protocol-agnostic data plane: decode -> infer -> encode, and the model's state.
+
+It knows nothing about HTTP frameworks: it takes bytes and names, returns bytes and
+dicts, and raises ``ServingError`` (status + message) for anything it refuses. The REST
+routes in ``app.py`` only translate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from modelops import __version__
+from modelops.serving.batching import Batcher, BatcherStoppedError
+from modelops.serving.codec import decode_request, encode_response
+from modelops.serving.config import ServingConfig
+from modelops.serving.errors import ServingError, bad_request, not_found, unavailable
+from modelops.serving.feedback import FeedbackError, FeedbackStore
+from modelops.serving.metrics import ServingMetrics
+from modelops.serving.model import ServedModel
+from modelops.serving.protocol import PROBA_OUTPUT, FeedbackRequest
+from modelops.serving.sketch import DriftSketch, WindowError
+
+log = logging.getLogger("modelops.serving")
+
+State = Literal["loading", "ready", "failed", "stopping"]
+
+
+@dataclass(frozen=True)
+class InferResult:
+    body: bytes
+    request_id: str
+
+
+class _Serving:
+    """Everything that exists only once a model is loaded."""
+
+    def __init__(self, model: ServedModel, config: ServingConfig, pending: Any) -> None:
+        self.model = model
+        self.metrics = ServingMetrics(model.name, model.version)
+        self.sketch = DriftSketch(
+            model.profile,
+            model=model.name,
+            version=model.version,
+            bucket_seconds=config.drift_bucket_seconds,
+            window_seconds=config.drift_window_seconds,
+        )
+        self.feedback = FeedbackStore(config.feedback_capacity, config.accuracy_window)
+        classification = model.task == "classification"
+
+        def on_batch(rows: Any, predictions: Any) -> None:
+            self.sketch.add(rows, predictions)
+            self.metrics.batch(predictions, classification)
+
+        self.batcher = Batcher(
+            model,
+            max_batch_size=config.max_batch_size,
+            max_latency=config.max_batch_latency_ms / 1000.0,
+            pending=pending,
+            on_batch=on_batch,
+        )
+
+
+class DataPlane:
+    def __init__(self, config: ServingConfig) -> None:
+        self.config = config
+        self.state: State = "loading"
+        self.reason = "the model is loading"
+        self.in_flight = 0
+        self._serving: _Serving | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load and verify the artifact (blocking); on any failure stay not ready, with
+        the reason logged and answered by the ready and infer endpoints."""
+        from modelops.artifact import ArtifactError, load_artifact
+
+        config = self.config
+        if config.model_dir is None:
+            self._fail("no --model-dir given")
+            return
+        log.info("loading the artifact in %s", config.model_dir)
+        try:
+            loaded = load_artifact(
+                config.model_dir,
+                expected_sha256=config.expected_sha256,
+                trusted=config.trusted,
+                allow_version_skew=config.allow_version_skew,
+            )
+            model = ServedModel.from_artifact(
+                loaded, config.model_dir, name=config.model_name, version=config.model_version
+            )
+        except ArtifactError as exc:
+            self._fail(f"artifact {config.model_dir} refused ({exc.reason}): {exc.message}")
+            return
+        except Exception as exc:
+            log.exception("loading the artifact failed")
+            self._fail(f"artifact {config.model_dir} could not be loaded: {type(exc).__name__}: {exc}")
+            return
+        self.install(model)
+
+    def install(self, model: ServedModel) -> None:
+        """Serve a loaded, verified model."""
+        serving = _Serving(model, self.config, lambda: self.in_flight)
+        serving.batcher.start()
+        with self._lock:
+            if self.state == "stopping":
+                serving.batcher.stop()
+                return
+            self._serving = serving
+            self.state = "ready"
+            self.reason = ""
+        serving.metrics.set_ready(True)
+        log.info(
+            "ready: serving model %r version %r (%s, %d features, sha256 %s)",
+            model.name, model.version, model.task, len(model.features), model.sha256 or "-",
+        )  # fmt: skip
+
+    def _fail(self, reason: str) -> None:
+        with self._lock:
+            self.state = "failed"
+            self.reason = reason
+        log.error("not ready: %s", reason)
+
+    def close(self) -> None:
+        """Stop taking requests, finish queued predictions, stop the worker."""
+        with self._lock:
+            self.state = "stopping"
+            self.reason = "the server is shutting down"
+            serving = self._serving
+        if serving is not None:
+            serving.batcher.stop()
+
+    # -- lookups -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def model(self) -> ServedModel | None:
+        return self._serving.model if self._serving is not None else None
+
+    @property
+    def metrics(self) -> ServingMetrics | None:
+        return self._serving.metrics if self._serving is not None else None
+
+    def _serving_for(self, name: str, version: str | None = None) -> _Serving:
+        serving = self._serving
+        if serving is None or self.state != "ready":
+            configured = self.config.model_name
+            if configured is not None and name != configured:
+                raise not_found(f"unknown model {name!r}: this server serves {configured!r}")
+            raise unavailable(f"model {name!r} is not ready: {self.reason}", self.config.retry_after_seconds)
+        model = serving.model
+        if name != model.name:
+            raise not_found(f"unknown model {name!r}: this server serves {model.name!r}")
+        if version is not None and version != model.version:
+            raise not_found(f"model {name!r} has no version {version!r} here (serving {model.version!r})")
+        return serving
+
+    def check_ready(self, name: str | None = None, version: str | None = None) -> None:
+        if name is None:
+            if not self.ready:
+                raise unavailable(f"not ready: {self.reason}", self.config.retry_after_seconds)
+            return
+        self._serving_for(name, version)
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def server_metadata(self) -> dict[str, Any]:
+        return {"name": "modelops", "version": __version__, "extensions": ["feedback", "drift", "metrics"]}
+
+    def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        model = self._serving_for(name, version).model
+        inputs = [
+            {
+                "name": f.name,
+                "datatype": "FP64" if f.kind == "numeric" else "BYTES",
+                "shape": [-1],
+                "parameters": {"kind": f.kind},
+            }
+            for f in model.features
+        ]
+        outputs: list[dict[str, Any]] = [
+            {"name": "predict", "datatype": model.output_datatype, "shape": [-1]}
+        ]
+        if model.supports_proba and model.classes is not None:
+            outputs.append({"name": PROBA_OUTPUT, "datatype": "FP64", "shape": [-1, len(model.classes)]})
+        parameters: dict[str, Any] = {"task": model.task, "sha256": model.sha256}
+        if model.classes is not None:
+            parameters["classes"] = list(model.classes)
+        return {
+            "name": model.name,
+            "versions": [model.version],
+            "platform": "sklearn",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": parameters,
+        }
+
+    async def infer(
+        self, name: str, version: str | None, body: bytes, request_id: str | None
+    ) -> InferResult:
+        serving = self._serving_for(name, version)
+        config = self.config
+        if self.in_flight >= config.max_concurrency:
+            raise unavailable(
+                f"overloaded: {self.in_flight} requests in flight, the limit is {config.max_concurrency}",
+                config.retry_after_seconds,
+            )
+        model = serving.model
+        metrics = serving.metrics
+        self.in_flight += 1
+        metrics.in_flight_child.inc()
+        started = time.perf_counter()
+        code = 500
+        try:
+            decoded = decode_request(body, model)
+            try:
+                result = await serving.batcher.predict(decoded.rows, PROBA_OUTPUT in decoded.outputs)
+            except BatcherStoppedError:
+                raise unavailable("the server is shutting down", config.retry_after_seconds) from None
+            except (ValueError, TypeError) as exc:
+                # The rows passed our checks but the model refused them (e.g. a category
+                # its encoder never saw): the client's input, not a server fault.
+                raise bad_request(f"model {model.name!r} rejected the input: {exc}") from None
+            rid = request_id or decoded.id or uuid.uuid4().hex
+            serving.feedback.remember(rid, model.version, result.predictions)
+            out = encode_response(
+                model, decoded.id or rid, decoded.outputs, result.predictions, result.probabilities
+            )
+            code = 200
+            return InferResult(out, rid)
+        except ServingError as exc:
+            code = exc.status
+            raise
+        finally:
+            self.in_flight -= 1
+            metrics.in_flight_child.dec()
+            metrics.request(code, time.perf_counter() - started)
+
+    def feedback(self, name: str, request: FeedbackRequest) -> dict[str, Any]:
+        serving = self._serving_for(name)
+        if serving.model.task != "classification":
+            raise bad_request(f"model {name!r} is a regressor: feedback scores classifiers' accuracy")
+        if request.labels is not None and request.label is not None:
+            raise bad_request("give either 'labels' (one per row) or 'label' (one-row request), not both")
+        labels = request.labels if request.labels is not None else [request.label]
+        if request.labels is None and request.label is None:
+            raise bad_request("feedback needs 'labels' (one per row) or 'label'")
+        try:
+            scored = serving.feedback.score(request.id, list(labels))
+        except FeedbackError as exc:
+            raise ServingError(exc.status, exc.message) from None
+        serving.metrics.feedback(scored.rows, scored.correct, scored.rolling_accuracy)
+        return {
+            "id": request.id,
+            "model_version": scored.version,
+            "rows": scored.rows,
+            "correct": scored.correct,
+            "rolling_accuracy": scored.rolling_accuracy,
+            "rolling_samples": scored.rolling_samples,
+        }
+
+    def drift(self, name: str, window: str | None) -> dict[str, Any]:
+        serving = self._serving_for(name)
+        seconds = parse_window(window) if window else float(self.config.drift_window_seconds)
+        try:
+            return serving.sketch.window(seconds).to_json()
+        except WindowError as exc:
+            raise bad_request(str(exc)) from None
+
+
+def parse_window(value: str) -> float:
+    """A window as a Go-style duration ("1h", "15m") or a number of seconds."""
+    from modelops.api.common import parse_duration
+
+    try:
+        return float(value) if value.replace(".", "", 1).isdigit() else _seconds(parse_duration(value))
+    except ValueError as exc:
+        raise bad_request(f"window: {exc}") from None
+
+
+def _seconds(delta: timedelta) -> float:
+    return delta.total_seconds()

@@ -1,0 +1,151 @@
+"""The loaded model: a fitted estimator with the schema it takes and the profile it is
+watched against. Built only from an artifact that ``load_artifact`` verified completely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from modelops.drift.profile import Profile
+
+if TYPE_CHECKING:
+    from modelops.artifact import LoadedArtifact
+
+FeatureKind = Literal["numeric", "categorical"]
+Task = Literal["classification", "regression"]
+
+
+class ModelError(ValueError):
+    """An estimator that does not fit its artifact's schema; the message says how."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: FeatureKind
+
+
+def _allows_nan(estimator: Any) -> bool:
+    """Whether the estimator takes NaN (e.g. HistGradientBoosting), from scikit-learn's tags."""
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # a non-scikit-learn estimator without tags: be strict
+        return False
+
+
+class ServedModel:
+    """One model version being served: ``predict`` / ``predict_proba`` on rows ordered as
+    ``features`` (float64 when all features are numeric, object otherwise).
+
+    The rows reaching here are already checked by the codec (names, shapes, types, NaN and
+    infinity), which is what makes it safe for the predicting thread to switch off
+    scikit-learn's own finiteness checks (``assume_finite``).
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        name: str,
+        version: str,
+        features: tuple[Feature, ...],
+        profile: Profile,
+        task: Task,
+        classes: tuple[Any, ...] | None = None,
+        sha256: str = "",
+    ) -> None:
+        if tuple(f.name for f in features) != profile.feature_names:
+            raise ModelError(
+                f"the metadata lists features {[f.name for f in features]} but the profile "
+                f"{list(profile.feature_names)}: they must be the same, in the same order"
+            )
+        self.estimator = estimator
+        self.name = name
+        self.version = version
+        self.features = features
+        self.feature_names = tuple(f.name for f in features)
+        self.feature_index = {f.name: i for i, f in enumerate(features)}
+        self.all_numeric = all(f.kind == "numeric" for f in features)
+        self.profile = profile
+        self.task = task
+        self.sha256 = sha256
+        self.allow_nan = _allows_nan(estimator)
+        model_classes = getattr(estimator, "classes_", None)
+        if classes is None and model_classes is not None:
+            classes = tuple(np.asarray(model_classes).tolist())
+        self.classes = classes
+        self.supports_proba = task == "classification" and hasattr(estimator, "predict_proba")
+        # An estimator fitted on a DataFrame checks column names (and a ColumnTransformer
+        # selects by them), so it is given one; otherwise a plain array, which is cheaper.
+        names_in = getattr(estimator, "feature_names_in_", None)
+        self._columns: list[str] | None = None
+        self._order: npt.NDArray[np.intp] | None = None
+        if names_in is not None:
+            columns = [str(c) for c in names_in]
+            if sorted(columns) != sorted(self.feature_names):
+                raise ModelError(
+                    f"the estimator was fitted on columns {columns}, the metadata lists "
+                    f"{list(self.feature_names)}"
+                )
+            self._columns = columns
+        self.output_datatype = _datatype_of(
+            np.asarray(classes) if classes is not None else np.zeros(0, dtype=np.float64)
+        )
+
+    def model_input(self, rows: npt.NDArray[Any]) -> Any:
+        if self._columns is None:
+            return rows
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=list(self.feature_names))
+        if self.all_numeric:
+            frame = frame.astype(np.float64)
+        return frame[self._columns]
+
+    def predict(self, rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.asarray(self.estimator.predict(self.model_input(rows)))
+
+    def predict_proba(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        if not self.supports_proba:
+            raise ModelError(f"model {self.name!r} ({self.task}) has no predict_proba")
+        return np.asarray(self.estimator.predict_proba(self.model_input(rows)), dtype=np.float64)
+
+    @classmethod
+    def from_artifact(
+        cls, loaded: LoadedArtifact, directory: Path, *, name: str | None = None, version: str | None = None
+    ) -> ServedModel:
+        """The served form of a verified artifact; ``name`` defaults to the artifact
+        directory's name and ``version`` to the first 12 digits of its sha256."""
+        meta = loaded.metadata
+        features = tuple(Feature(f.name, f.type) for f in meta.features)
+        return cls(
+            loaded.model,
+            name=name or directory.resolve().name,
+            version=version or loaded.sha256[:12],
+            features=features,
+            profile=loaded.profile,
+            task=meta.task,
+            classes=tuple(meta.classes) if meta.classes is not None else None,
+            sha256=loaded.sha256,
+        )
+
+
+def _datatype_of(arr: npt.NDArray[Any]) -> str:
+    """The OIP datatype of an array of predictions."""
+    kind = arr.dtype.kind
+    if kind == "b":
+        return "BOOL"
+    if kind == "i":
+        return "INT64"
+    if kind == "u":
+        return "UINT64"
+    if kind == "f":
+        return "FP64"
+    return "BYTES"

@@ -1,0 +1,115 @@
+"""Per-replica drift sketch: bin counts of every row and prediction in a ring of time buckets.
+
+Buckets are aligned to multiples of ``bucket_seconds`` (unix time), so replicas' buckets
+line up and ``modelops.drift.counts.merge`` adds them exactly. Memory is fixed at start:
+(window / bucket + 1) x (all features' bins + output bins) integers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from modelops.drift.binning import Binner
+from modelops.drift.counts import CountsBucket, DriftCounts
+from modelops.drift.profile import Profile
+
+
+class WindowError(ValueError):
+    """A window the sketch cannot answer (longer than it keeps, or not positive)."""
+
+
+class DriftSketch:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        model: str,
+        version: str,
+        bucket_seconds: int,
+        window_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if bucket_seconds < 1:
+            raise ValueError(f"bucket_seconds must be at least 1, got {bucket_seconds}")
+        if window_seconds < bucket_seconds:
+            raise ValueError(f"the window ({window_seconds}s) must hold at least one bucket ({bucket_seconds}s)")
+        self.profile = profile
+        self.binner = Binner(profile)
+        self.model = model
+        self.version = version
+        self.bucket_seconds = bucket_seconds
+        self.window_seconds = math.ceil(window_seconds / bucket_seconds) * bucket_seconds
+        # one slot more than the window: the current, partly filled bucket
+        self._slots = self.window_seconds // bucket_seconds + 1
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._starts = np.full(self._slots, -1, dtype=np.int64)
+        self._rows = np.zeros(self._slots, dtype=np.int64)
+        self._counts = np.zeros((self._slots, self.binner.total_bins), dtype=np.int64)
+        self._output = np.zeros((self._slots, profile.output.n_bins), dtype=np.int64)
+
+    def add(self, rows: npt.NDArray[Any], predictions: npt.NDArray[Any], now: float | None = None) -> None:
+        """Count a batch of rows (n x features, profile order) and their predictions."""
+        if rows.shape[0] == 0:
+            return
+        features = self.binner.feature_counts(rows)
+        output = self.binner.output_counts(predictions)
+        start = self._bucket_start(self._clock() if now is None else now)
+        slot = (start // self.bucket_seconds) % self._slots
+        with self._lock:
+            if self._starts[slot] != start:
+                if self._starts[slot] > start:  # a late batch for a bucket already recycled
+                    return
+                self._starts[slot] = start
+                self._rows[slot] = 0
+                self._counts[slot] = 0
+                self._output[slot] = 0
+            self._rows[slot] += rows.shape[0]
+            self._counts[slot] += features
+            self._output[slot] += output
+
+    def _bucket_start(self, now: float) -> int:
+        return int(now) // self.bucket_seconds * self.bucket_seconds
+
+    def window(self, seconds: float, now: float | None = None) -> DriftCounts:
+        """Counts of the buckets in the last ``seconds`` (rounded up to whole buckets),
+        up to and including the current bucket: ``[end - window, end)``."""
+        if seconds <= 0:
+            raise WindowError(f"window must be positive, got {seconds}s")
+        span = math.ceil(seconds / self.bucket_seconds) * self.bucket_seconds
+        if span > self.window_seconds:
+            raise WindowError(
+                f"window {span}s is longer than the {self.window_seconds}s this server keeps "
+                "(see --drift-window)"
+            )
+        end = self._bucket_start(self._clock() if now is None else now) + self.bucket_seconds
+        start = end - span
+        with self._lock:
+            keep = np.flatnonzero((self._starts >= start) & (self._starts < end) & (self._rows > 0))
+            keep = keep[np.argsort(self._starts[keep])]
+            buckets = tuple(
+                CountsBucket(
+                    start=int(self._starts[i]),
+                    rows=int(self._rows[i]),
+                    counts=self._counts[i].copy(),
+                    output=self._output[i].copy(),
+                )
+                for i in keep
+            )
+        empty = DriftCounts.empty(
+            self.profile,
+            model=self.model,
+            version=self.version,
+            bucket_seconds=self.bucket_seconds,
+            start=start,
+            end=end,
+        )
+        return replace(empty, buckets=buckets)

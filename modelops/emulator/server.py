@@ -1,0 +1,441 @@
+"""The HTTP face of the emulator: Kubernetes API paths mapped onto `Cluster` operations.
+
+One catch-all aiohttp handler parses `/api/v1/...` and `/apis/<group>/<version>/...` into
+(type, namespace, name, subresource), then lists, watches, reads or writes through the
+cluster. Watches stream line-delimited JSON events (`application/json`, as client-go
+requires), resume from a resourceVersion or answer an ERROR event with 410 when it is
+older than the history, honour `timeoutSeconds`, send periodic BOOKMARKs when asked
+(kopf drops a watch silent for 70 s) and support `sendInitialEvents` (client-go WatchList).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from modelops import __version__
+from modelops.emulator import discovery, errors, openapi, patches, protobuf, selectors, tables
+from modelops.emulator.cluster import Cluster
+from modelops.emulator.errors import ApiError
+from modelops.emulator.faults import Faults
+from modelops.emulator.resources import ResourceType
+from modelops.emulator.store import ABORT, CLOSE, Event
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+_HEALTH = ("/healthz", "/livez", "/readyz")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed resource path."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    query: str
+    status: int
+
+
+@dataclass
+class Emulator:
+    """The API emulator: a cluster in memory, served over HTTP by `start()`."""
+
+    cluster: Cluster = field(default_factory=Cluster)
+    faults: Faults = field(default_factory=Faults)
+    bookmark_interval: float = 20.0
+    # Recent requests, newest last, for tests to assert what a client did.
+    requests: collections.deque[RequestRecord] = field(default_factory=lambda: collections.deque(maxlen=5000))
+    _runner: web.AppRunner | None = None
+    _address: str = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on host:port (0 picks a free port) and return the base URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        bound = server.sockets[0].getsockname()  # type: ignore[attr-defined]
+        self._address = f"{bound[0]}:{bound[1]}"
+        return self.url
+
+    @property
+    def url(self) -> str:
+        if not self._address:
+            raise RuntimeError("the emulator is not started: call `await emulator.start()` first")
+        return f"http://{self._address}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self.cluster.store.drop_watches()
+            await asyncio.sleep(0)
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- dispatch -----------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        status = 500
+        try:
+            fault = self.faults.take(request.method, request.path, request.query_string)
+            if fault is not None:
+                raise fault
+            response = await self._route(request)
+            status = response.status
+            return response
+        except ApiError as error:
+            status = error.code
+            return web.json_response(error.status(), status=error.code, headers=error.headers)
+        except Exception as error:  # a bug of ours must still answer as an API server would
+            logger.exception("emulator failed on %s %s", request.method, request.path_qs)
+            status = 500
+            return web.json_response(ApiError(500, "InternalError", f"emulator error: {error!r}").status(),
+                                     status=500)
+        finally:
+            self.requests.append(RequestRecord(request.method, request.path, request.query_string, status))
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if method == "GET":
+            simple = self._simple_get(path, request)
+            if simple is not None:
+                return simple
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
+        target = self._target(group, version, rest)
+        return await self._resource(request, target)
+
+    def _simple_get(self, path: str, request: web.Request) -> web.StreamResponse | None:
+        registry = self.cluster.registry
+        document: dict[str, Any] | None
+        if path in _HEALTH or any(path.startswith(f"{h}/") for h in _HEALTH):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/version":
+            document = {"major": "1", "minor": "32", "gitVersion": f"v1.32.0+modelops.{__version__}",
+                        "gitCommit": "modelops-emulator", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                        "goVersion": "python", "compiler": "modelops", "platform": "linux/amd64"}
+        elif path == "/":
+            document = {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz",
+                                  "/version"]}
+        elif path == "/api":
+            document = discovery.api_versions(self._address)
+        elif path == "/apis":
+            document = discovery.api_groups(registry)
+        elif path.startswith("/apis/") and path.count("/") == 2:
+            document = discovery.api_group(registry, path.split("/")[2])
+            if document is None:
+                raise ApiError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        elif path == "/api/v1" or (path.startswith("/apis/") and path.count("/") == 3):
+            parts = path.split("/")
+            group, version = ("", parts[2]) if parts[1] == "api" else (parts[2], parts[3])
+            document = discovery.resource_list(registry, group, version)
+            if document is None:
+                raise ApiError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        elif path == "/openapi/v3":
+            document = openapi.index(registry)
+        elif path.startswith("/openapi/v3/"):
+            parts = path.split("/")[3:]
+            group, version = ("", parts[1]) if parts[0] == "api" and len(parts) == 2 else (
+                (parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else ("", ""))
+            document = openapi.group_version_document(registry, group, version) if version else None
+            if document is None:
+                raise ApiError(404, "NotFound", f"no OpenAPI document for {path}")
+        elif path == "/openapi/v2":
+            raise ApiError(404, "NotFound", "only /openapi/v3 is served by this emulator")
+        else:
+            return None
+        return web.json_response(document)
+
+    def _target(self, group: str, version: str, rest: list[str]) -> Target:
+        namespace: str | None = None
+        if (len(rest) >= 3 and rest[0] == "namespaces"
+                and not (len(rest) == 3 and rest[2] in ("status", "finalize"))):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        rt = self.cluster.registry.get(group, version, rest[0])
+        if rt is None:
+            gv = f"{group}/{version}" if group else version
+            raise ApiError(404, "NotFound", f'the server could not find the requested resource "{rest[0]}" in {gv}')
+        if namespace is not None and not rt.namespaced:
+            raise ApiError(404, "NotFound", f"{rt.plural} is cluster-scoped, not namespaced")
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else None
+        if subresource == "finalize" and rt.plural == "namespaces":
+            subresource = "status"  # close enough: finalize only edits spec.finalizers
+        return Target(rt, namespace, name, subresource)
+
+    # ---- resources ----------------------------------------------------------------------
+
+    async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method, q = request.method, request.query
+        cluster, rt = self.cluster, target.rt
+        dry_run = q.get("dryRun") == "All"
+        validation = q.get("fieldValidation", "")
+        if target.name is None:
+            if method == "GET":
+                if q.get("watch") in ("true", "1"):
+                    return await self._watch(request, target)
+                return self._list(request, target)
+            if method == "POST":
+                body = await self._body(request)
+                new = cluster.create(rt, target.namespace, body, dry_run=dry_run, field_validation=validation)
+                return web.json_response(new, status=201)
+            if method == "DELETE":
+                options = await self._delete_options(request)
+                predicate = self._predicate(q)
+                deleted = cluster.delete_collection(rt, target.namespace, predicate,
+                                                    propagation=options.get("propagationPolicy"))
+                return web.json_response({"apiVersion": rt.api_version, "kind": rt.list_kind,
+                                          "metadata": {"resourceVersion": str(cluster.store.resource_version)},
+                                          "items": deleted})
+            raise errors.method_not_allowed(f"{method} is not supported on a collection of {rt.plural}")
+        name = target.name
+        if target.subresource == "scale":
+            return await self._scale(request, target)
+        if method == "GET":
+            obj = cluster.get(rt, target.namespace, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return web.json_response(tables.table(rt, [obj], obj["metadata"]["resourceVersion"],
+                                                      include_object=q.get("includeObject", "Metadata")))
+            return web.json_response(obj)
+        if method == "PUT":
+            body = await self._body(request)
+            return web.json_response(cluster.replace(rt, target.namespace, name, body, subresource=target.subresource,
+                                                     dry_run=dry_run, field_validation=validation))
+        if method == "PATCH":
+            body = await self._body(request)
+            content_type = request.headers.get("Content-Type", "")
+            patched, created = cluster.patch(rt, target.namespace, name, content_type, body,
+                                             subresource=target.subresource, dry_run=dry_run,
+                                             field_validation=validation)
+            return web.json_response(patched, status=201 if created else 200)
+        if method == "DELETE":
+            options = await self._delete_options(request)
+            obj = cluster.delete(rt, target.namespace, name, propagation=options.get("propagationPolicy"),
+                                 preconditions=options.get("preconditions"), dry_run=dry_run)
+            return web.json_response(obj)
+        raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{name}")
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        content_type = request.headers.get("Content-Type", "")
+        if "protobuf" in content_type:
+            return protobuf.decode(raw)  # kubectl's typed clients (create ns/configmap/secret)
+        if "cbor" in content_type:
+            raise errors.unsupported_media_type(content_type)
+        try:
+            if "yaml" in content_type:
+                return yaml.safe_load(raw.decode()) if raw else None
+            return json.loads(raw) if raw else None
+        except (ValueError, yaml.YAMLError) as error:
+            raise errors.bad_request(f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: "
+                                     f"{error}") from error
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if request.can_read_body:
+            body = await self._body(request)
+            if isinstance(body, dict):
+                options = body
+        if "propagationPolicy" in request.query:
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        if options.get("orphanDependents") is True and "propagationPolicy" not in options:
+            options["propagationPolicy"] = "Orphan"
+        policy = options.get("propagationPolicy")
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.bad_request(f'invalid propagationPolicy "{policy}": use Background, Foreground or Orphan')
+        return options
+
+    def _predicate(self, q: Any) -> selectors.Predicate:
+        by_label = selectors.label_selector(q.get("labelSelector"))
+        by_field = selectors.field_selector(q.get("fieldSelector"))
+        return lambda obj: by_label(obj) and by_field(obj)
+
+    def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        rt = target.rt
+        items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q))
+        token = q.get("continue", "")
+        if token:
+            try:
+                after = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+            except ValueError as error:
+                raise errors.bad_request(f"invalid continue token {token!r}") from error
+            items = [i for i in items if [i["metadata"].get("namespace", ""), i["metadata"]["name"]] > after]
+        next_token = ""
+        limit = int(q.get("limit", "0") or 0)
+        if limit and len(items) > limit:
+            items = items[:limit]
+            last = items[-1]["metadata"]
+            position = json.dumps([last.get("namespace", ""), last["name"]])
+            next_token = base64.urlsafe_b64encode(position.encode()).decode()
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return web.json_response(tables.table(rt, items, str(resource_version),
+                                                  include_object=q.get("includeObject", "Metadata"),
+                                                  continue_token=next_token))
+        metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
+        if next_token:
+            metadata["continue"] = next_token
+        return web.json_response({"apiVersion": rt.api_version, "kind": rt.list_kind, "metadata": metadata,
+                                  "items": items})
+
+    async def _scale(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt, name = target.rt, target.name
+        assert name is not None
+        if "scale" not in rt.subresources:
+            raise errors.not_found(f"{rt.plural}/scale", rt.group, name)
+        obj = self.cluster.get(rt, target.namespace, name)
+        if request.method in ("PUT", "PATCH"):
+            body = await self._body(request)
+            scale = self._scale_of(obj)
+            if request.method == "PATCH":
+                scale = patches.apply_patch(request.headers.get("Content-Type", ""), scale, body, custom=True)
+            else:
+                scale = body
+            replicas = (scale or {}).get("spec", {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("Scale", "autoscaling", name, [("FieldValueInvalid", "spec.replicas",
+                                     f"Invalid value: {replicas}: must be greater than or equal to 0")])
+            obj, _ = self.cluster.patch(rt, target.namespace, name, "application/merge-patch+json",
+                                        {"spec": {"replicas": replicas}})
+        elif request.method != "GET":
+            raise errors.method_not_allowed(f"{request.method} is not supported on {rt.plural}/scale")
+        return web.json_response(self._scale_of(obj))
+
+    @staticmethod
+    def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        selector = obj.get("spec", {}).get("selector", {}).get("matchLabels", {})
+        return {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in meta},
+                "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
+                "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in selector.items())}}
+
+    # ---- watching -----------------------------------------------------------------------
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        rt = target.rt
+        predicate = self._predicate(q)
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        include = q.get("includeObject", "Metadata")
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        initial_events = q.get("sendInitialEvents") in ("true", "1")
+        if initial_events and q.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.invalid("ListOptions", "meta.k8s.io", "", [("FieldValueForbidden", "resourceVersionMatch",
+                                 "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")])
+        raw_since = q.get("resourceVersion", "")
+        since: int | None = None
+        if raw_since not in ("", "0") and not initial_events:
+            if not raw_since.isdigit():
+                raise errors.bad_request(f'invalid resourceVersion "{raw_since}": expected a number')
+            since = int(raw_since)
+        timeout = float(q.get("timeoutSeconds", "0") or 0)
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        store = self.cluster.store
+        subscribed = store.subscribe(rt.storage_key, target.namespace, since,
+                                     lambda: self.cluster.initial_events(rt, target.namespace))
+        response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        if subscribed is None:
+            gone = errors.gone(f"too old resource version: {since} ({store.oldest_resumable})")
+            await response.write(self._line({"type": "ERROR", "object": gone.status()}))
+            return response
+        subscription, backlog = subscribed
+        try:
+            for event in backlog:
+                await self._send(response, rt, event, predicate=predicate, as_table=as_table, include=include)
+            if initial_events:
+                await response.write(self._line(self._bookmark(rt, initial_end=True)))
+            last_bookmark = time.monotonic()
+            while True:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                if request.transport is None or request.transport.is_closing():
+                    break
+                if bookmarks and now - last_bookmark >= self.bookmark_interval:
+                    await response.write(self._line(self._bookmark(rt)))
+                    last_bookmark = now
+                wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
+                try:
+                    item = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
+                except TimeoutError:
+                    continue
+                if item == CLOSE:
+                    break
+                if item == ABORT:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
+                if isinstance(item, Event):
+                    await self._send(response, rt, item, predicate=predicate, as_table=as_table, include=include)
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            return response
+        finally:
+            store.unsubscribe(subscription)
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
+
+    @staticmethod
+    def _line(event: dict[str, Any]) -> bytes:
+        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+    def _bookmark(self, rt: ResourceType, *, initial_end: bool = False) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"resourceVersion": str(self.cluster.store.resource_version)}
+        if initial_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return {"type": "BOOKMARK", "object": {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": metadata}}
+
+    async def _send(self, response: web.StreamResponse, rt: ResourceType, event: Event, *,
+                    predicate: selectors.Predicate, as_table: bool, include: str) -> None:
+        event_type: str | None = event.type if predicate(event.object) else None
+        if event.type == "MODIFIED" and event.old is not None:
+            was, now = predicate(event.old), predicate(event.object)
+            # An object entering or leaving a selector is an ADDED or DELETED for that watch.
+            event_type = "MODIFIED" if was and now else "ADDED" if now else "DELETED" if was else None
+        if event_type is None:
+            return
+        obj = {"apiVersion": rt.api_version, "kind": rt.kind,
+               **{k: v for k, v in event.object.items() if k not in ("apiVersion", "kind")}}
+        if as_table:
+            obj = tables.table(rt, [obj], obj["metadata"]["resourceVersion"], include_object=include)
+        await response.write(self._line({"type": event_type, "object": obj}))

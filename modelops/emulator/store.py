@@ -1,0 +1,174 @@
+"""Objects in memory, the global resourceVersion, the event history and live watchers.
+
+The store knows nothing of API semantics (see `cluster.py`): it keeps objects by
+(group, plural, namespace, name), stamps every write with the next resourceVersion,
+remembers recent events so a watch can resume from a resourceVersion (older than the
+history means 410 Gone), and hands events to subscribed watch streams. It is
+thread-safe: tests seed and inspect it from their own thread while the server runs in
+another; events reach each watcher's event loop through `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
+StorageKey = tuple[str, str]  # group, plural
+
+
+@dataclass(frozen=True)
+class Event:
+    resource_version: int
+    storage_key: StorageKey
+    type: str  # ADDED, MODIFIED, DELETED
+    object: dict[str, Any]
+    old: dict[str, Any] | None = None
+
+
+# What a subscription's queue yields besides events: the stream must end (cleanly or not).
+CLOSE = "close"
+ABORT = "abort"
+
+
+@dataclass(eq=False)
+class Subscription:
+    storage_key: StorageKey
+    namespace: str | None
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Event | str] = field(default_factory=asyncio.Queue)
+
+    def wants(self, event: Event) -> bool:
+        if event.storage_key != self.storage_key:
+            return False
+        return self.namespace is None or event.object.get("metadata", {}).get("namespace") == self.namespace
+
+    def deliver(self, item: Event | str) -> None:
+        if self.loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+
+def clone(obj: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(obj)
+
+
+class Store:
+    def __init__(self, history_size: int = 20_000) -> None:
+        self.lock = threading.RLock()
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._resource_version = 0
+        self._history: collections.deque[Event] = collections.deque()
+        self._history_size = history_size
+        # Watches may resume from any resourceVersion >= this; older ones get 410 Gone.
+        self._oldest_resumable = 0
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def resource_version(self) -> int:
+        return self._resource_version
+
+    @property
+    def oldest_resumable(self) -> int:
+        return self._oldest_resumable
+
+    def next_resource_version(self) -> int:
+        with self.lock:
+            self._resource_version += 1
+            return self._resource_version
+
+    def get(self, key: ObjectKey) -> dict[str, Any] | None:
+        with self.lock:
+            obj = self._objects.get(key)
+            return clone(obj) if obj is not None else None
+
+    def peek(self, key: ObjectKey) -> dict[str, Any] | None:
+        """The stored object itself, not a copy: only for read-only checks under the lock."""
+        return self._objects.get(key)
+
+    def items(self, storage_key: StorageKey | None = None, namespace: str | None = None
+              ) -> Iterator[tuple[ObjectKey, dict[str, Any]]]:
+        """Stored objects (not copies), sorted by namespace and name; call under the lock."""
+        for key in sorted(self._objects):
+            if storage_key is not None and key[:2] != storage_key:
+                continue
+            if namespace is not None and key[2] != namespace:
+                continue
+            yield key, self._objects[key]
+
+    def put(self, key: ObjectKey, obj: dict[str, Any], event_type: str, old: dict[str, Any] | None = None) -> None:
+        """Store `obj` (already stamped with its resourceVersion) and announce it."""
+        with self.lock:
+            self._objects[key] = obj
+            self._emit(Event(int(obj["metadata"]["resourceVersion"]), key[:2], event_type, clone(obj),
+                             clone(old) if old is not None else None))
+
+    def remove(self, key: ObjectKey) -> dict[str, Any] | None:
+        """Remove the object; the DELETED event carries it with a fresh resourceVersion."""
+        with self.lock:
+            obj = self._objects.pop(key, None)
+            if obj is None:
+                return None
+            obj = clone(obj)
+            obj["metadata"]["resourceVersion"] = str(self.next_resource_version())
+            self._emit(Event(int(obj["metadata"]["resourceVersion"]), key[:2], "DELETED", clone(obj)))
+            return obj
+
+    def _emit(self, event: Event) -> None:
+        self._history.append(event)
+        while len(self._history) > self._history_size:
+            dropped = self._history.popleft()
+            self._oldest_resumable = dropped.resource_version
+        for subscription in list(self._subscriptions):
+            if subscription.wants(event):
+                subscription.deliver(event)
+
+    def compact(self) -> None:
+        """Forget the event history, as etcd compaction does: older watches must relist."""
+        with self.lock:
+            self._history.clear()
+            self._oldest_resumable = self._resource_version
+
+    def subscribe(self, storage_key: StorageKey, namespace: str | None, since: int | None,
+                  initial: Callable[[], list[Event]] | None = None) -> tuple[Subscription, list[Event]] | None:
+        """Subscribe to live events, and return what happened after `since` (or `initial()`).
+
+        Both happen under the lock, so no event is lost or doubled between the two.
+        Returns None when `since` is older than the history (the caller answers 410).
+        """
+        with self.lock:
+            if since is not None and since < self._oldest_resumable:
+                return None
+            backlog: list[Event]
+            if since is None:
+                backlog = initial() if initial is not None else []
+            else:
+                backlog = [e for e in self._history if e.resource_version > since]
+            subscription = Subscription(storage_key, namespace, asyncio.get_running_loop())
+            backlog = [e for e in backlog if subscription.wants(e)]
+            self._subscriptions.add(subscription)
+            return subscription, backlog
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self.lock:
+            self._subscriptions.discard(subscription)
+
+    def drop_watches(self, *, abort: bool = False) -> int:
+        """End every open watch stream (cleanly, or by cutting the connection with `abort`)."""
+        with self.lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.deliver(ABORT if abort else CLOSE)
+        return len(subscriptions)
+
+    @property
+    def watch_count(self) -> int:
+        with self.lock:
+            return len(self._subscriptions)

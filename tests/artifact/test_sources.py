@@ -1,0 +1,169 @@
+"""Reading artifacts by URI: local paths, http(s) from a local server, fsspec protocols;
+and inspect_remote, which reads only the manifest and the metadata."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from modelops.artifact.errors import ArtifactError
+from modelops.artifact.fetch import fetch
+from modelops.artifact.format import MAX_MANIFEST_BYTES
+from modelops.artifact.inspection import artifact_summary, inspect_remote
+from modelops.artifact.loading import load_artifact
+from modelops.artifact.sources import open_source
+
+from .helpers import Built, Dataset, edit_json, flip_last_byte, serve_directory
+
+
+@pytest.fixture
+def served(artifact: Built) -> Iterator[tuple[str, list[str]]]:
+    """The artifact's parent directory over HTTP: (artifact URL, requested paths)."""
+    with serve_directory(artifact.path.parent) as (base, requested):
+        yield f"{base}/{artifact.path.name}/", requested
+
+
+def test_inspect_remote_over_http_reads_only_manifest_and_metadata(
+    artifact: Built, served: tuple[str, list[str]], breast_cancer: Dataset
+) -> None:
+    url, requested = served
+    manifest, metadata = inspect_remote(url, artifact.sha256)
+    assert sorted(requested) == ["/artifact/manifest.json", "/artifact/metadata.json"]
+    assert metadata.feature_names == tuple(breast_cancer.features)
+    summary = artifact_summary(manifest, metadata, artifact.sha256)
+    assert summary["sha256"] == artifact.sha256
+    assert summary["files"] == 3
+    assert summary["sizeBytes"] == sum(p.stat().st_size for p in artifact.path.iterdir() if p.name != "manifest.json")
+    assert summary["classes"] == [0, 1]
+    assert summary["task"] == "classification"
+    assert summary["features"] == breast_cancer.features
+    assert set(summary["offlineMetrics"]) == {"accuracy", "f1", "roc_auc"}
+    assert summary["frameworkVersions"]["scikit-learn"]
+
+
+def test_inspect_remote_accepts_a_uri_without_trailing_slash(artifact: Built, served: tuple[str, list[str]]) -> None:
+    url, _ = served
+    _, metadata = inspect_remote(url.rstrip("/"), artifact.sha256)
+    assert metadata.task == "classification"
+
+
+def test_inspect_remote_does_not_notice_a_tampered_model_but_fetch_does(
+    artifact: Built, served: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, _ = served
+    flip_last_byte(artifact.path / "model.skops")
+    inspect_remote(url, artifact.sha256)  # by design: the operator never downloads the model
+    with pytest.raises(ArtifactError, match=r"model\.skops") as err:
+        fetch(url, artifact.sha256, tmp_path / "dest")
+    assert err.value.reason == "DigestMismatch"
+    assert not (tmp_path / "dest" / "model.skops").exists()
+    assert not (tmp_path / "dest" / "manifest.json").exists()
+
+
+def test_inspect_remote_checks_the_manifest_digest(artifact: Built, served: tuple[str, list[str]]) -> None:
+    url, _ = served
+    with pytest.raises(ArtifactError) as err:
+        inspect_remote(url, "0" * 64)
+    assert err.value.reason == "DigestMismatch"
+    assert artifact.sha256 in err.value.message
+    assert "0" * 64 in err.value.message
+
+
+def test_inspect_remote_checks_the_metadata_against_the_manifest(
+    artifact: Built, served: tuple[str, list[str]]
+) -> None:
+    url, _ = served
+    edit_json(artifact.path / "metadata.json", task="regression")
+    with pytest.raises(ArtifactError, match=r"metadata\.json") as err:
+        inspect_remote(url, artifact.sha256)
+    assert err.value.reason == "DigestMismatch"
+
+
+def test_a_missing_artifact_over_http_is_not_found(served: tuple[str, list[str]]) -> None:
+    url, _ = served
+    with pytest.raises(ArtifactError, match="HTTP 404") as err:
+        inspect_remote(url + "../nothing-here/", "0" * 64)
+    assert err.value.reason == "ArtifactNotFound"
+
+
+def test_an_unreachable_server_is_not_found(artifact: Built) -> None:
+    with serve_directory(artifact.path) as (base, _):
+        pass  # the port is closed again: nothing listens there now
+    with pytest.raises(ArtifactError) as err:
+        inspect_remote(base + "/artifact/", artifact.sha256, timeout_s=2)
+    assert err.value.reason == "ArtifactNotFound"
+    assert base in err.value.message
+
+
+def test_an_oversized_manifest_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    root.mkdir()
+    (root / "manifest.json").write_bytes(b" " * (MAX_MANIFEST_BYTES + 10))
+    with serve_directory(tmp_path) as (base, _), pytest.raises(ArtifactError, match="larger than") as err:
+        inspect_remote(f"{base}/big", "0" * 64)
+    assert err.value.reason == "InvalidArtifact"
+
+
+def test_fetch_over_http_then_load(artifact: Built, served: tuple[str, list[str]], tmp_path: Path) -> None:
+    url, _ = served
+    manifest = fetch(url, artifact.sha256, tmp_path / "dest")
+    assert manifest.digest == artifact.sha256
+    assert load_artifact(tmp_path / "dest", artifact.sha256).sha256 == artifact.sha256
+
+
+def test_file_uris_and_plain_paths_name_the_same_artifact(artifact: Built) -> None:
+    for uri in (str(artifact.path), artifact.path.as_uri(), artifact.path.as_uri() + "/"):
+        _, metadata = inspect_remote(uri, artifact.sha256)
+        assert metadata.target == "malignant"
+
+
+def test_fsspec_protocols_are_read_through_fsspec(artifact: Built, tmp_path: Path) -> None:
+    fs = fsspec.filesystem("memory")
+    root = f"/artifacts-{tmp_path.name}"
+    try:
+        for path in artifact.path.iterdir():
+            fs.pipe(f"{root}/{path.name}", path.read_bytes())
+        _, metadata = inspect_remote(f"memory://{root}/", artifact.sha256)
+        assert metadata.task == "classification"
+        fetch(f"memory://{root}", artifact.sha256, tmp_path / "dest")
+        assert load_artifact(tmp_path / "dest", artifact.sha256).sha256 == artifact.sha256
+        with pytest.raises(ArtifactError) as err:
+            inspect_remote(f"memory://{root}-missing/", artifact.sha256)
+        assert err.value.reason == "ArtifactNotFound"
+    finally:
+        fs.rm(root, recursive=True)
+
+
+def test_an_unknown_scheme_is_unsupported_and_says_so() -> None:
+    with pytest.raises(ArtifactError, match="nosuchproto") as err:
+        open_source("nosuchproto://bucket/model/")
+    assert err.value.reason == "UnsupportedFormat"
+
+
+def test_without_fsspec_s3_uris_name_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    with pytest.raises(ArtifactError, match=r"modelops\[s3\]") as err:
+        open_source("s3://models/churn/v2/")
+    assert err.value.reason == "UnsupportedFormat"
+
+
+def test_a_remote_file_uri_is_refused() -> None:
+    with pytest.raises(ArtifactError) as err:
+        open_source("file://otherhost/models/")
+    assert err.value.reason == "UnsupportedFormat"
+
+
+def test_local_copies_are_found_by_relative_path(artifact: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(artifact.path.parent)
+    _, metadata = inspect_remote("artifact", artifact.sha256)
+    assert metadata.task == "classification"
+    shutil.rmtree(artifact.path)
+    with pytest.raises(ArtifactError) as err:
+        inspect_remote("artifact", artifact.sha256)
+    assert err.value.reason == "ArtifactNotFound"

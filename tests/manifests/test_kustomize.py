@@ -65,6 +65,63 @@ def test_crds_come_from_crds_folder_unchanged(default: list[dict[str, Any]]) -> 
     assert rendered == committed_by_name
 
 
+# apiextensions.k8s.io/v1 JSONSchemaProps is OpenAPI 3.0: an API server rejects a CRD whose schema
+# uses JSON Schema 2020 spellings (e.g. a number for exclusiveMaximum), and kubectl cannot
+# validate against it. The field types, from k8s.io/apiextensions-apiserver's JSONSchemaProps:
+_SCHEMA_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "format": str,
+    "description": str,
+    "pattern": str,
+    "exclusiveMaximum": bool,
+    "exclusiveMinimum": bool,
+    "maximum": (int, float),
+    "minimum": (int, float),
+    "multipleOf": (int, float),
+    "maxLength": int,
+    "minLength": int,
+    "maxItems": int,
+    "minItems": int,
+    "maxProperties": int,
+    "minProperties": int,
+    "uniqueItems": bool,
+    "nullable": bool,
+    "required": list,
+    "enum": list,
+    "x-kubernetes-preserve-unknown-fields": bool,
+    "x-kubernetes-int-or-string": bool,
+    "x-kubernetes-embedded-resource": bool,
+    "x-kubernetes-list-type": str,
+    "x-kubernetes-map-type": str,
+    "x-kubernetes-validations": list,
+}
+
+
+def _schema_type_errors(node: dict[str, Any], path: str) -> list[str]:
+    errors = []
+    for key, expected in _SCHEMA_FIELD_TYPES.items():
+        value = node.get(key)
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        # bool is an int in Python; in the schema it is not a number and a number is not a bool.
+        if key in node and (not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool))):
+            errors.append(f"{path}.{key}: {value!r} must be {' or '.join(t.__name__ for t in allowed)}")
+    for key, sub in node.get("properties", {}).items():
+        errors += _schema_type_errors(sub, f"{path}.properties.{key}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            errors += _schema_type_errors(node[key], f"{path}.{key}")
+    return errors
+
+
+def test_crd_schemas_use_the_field_types_the_api_server_accepts(default: list[dict[str, Any]]) -> None:
+    errors = []
+    for crd in by_kind(default, "CustomResourceDefinition"):
+        for version in crd["spec"]["versions"]:
+            schema = version["schema"]["openAPIV3Schema"]
+            errors += _schema_type_errors(schema, f"{crd['metadata']['name']}/{version['name']}")
+    assert errors == []
+
+
 def _rules(default: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = one(default, "ClusterRole")["rules"]
     return rules

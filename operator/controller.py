@@ -1,0 +1,151 @@
+"""Workers that reconcile the keys kopf's event handlers enqueue.
+
+Routing (which keys an event concerns) and handling (run a reconcile, retry with backoff
+on failure, look again when the plan asks) live here; decisions live in the kinds' pure
+``reconcile`` modules. Nothing here is state the operator needs to resume: the queue is
+refilled from the initial listing kopf does on start, and a periodic resync re-enqueues
+every known object in case a watch event was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import kopf
+
+from modelops.operator import metrics
+from modelops.operator.context import Context
+from modelops.operator.kube import ApiUnavailable
+from modelops.operator.modeldeployment.sync import sync as sync_deployment
+from modelops.operator.modelversion.sync import sync as sync_version
+from modelops.operator.plans import Plan
+from modelops.operator.workqueue import Backoff, Key, WorkQueue
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "ModelVersion"
+MODEL_DEPLOYMENT = "ModelDeployment"
+Sync = Callable[[Context, str, str], Awaitable[Plan | None]]
+
+
+class Controller:
+    def __init__(
+        self,
+        context_factory: Callable[[], Awaitable[Context]],
+        *,
+        workers: int = 4,
+        resync_s: float = 300.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._context_factory = context_factory
+        self._context: Context | None = None
+        self.queue = WorkQueue(backoff)
+        self.workers = workers
+        self.resync_s = resync_s
+        self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment}
+        # ModelDeployment key -> its spec.model: which deployments a ModelVersion event concerns.
+        self._deployments: dict[Key, str] = {}
+        self._versions: set[Key] = set()
+
+    # -- routing: called by kopf's event handlers ----------------------------------------
+
+    def version_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _key(MODEL_VERSION, body)
+        if event_type == "DELETED":
+            self._versions.discard(key)
+        else:
+            self._versions.add(key)
+            self.queue.add(key)
+        model = (body.get("spec") or {}).get("model")
+        for other, other_model in list(self._deployments.items()):
+            if other.namespace == key.namespace and other_model == model:
+                self.queue.add(other)
+
+    def deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _key(MODEL_DEPLOYMENT, body)
+        if event_type == "DELETED":
+            self._deployments.pop(key, None)
+            return
+        self._deployments[key] = str((body.get("spec") or {}).get("model", ""))
+        self.queue.add(key)
+
+    def child_event(self, body: Mapping[str, Any]) -> None:
+        """A Deployment or Service of ours changed: its ModelDeployment looks again."""
+        meta = body.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or ():
+            if ref.get("kind") == MODEL_DEPLOYMENT:
+                self.queue.add(Key(MODEL_DEPLOYMENT, str(meta.get("namespace")), str(ref.get("name"))))
+
+    # -- handling ------------------------------------------------------------------------
+
+    async def context(self) -> Context:
+        if self._context is None:
+            self._context = await self._context_factory()
+        return self._context
+
+    async def close(self) -> None:
+        if self._context is not None:
+            await self._context.kube.close()
+            self._context = None
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._worker(i), name=f"modelops-worker-{i}") for i in range(self.workers)]
+        tasks.append(asyncio.create_task(self._resync(), name="modelops-resync"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.queue.close()
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_s)
+            for key in [*self._versions, *self._deployments]:
+                self.queue.add(key)
+
+    async def _worker(self, index: int) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self.handle(key)
+            finally:
+                self.queue.done(key)
+
+    async def handle(self, key: Key) -> None:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            plan = await self.syncs[key.kind](await self.context(), key.namespace, key.name)
+        except ApiUnavailable as exc:
+            outcome = "error"
+            delay = self.queue.retry(key, exc.retry_after)
+            log.warning("%s: API unavailable (%s); retrying in %.1fs", key, exc, delay)
+        except kopf.PermanentError as exc:
+            outcome = "error"
+            self.queue.forget(key)
+            log.error("%s: %s; not retried until it changes", key, exc)
+        except Exception as exc:  # a bug or an unexpected answer: never crash, never hot-loop
+            outcome = "error"
+            delay = self.queue.retry(key)
+            log.exception("%s: reconcile failed (%s); retrying in %.1fs", key, exc, delay)
+        else:
+            if plan is not None and plan.retry:
+                delay = self.queue.retry(key)
+                log.info("%s: transient failure reported in status; looking again in %.1fs", key, delay)
+            else:
+                self.queue.forget(key)
+                if plan is not None and plan.requeue_after is not None:
+                    self.queue.add_after(key, plan.requeue_after)
+        finally:
+            metrics.observe(key.kind, outcome, time.perf_counter() - started)
+
+
+def _key(kind: str, body: Mapping[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return Key(kind, str(meta.get("namespace")), str(meta.get("name")))

@@ -1,0 +1,269 @@
+"""A thin async Kubernetes client for what the reconcilers read and write.
+
+kopf watches and calls handlers; the workers read objects fresh and write children and
+status through this client. It speaks plain JSON over aiohttp with the credentials kopf
+logged in with, and classifies answers the way the reconcilers need:
+
+- 404 on get/delete is an answer (``None`` / ``False``), not an error;
+- 409 on create means "already exists": ``ensure`` then patches what it found;
+- 5xx and 429 raise ``ApiUnavailable`` (a ``kopf.TemporaryError``, honouring Retry-After):
+  the key is retried with backoff;
+- anything else raises ``ApiError`` naming the request and the server's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+import kopf
+
+from modelops import GROUP, VERSION
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        out = f"{base}/namespaces/{quote(namespace)}/{self.plural}"
+        if name is not None:
+            out += f"/{quote(name)}"
+        if subresource is not None:
+            out += f"/{subresource}"
+        return out
+
+
+MODEL_VERSIONS = Resource(GROUP, VERSION, "modelversions", "ModelVersion")
+MODEL_DEPLOYMENTS = Resource(GROUP, VERSION, "modeldeployments", "ModelDeployment")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+SERVICES = Resource("", "v1", "services", "Service")
+EVENTS = Resource("", "v1", "events", "Event")
+BY_KIND = {r.kind: r for r in (MODEL_VERSIONS, MODEL_DEPLOYMENTS, DEPLOYMENTS, SERVICES, EVENTS)}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class ApiUnavailable(kopf.TemporaryError):
+    """5xx or 429: the request may succeed later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message, delay=retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the API server is and how to authenticate, from kopf's ConnectionInfo."""
+
+    server: str
+    headers: Mapping[str, str]
+    ssl: ssl.SSLContext | bool
+
+    @classmethod
+    def from_kopf(cls, info: kopf.ConnectionInfo) -> Connection:
+        headers: dict[str, str] = {}
+        if info.token:
+            headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
+        elif info.username and info.password:
+            import base64
+
+            basic = base64.b64encode(f"{info.username}:{info.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        context: ssl.SSLContext | bool = True
+        if info.server.startswith("https"):
+            context = ssl.create_default_context(
+                cafile=_path(info.ca_path), cadata=_text(info.ca_data)
+            )
+            if info.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if info.certificate_path or info.certificate_data:
+                with _material(info.certificate_path, info.certificate_data) as cert, _material(
+                    info.private_key_path, info.private_key_data
+                ) as key:
+                    context.load_cert_chain(cert or "", key)
+        return cls(info.server.rstrip("/"), headers, context)
+
+
+def _path(value: Any) -> str | None:
+    return None if value is None else str(value if not isinstance(value, bytes) else value.decode())
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@contextlib.contextmanager
+def _material(path: Any, data: str | bytes | None) -> Iterator[str | None]:
+    if path is not None:
+        yield _path(path)
+        return
+    if data is None:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush()
+        yield f.name
+
+
+EnsureResult = Literal["created", "updated", "unchanged"]
+
+
+class Kube:
+    """One aiohttp session to one API server. Create inside the operator's event loop."""
+
+    def __init__(self, connection: Connection, timeout_s: float = 30.0, user_agent: str = "modelops-operator") -> None:
+        self.connection = connection
+        self._session = aiohttp.ClientSession(
+            headers={**connection.headers, "User-Agent": user_agent, "Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def _request(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
+        url = self.connection.server + path
+        headers = {"Content-Type": content_type} if body is not None else {}
+        try:
+            async with self._session.request(
+                method, url, json=body, params=params, headers=headers, ssl=self.connection.ssl
+            ) as response:
+                payload = _decode(await response.text())
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ApiUnavailable(f"{method} {path} failed: {exc or type(exc).__name__}") from exc
+        if status >= 500 or status == 429:
+            delay = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise ApiUnavailable(f"{method} {path} answered HTTP {status}: {_message(payload)}", delay)
+        return status, payload
+
+    def _error(self, method: str, path: str, status: int, payload: Any) -> ApiError:
+        reason = payload.get("reason", "") if isinstance(payload, dict) else ""
+        return ApiError(status, reason, f"{method} {path}: {_message(payload)}")
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        path = resource.path(namespace, name)
+        status, payload = await self._request("GET", path)
+        if status == 404:
+            return None
+        if status >= 400:
+            raise self._error("GET", path, status, payload)
+        return dict(payload)
+
+    async def list(
+        self, resource: Resource, namespace: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        path = resource.path(namespace)
+        params = {"labelSelector": label_selector} if label_selector else None
+        status, payload = await self._request("GET", path, params=params)
+        if status >= 400:
+            raise self._error("GET", path, status, payload)
+        return [dict(item, kind=resource.kind) for item in (payload or {}).get("items") or ()]
+
+    async def create(self, resource: Resource, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The created object, or None when one of that name already exists (409)."""
+        path = resource.path(namespace)
+        status, payload = await self._request("POST", path, body=body)
+        if status == 409:
+            return None
+        if status >= 400:
+            raise self._error("POST", path, status, payload)
+        return dict(payload)
+
+    async def patch(
+        self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any], subresource: str | None = None
+    ) -> dict[str, Any] | None:
+        """JSON merge patch; None when the object is gone."""
+        path = resource.path(namespace, name, subresource)
+        status, payload = await self._request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+        if status == 404:
+            return None
+        if status >= 400:
+            raise self._error("PATCH", path, status, payload)
+        return dict(payload)
+
+    async def delete(self, resource: Resource, namespace: str, name: str) -> bool:
+        path = resource.path(namespace, name)
+        status, payload = await self._request(
+            "DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        )
+        if status == 404:
+            return False
+        if status >= 400:
+            raise self._error("DELETE", path, status, payload)
+        return True
+
+    async def ensure(self, desired: Mapping[str, Any]) -> EnsureResult:
+        """Create ``desired``, or merge-patch the existing object where it differs from it.
+
+        Only the fields ``desired`` names are compared, so what the API server defaults or
+        other controllers add never counts as drift (and never causes a write per reconcile).
+        """
+        resource = BY_KIND[str(desired["kind"])]
+        meta = desired["metadata"]
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        current = await self.get(resource, namespace, name)
+        if current is None:
+            if await self.create(resource, namespace, desired) is not None:
+                return "created"
+            current = await self.get(resource, namespace, name)  # created meanwhile: 409
+            if current is None:
+                raise ApiUnavailable(f"{resource.kind} {namespace}/{name}: create said it exists, get says not")
+        if contains(current, desired):
+            return "unchanged"
+        patch = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
+        if await self.patch(resource, namespace, name, patch) is None:
+            raise ApiUnavailable(f"{resource.kind} {namespace}/{name} vanished while being updated")
+        return "updated"
+
+
+def contains(actual: Any, desired: Any) -> bool:
+    """Whether ``actual`` has every field of ``desired`` with the same value (lists element-wise)."""
+    if isinstance(desired, Mapping):
+        return isinstance(actual, Mapping) and all(contains(actual.get(k), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(desired)
+            and all(contains(a, d) for a, d in zip(actual, desired, strict=True))
+        )
+    return bool(actual == desired)
+
+
+def _decode(text: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+def _message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload.get("reason") or payload)
+    return str(payload)[:500]

@@ -1,0 +1,1 @@
+"""ModelDeployment: serving Deployments and Services per version, Recreate rollouts."""

@@ -1,0 +1,231 @@
+"""The children of a ModelDeployment, as pure functions of its spec and one ModelVersion.
+
+Per version ``V`` of deployment ``D``: Deployment ``D-V`` (init container ``modelops fetch``
+verifying every file of the artifact into an emptyDir, then ``modelops serve``) and Service
+``D-V``; plus Service ``D`` selecting the stable version. Names are deterministic, so a
+reconcile that runs twice (a restart, a retried request) finds what the first one made
+instead of making a second one; every child carries an owner reference, so deleting the
+ModelDeployment deletes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from modelops import API_VERSION
+from modelops.api.modeldeployment import ModelDeploymentSpec
+
+SERVING_PORT = 8080
+MODEL_DIR = "/models"
+# Service names are DNS-1035 labels: at most 63 characters.
+MAX_NAME = 63
+
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MODEL_LABEL = "modelops.dev/model"
+VERSION_LABEL = "modelops.dev/version"
+SHA256_ANNOTATION = "modelops.dev/artifact-sha256"
+SERVING_NAME = "modelops-serving"
+MANAGER = "modelops"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The ModelDeployment that owns the children."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "ModelDeployment",
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """What a serving pod needs to know about one ModelVersion."""
+
+    name: str
+    uri: str
+    sha256: str
+    format: str = "skops"
+    trusted: bool = False
+    allow_version_skew: bool = False
+
+
+def child_name(deployment: str, version: str) -> str:
+    """``D-V``, shortened with a stable hash when it would exceed 63 characters."""
+    name = f"{deployment}-{version}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+
+
+def selector_labels(deployment: str, version: str) -> dict[str, str]:
+    return {INSTANCE_LABEL: deployment, VERSION_LABEL: version}
+
+
+def labels(deployment: str, model: str, version: str) -> dict[str, str]:
+    return {
+        NAME_LABEL: SERVING_NAME,
+        INSTANCE_LABEL: deployment,
+        MANAGED_BY_LABEL: MANAGER,
+        MODEL_LABEL: model,
+        VERSION_LABEL: version,
+    }
+
+
+def owned_selector(deployment: str) -> str:
+    """The label selector that lists every child of one ModelDeployment."""
+    return f"{INSTANCE_LABEL}={deployment},{MANAGED_BY_LABEL}={MANAGER}"
+
+
+def endpoint(owner: Owner, model: str) -> str:
+    return f"http://{owner.name}.{owner.namespace}.svc:{SERVING_PORT}/v2/models/{model}"
+
+
+def _metadata(owner: Owner, name: str, child_labels: dict[str, str], **annotations: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": dict(child_labels),
+        "ownerReferences": [owner.reference()],
+    }
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+_CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def serve_args(spec: ModelDeploymentSpec, version: ServedVersion) -> list[str]:
+    args = [
+        "serve",
+        "--model-dir", MODEL_DIR,
+        "--port", str(SERVING_PORT),
+        "--model-name", spec.model,
+        "--model-version", version.name,
+        "--expected-sha256", version.sha256,
+        "--max-batch-size", str(spec.serving.max_batch_size),
+        "--max-batch-latency-ms", f"{spec.serving.max_batch_latency_ms:g}",
+        "--max-concurrency", str(spec.serving.max_concurrency),
+    ]  # fmt: skip
+    if version.trusted:
+        args.append("--trusted")
+    if version.allow_version_skew:
+        args.append("--allow-version-skew")
+    return args
+
+
+def _resources(spec: ModelDeploymentSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.resources.requests:
+        out["requests"] = {k: str(v) for k, v in spec.resources.requests.items()}
+    if spec.resources.limits:
+        out["limits"] = {k: str(v) for k, v in spec.resources.limits.items()}
+    return out
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def deployment(owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, image: str) -> dict[str, Any]:
+    """The apps/v1 Deployment serving one version."""
+    name = child_name(owner.name, version.name)
+    child_labels = labels(owner.name, spec.model, version.name)
+    volume_mounts_fetch = [{"name": "models", "mountPath": MODEL_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
+    volume_mounts_serve = [
+        {"name": "models", "mountPath": MODEL_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    serve: dict[str, Any] = {
+        "name": "serve",
+        "image": image,
+        "command": ["modelops"],
+        "args": serve_args(spec, version),
+        "ports": [{"name": "http", "containerPort": SERVING_PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
+        "livenessProbe": _probe("/v2/health/live", period=10, failures=6),
+        "securityContext": dict(_CONTAINER_SECURITY),
+        "volumeMounts": volume_mounts_serve,
+    }
+    fetch: dict[str, Any] = {
+        "name": "fetch",
+        "image": image,
+        "command": ["modelops"],
+        "args": ["fetch", "--uri", version.uri, "--sha256", version.sha256, "--dest", MODEL_DIR],
+        "securityContext": dict(_CONTAINER_SECURITY),
+        "volumeMounts": volume_mounts_fetch,
+    }
+    resources = _resources(spec)
+    if resources:
+        serve["resources"] = resources
+        fetch["resources"] = resources
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, name, child_labels, **{SHA256_ANNOTATION: version.sha256}),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector_labels(owner.name, version.name)},
+            "template": {
+                "metadata": {"labels": dict(child_labels), "annotations": {SHA256_ANNOTATION: version.sha256}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "initContainers": [fetch],
+                    "containers": [serve],
+                    "volumes": [{"name": "models", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def _service(owner: Owner, name: str, child_labels: dict[str, str], selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(owner, name, child_labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def version_service(owner: Owner, model: str, version: str) -> dict[str, Any]:
+    """Service ``D-V``: one version's pods, for analysis and direct testing."""
+    return _service(
+        owner, child_name(owner.name, version), labels(owner.name, model, version), selector_labels(owner.name, version)
+    )
+
+
+def main_service(owner: Owner, model: str, stable: str) -> dict[str, Any]:
+    """Service ``D``: what clients call; it selects the stable version's pods."""
+    service_labels = labels(owner.name, model, stable)
+    return _service(owner, owner.name, service_labels, selector_labels(owner.name, stable))

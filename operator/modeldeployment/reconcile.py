@@ -1,0 +1,358 @@
+"""ModelDeployment decisions (Recreate strategy): a pure function of the object and what is observed.
+
+The rollout's whole state is in ``status`` (``stable``, ``candidate``, ``stepStartedAt``,
+``history``, conditions), so a restarted operator continues from it. With the Recreate
+strategy, a new version ``V`` gets its own Deployment and Service next to the stable one;
+once its pods are all available, Service ``D`` switches to it and the old version's
+children are deleted. The stable version is never scaled down before the candidate is
+promoted; a candidate whose pods are not available by ``progressDeadline`` is rolled back
+and not retried until the spec changes or ``modelops.dev/action: retry`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelops.api.common import parse_duration
+from modelops.api.modeldeployment import ModelDeploymentSpec
+from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
+from modelops.operator.modeldeployment import children
+from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name
+from modelops.operator.modeldeployment.observed import Child, Observed, Version
+from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
+
+HISTORY_LIMIT = 10
+# Conditions whose changes are announced as Events (with their messages, which carry the figures).
+ANNOUNCED = ("Ready", "Progressing", "Degraded")
+WARNING_REASONS = frozenset(
+    {"InvalidSpec", "VersionNotFound", "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
+     "ReplicasUnavailable"}
+)
+
+
+@dataclass(frozen=True)
+class _Blocked:
+    """Why the desired version cannot be rolled out now."""
+
+    reason: str
+    message: str
+
+
+def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetime) -> Plan:
+    meta = obj.get("metadata") or {}
+    status: Mapping[str, Any] = obj.get("status") or {}
+    owner = Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid")))
+    generation = meta.get("generation")
+    action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    try:
+        spec = ModelDeploymentSpec.model_validate(obj.get("spec") or {})
+    except ValidationError as exc:
+        return _invalid(owner, status, observed, describe_validation_error(exc), generation=generation, now=now)
+    unsupported = _unsupported(spec)
+    if unsupported:
+        return _invalid(owner, status, observed, unsupported, generation=generation, now=now)
+    return _Rollout(
+        owner=owner, spec=spec, status=status, observed=observed, image=image, now=now, generation=generation,
+        retry=action == "retry",
+    ).plan()
+
+
+def _unsupported(spec: ModelDeploymentSpec) -> str | None:
+    if spec.strategy.type != "Recreate":
+        return f"spec.strategy.type: strategy {spec.strategy.type} is not implemented yet; use Recreate"
+    if spec.router != "Replicas":
+        return f"spec.router: router {spec.router} is not implemented yet; use Replicas"
+    if spec.promotion == "Manual" and spec.version is None:
+        return "spec.version: required when spec.promotion is Manual"
+    return None
+
+
+def _invalid(
+    owner: Owner, status: Mapping[str, Any], observed: Observed, message: str, *, generation: int | None, now: datetime
+) -> Plan:
+    """An invalid spec changes nothing that serves: the children stay as they are."""
+    stable = status.get("stable")
+    serving = observed.deployments.get(child_name(owner.name, stable)) if stable else None
+    conditions = merge(
+        status.get("conditions"),
+        [
+            Desired("Ready", "False", "InvalidSpec", message),
+            Desired("Progressing", "False", "InvalidSpec", "the spec must be fixed before anything rolls out"),
+            Desired("Degraded", "Unknown", "InvalidSpec", _serving_note(stable, serving) or "nothing is serving"),
+        ],
+        generation,
+        now,
+    )
+    new_status = {**status, "observedGeneration": generation, "conditions": conditions}
+    return Plan(status=new_status, events=tuple(_condition_events(status.get("conditions"), conditions)))
+
+
+def _serving_note(stable: str | None, child: Child | None) -> str:
+    if not stable:
+        return ""
+    if child is None:
+        return f"{stable} has no Deployment"
+    return f"{stable} keeps serving ({child.available}/{child.replicas} replicas available)"
+
+
+class _Rollout:
+    """One reconcile of a valid spec; attributes are the inputs, ``plan`` the decision."""
+
+    def __init__(
+        self,
+        *,
+        owner: Owner,
+        spec: ModelDeploymentSpec,
+        status: Mapping[str, Any],
+        observed: Observed,
+        image: str,
+        now: datetime,
+        generation: int | None,
+        retry: bool,
+    ) -> None:
+        self.owner, self.spec, self.status, self.observed = owner, spec, status, observed
+        self.image, self.now, self.generation, self.retry = image, now, generation, retry
+        self.events: list[Event] = []
+        self.history: list[dict[str, Any]] = [dict(h) for h in status.get("history") or ()]
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def _deployment(self, version: str | None) -> Child | None:
+        return self.observed.deployments.get(child_name(self.owner.name, version)) if version else None
+
+    def _available(self, version: str) -> bool:
+        child = self._deployment(version)
+        return (
+            child is not None
+            and child.current
+            and child.replicas == self.spec.replicas
+            and child.available >= self.spec.replicas
+        )
+
+    def _target(self) -> tuple[str | None, Version | None, _Blocked | None]:
+        name = self.spec.version
+        if self.spec.promotion == "Auto":
+            newest = self.observed.newest_ready(self.spec.model)
+            if newest is not None:
+                return newest.name, newest, None
+            if name is None:
+                return None, None, _Blocked(
+                    "VersionNotReady", f"no Ready ModelVersion of model {self.spec.model} in {self.owner.namespace} yet"
+                )
+        assert name is not None  # Manual without a version was rejected as InvalidSpec
+        version = self.observed.versions.get(name)
+        if version is None:
+            return name, None, _Blocked(
+                "VersionNotFound", f"ModelVersion {name} not found in namespace {self.owner.namespace}"
+            )
+        if version.model != self.spec.model:
+            return name, version, _Blocked(
+                "InvalidSpec",
+                f"spec.version: ModelVersion {name} is a version of model {version.model!r}, not {self.spec.model!r}",
+            )
+        if not version.ready:
+            detail = f"{version.reason}: {version.message}" if version.message else version.reason
+            return name, version, _Blocked("VersionNotReady", f"ModelVersion {name} is not Ready ({detail})")
+        return name, version, None
+
+    def _rolled_back_before(self, target: str) -> bool:
+        """A rollback of this version on this generation is final until the spec or a retry changes it."""
+        progressing = find(self.status.get("conditions"), "Progressing")
+        return (
+            not self.retry
+            and progressing is not None
+            and progressing.get("reason") == "ProgressDeadlineExceeded"
+            and progressing.get("observedGeneration") == self.generation
+            and bool(self.history)
+            and self.history[-1].get("version") == target
+            and self.history[-1].get("result") == "RolledBack"
+        )
+
+    def _deadline(self) -> timedelta:
+        return parse_duration(self.spec.strategy.progress_deadline)
+
+    def _started(self, candidate: str) -> datetime:
+        if self.status.get("candidate") == candidate and self.status.get("stepStartedAt"):
+            return datetime.fromisoformat(str(self.status["stepStartedAt"]))
+        return self.now
+
+    # -- decision ---------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        stable: str | None = self.status.get("stable")
+        target, _version, blocked = self._target()
+        candidate: str | None = None
+        started: datetime | None = None
+        requeue: float | None = None
+        phase = "Stable" if stable else "Pending"
+        progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable" if stable else "")
+
+        if target is not None and target != stable and blocked is None and self._rolled_back_before(target):
+            last = self.history[-1]
+            blocked = _Blocked(
+                "RolledBack",
+                f"{target} was rolled back at {last.get('at')} ({last.get('reason')}); change the spec or "
+                f"annotate {ACTION_ANNOTATION}=retry to try again",
+            )
+            phase = "RolledBack" if stable else "Failed"
+            progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
+        elif blocked is not None:
+            progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
+        elif target != stable and self.spec.paused and self.status.get("candidate") != target:
+            blocked = _Blocked("Paused", f"rollout of {target} is paused by spec.paused")
+            phase = "Paused"
+            progressing = Desired("Progressing", "False", "Paused", blocked.message)
+        elif target is not None and target != stable:
+            candidate = target
+            started = self._started(candidate)
+            if self.status.get("candidate") != candidate:
+                self.events.append(Event("Normal", "RolloutStarted", self._rollout_started_message(candidate, stable)))
+            child = self._deployment(candidate)
+            if self._available(candidate) and not self.spec.paused:
+                self._promote(candidate, stable)
+                stable, candidate, started = candidate, None, None
+                phase = "Stable"
+                progressing = Desired("Progressing", "False", "Stable", f"{stable} promoted and stable")
+            elif self.now - started >= self._deadline():
+                self._roll_back(candidate, child, stable)
+                candidate, started = None, None
+                phase = "RolledBack" if stable else "Failed"
+                last = self.history[-1]
+                progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", str(last["reason"]))
+            else:
+                phase = "Paused" if self.spec.paused else "Progressing"
+                remaining = (started + self._deadline() - self.now).total_seconds()
+                requeue = max(remaining, 1.0)
+                figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
+                progressing = Desired("Progressing", "True", "RollingOut", f"rolling out {candidate}: {figures}")
+
+        desired = self._desired_children(stable, candidate)
+        desired_names = {(str(c["kind"]), str(c["metadata"]["name"])) for c in desired}
+        keep = self._kept_without_spec(stable, candidate)
+        delete = tuple(
+            sorted(
+                (child.kind, child.name)
+                for child in [*self.observed.deployments.values(), *self.observed.services.values()]
+                if child.owned and (child.kind, child.name) not in desired_names and child.name not in keep
+            )
+        )
+        conditions = merge(
+            self.status.get("conditions"),
+            [self._ready(stable, candidate, blocked), progressing, self._degraded(stable)],
+            self.generation,
+            self.now,
+        )
+        serving = self._deployment(stable) if stable else self._deployment(candidate)
+        new_status: dict[str, Any] = {
+            **{k: v for k, v in self.status.items() if k not in _OWNED_FIELDS},
+            "observedGeneration": self.generation,
+            "phase": phase,
+            "stable": stable,
+            "candidate": candidate,
+            "weight": (0 if candidate else 100) if stable else None,
+            "step": 0 if candidate else None,
+            "stepStartedAt": now_rfc3339(started) if started else None,
+            "replicas": self.spec.replicas,
+            "availableReplicas": serving.available if serving else 0,
+            "endpoint": children.endpoint(self.owner, self.spec.model) if (stable or candidate) else None,
+            "history": self.history[-HISTORY_LIMIT:],
+            "conditions": conditions,
+        }
+        new_status = {k: v for k, v in new_status.items() if v is not None and v != []}
+        events = [*self.events, *_condition_events(self.status.get("conditions"), conditions)]
+        return Plan(
+            status=new_status,
+            apply=tuple(desired),
+            delete=delete,
+            events=tuple(events),
+            requeue_after=requeue,
+            remove_action=self.retry,
+        )
+
+    def _rollout_started_message(self, candidate: str, stable: str | None) -> str:
+        beside = f" next to {stable}" if stable else ""
+        return f"rolling out {candidate} with {self.spec.replicas} replica(s){beside} (Recreate)"
+
+    def _promote(self, candidate: str, stable: str | None) -> None:
+        child = self._deployment(candidate)
+        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
+        replaced = f"; deleting {stable}" if stable else ""
+        self.events.append(Event("Normal", "Promoted", f"{candidate} promoted: {figures}{replaced}"))
+        self.history.append({"version": candidate, "result": "Promoted", "at": now_rfc3339(self.now),
+                             "reason": f"all {self.spec.replicas} replica(s) available"})
+
+    def _roll_back(self, candidate: str, child: Child | None, stable: str | None) -> None:
+        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
+        reason = f"{candidate}: {figures} after progressDeadline {self.spec.strategy.progress_deadline}"
+        keeps = f"; {stable} keeps serving" if stable else "; nothing is serving"
+        self.events.append(Event("Warning", "RolledBack", f"rolled back {reason}{keeps}"))
+        self.history.append(
+            {"version": candidate, "result": "RolledBack", "at": now_rfc3339(self.now), "reason": reason}
+        )
+
+    def _served(self, name: str) -> ServedVersion | None:
+        version = self.observed.versions.get(name)
+        return version.served if version is not None else None
+
+    def _desired_children(self, stable: str | None, candidate: str | None) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        for name in (stable, candidate):
+            served = self._served(name) if name else None
+            if name and served is not None:
+                out.append(children.deployment(self.owner, self.spec, served, self.image))
+                out.append(children.version_service(self.owner, self.spec.model, name))
+        # Clients reach the stable version; on a first rollout, the only version there is.
+        front = stable or candidate
+        if front:
+            out.append(children.main_service(self.owner, self.spec.model, front))
+        return out
+
+    def _kept_without_spec(self, stable: str | None, candidate: str | None) -> set[str]:
+        """Children of a serving version whose ModelVersion is gone: left alone, never deleted."""
+        return {child_name(self.owner.name, v) for v in (stable, candidate) if v and self._served(v) is None}
+
+    def _ready(self, stable: str | None, candidate: str | None, blocked: _Blocked | None) -> Desired:
+        serving = _serving_note(stable, self._deployment(stable))
+        if blocked is not None:
+            return Desired("Ready", "False", blocked.reason, f"{blocked.message}; {serving or 'nothing is serving'}")
+        if candidate is not None:
+            child = self._deployment(candidate)
+            figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
+            rest = f"; {serving}" if serving else ""
+            return Desired("Ready", "False", "WaitingForPods", f"rolling out {candidate}: {figures}{rest}")
+        child = self._deployment(stable)
+        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas of {stable} available"
+        if stable and self._available(stable):
+            return Desired("Ready", "True", "Available", figures)
+        return Desired("Ready", "False", "WaitingForPods", figures)
+
+    def _degraded(self, stable: str | None) -> Desired:
+        if not stable:
+            return Desired("Degraded", "False", "NoStableVersion", "no version has been promoted yet")
+        child = self._deployment(stable)
+        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas of {stable} available"
+        if self._available(stable):
+            return Desired("Degraded", "False", "Available", figures)
+        return Desired("Degraded", "True", "ReplicasUnavailable", figures)
+
+
+# Status fields this reconciler computes; other fields (of later capabilities) are kept as they are.
+_OWNED_FIELDS = frozenset(
+    {"observedGeneration", "phase", "stable", "candidate", "weight", "step", "stepStartedAt", "replicas",
+     "availableReplicas", "endpoint", "history", "conditions"}
+)
+
+
+def _condition_events(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[str, Any]]) -> list[Event]:
+    events = []
+    for _old, new in transitions([dict(c) for c in before or ()], [dict(c) for c in after]):
+        if new.get("type") not in ANNOUNCED:
+            continue
+        kind: EventType = "Warning" if new.get("reason") in WARNING_REASONS else "Normal"
+        events.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
+    return events

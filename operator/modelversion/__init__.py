@@ -1,0 +1,1 @@
+"""ModelVersion: verify the artifact once per generation, report it in status."""

@@ -1,0 +1,30 @@
+"""The operator's run-time options (from `modelops operator` flags, or set by tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelops.operator.context import DEFAULT_IMAGE
+
+
+@dataclass(frozen=True)
+class Options:
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    image: str = DEFAULT_IMAGE
+    health_port: int | None = 8081  # kopf's liveness endpoint at /healthz; None: off
+    health_address: str = "0.0.0.0"
+    metrics_port: int | None = 9090  # Prometheus /metrics; None: off
+    kubeconfig: Path | None = None  # None: in-cluster service account, else $KUBECONFIG
+    workers: int = 4
+    resync_s: float = 300.0  # every known object is reconciled at least this often
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    watch_server_timeout_s: float = 300.0  # watches are re-opened at least this often
+    watch_reconnect_backoff_s: float = 1.0
+    request_timeout_s: float = 30.0
+    artifact_timeout_s: float = 30.0
+
+    @property
+    def all_namespaces(self) -> bool:
+        return not self.namespaces

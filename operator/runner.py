@@ -1,0 +1,97 @@
+"""Assembling and running one operator: registry, settings, login, workers, probes, metrics.
+
+Everything is built per call (no module-level registry), so tests can run an operator,
+stop it, and start a fresh one against the same API, as a restart would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import kopf
+
+from modelops.operator import metrics
+from modelops.operator.context import Context
+from modelops.operator.controller import Controller
+from modelops.operator.kube import Connection, Kube
+from modelops.operator.login import login
+from modelops.operator.modeldeployment import handlers as deployment_handlers
+from modelops.operator.modelversion import handlers as version_handlers
+from modelops.operator.options import Options
+from modelops.operator.settings import configure
+from modelops.operator.workqueue import Backoff
+
+log = logging.getLogger(__name__)
+
+Flag = asyncio.Event | threading.Event | asyncio.Future[Any]
+
+
+def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSettings, Controller]:
+    registry = kopf.OperatorRegistry()
+    settings = kopf.OperatorSettings()
+    configure(settings, options)
+
+    async def make_context() -> Context:
+        connection = Connection.from_kopf(login(options.kubeconfig))
+        return Context(
+            kube=Kube(connection, timeout_s=options.request_timeout_s),
+            image=options.image,
+            artifact_timeout_s=options.artifact_timeout_s,
+        )
+
+    controller = Controller(
+        make_context,
+        workers=options.workers,
+        resync_s=options.resync_s,
+        backoff=Backoff(options.backoff_base_s, options.backoff_max_s),
+    )
+    version_handlers.register(registry, controller)
+    deployment_handlers.register(registry, controller)
+    running: list[asyncio.Task[None]] = []
+
+    @kopf.on.login(registry=registry)
+    def credentials(**_: Any) -> kopf.ConnectionInfo:
+        return login(options.kubeconfig)
+
+    @kopf.on.startup(registry=registry)
+    async def start_workers(**_: Any) -> None:
+        running.append(asyncio.create_task(controller.run(), name="modelops-controller"))
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_workers(**_: Any) -> None:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await controller.close()
+
+    @kopf.on.probe(id="queue", registry=registry)
+    def queue_length(**_: Any) -> int:
+        return len(controller.queue)
+
+    return registry, settings, controller
+
+
+async def operate(
+    options: Options, *, stop_flag: Flag | None = None, ready_flag: Flag | None = None
+) -> None:
+    """Run until ``stop_flag`` is set (or a signal arrives, when run in the main thread)."""
+    registry, settings, _controller = build(options)
+    if options.metrics_port is not None:
+        port = metrics.serve(options.metrics_port)
+        log.info("Prometheus metrics on :%d/metrics", port)
+    liveness = (
+        f"http://{options.health_address}:{options.health_port}/healthz" if options.health_port is not None else None
+    )
+    await kopf.operator(
+        registry=registry,
+        settings=settings,
+        standalone=True,
+        clusterwide=options.all_namespaces,
+        namespaces=list(options.namespaces),
+        liveness_endpoint=liveness,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )

@@ -1,0 +1,41 @@
+"""Carrying out a Plan: children first, then the one status patch, then deletions and Events.
+
+The order makes a crash at any point harmless: children are made before status says they
+exist, and old children are deleted only after status has moved on, so the next reconcile
+(from status alone) finds nothing half done that it would not redo.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from modelops.operator import kube
+from modelops.operator.context import Context
+from modelops.operator.events import event_object
+from modelops.operator.plans import ACTION_ANNOTATION, Plan, status_patch
+
+log = logging.getLogger(__name__)
+
+
+async def carry_out(ctx: Context, resource: kube.Resource, obj: Mapping[str, Any], plan: Plan) -> None:
+    meta = obj.get("metadata") or {}
+    namespace, name = str(meta["namespace"]), str(meta["name"])
+    for child in plan.apply:
+        outcome = await ctx.kube.ensure(child)
+        if outcome != "unchanged":
+            log.info("%s %s %s/%s", outcome, child["kind"], namespace, child["metadata"]["name"])
+    patch = status_patch(obj.get("status"), plan.status)
+    if patch:
+        await ctx.kube.patch(resource, namespace, name, {"status": patch}, subresource="status")
+    for kind, child_name in plan.delete:
+        if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name):
+            log.info("deleted %s %s/%s", kind, namespace, child_name)
+    if plan.remove_action:
+        await ctx.kube.patch(resource, namespace, name, {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})
+    for event in plan.events:
+        try:
+            await ctx.kube.create(kube.EVENTS, namespace, event_object(obj, event, ctx.clock()))
+        except Exception as exc:  # an Event lost is not worth a failed reconcile
+            log.warning("could not post Event %s about %s/%s: %s", event.reason, namespace, name, exc)

@@ -1,0 +1,129 @@
+"""Running the real operator (kopf over HTTP) against the emulator, and waiting on its results."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from modelops.artifact.build import build_artifact
+from modelops.emulator.testing import EmulatorHandle
+from modelops.operator.options import Options
+from modelops.operator.runner import operate
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
+MV_API = "modelops.dev/v1alpha1"
+IMAGE = "registry.test/modelops:test"
+
+# Short timeouts: a test waits seconds, not minutes, for a dropped watch or a retry.
+FAST = Options(
+    health_port=None,
+    metrics_port=None,
+    image=IMAGE,
+    workers=2,
+    resync_s=5.0,
+    backoff_base_s=0.2,
+    backoff_max_s=2.0,
+    watch_server_timeout_s=10.0,
+    watch_reconnect_backoff_s=0.1,
+    request_timeout_s=10.0,
+    artifact_timeout_s=5.0,
+)
+
+
+@contextmanager
+def running_operator(k8s: EmulatorHandle, **overrides: Any) -> Iterator[None]:
+    """The operator in a thread with its own event loop, as `modelops operator` runs it."""
+    options = replace(FAST, kubeconfig=k8s.kubeconfig, **overrides)
+    stop, ready = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(operate(options, stop_flag=stop, ready_flag=ready))
+        except BaseException as exc:  # surfaced in the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=main, name="modelops-operator", daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(30):
+            raise AssertionError(f"operator did not start: {errors}")
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+        if errors:
+            raise AssertionError(f"operator failed: {errors[0]!r}") from errors[0]
+
+
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # not there yet
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def make_artifact(directory: Path, seed: int = 0) -> tuple[str, str]:
+    """A real artifact of a tiny fitted model: (file:// uri, sha256)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    model = LogisticRegression().fit(x, y)
+    sha = build_artifact(model, x, ["a", "b", "c"], y, directory)
+    return directory.resolve().as_uri(), sha
+
+
+def model_version(name: str, uri: str, sha: str, model: str = "churn", **artifact: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": MV_API, "kind": "ModelVersion",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"model": model, "artifact": {"uri": uri, "sha256": sha, **artifact}},
+    }
+
+
+def model_deployment(version: str | None, name: str = "churn", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "churn", "replicas": 2, **spec}
+    if version is not None:
+        body["version"] = version
+    return {"apiVersion": MV_API, "kind": "ModelDeployment",
+            "metadata": {"name": name, "namespace": "default"}, "spec": body}
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or ():
+        if cond.get("type") == type_:
+            return dict(cond)
+    return None
+
+
+def has_condition(obj: dict[str, Any] | None, type_: str, status: str, reason: str | None = None) -> bool:
+    cond = condition(obj, type_)
+    return cond is not None and cond["status"] == status and (reason is None or cond["reason"] == reason)
+
+
+def play_deployment_controller(k8s: EmulatorHandle, name: str, available: int) -> None:
+    """What the Deployment controller would report once ``available`` pods pass readiness."""
+    dep = k8s.get("apps/v1", "Deployment", name)
+    k8s.patch_status("apps/v1", "Deployment", name, {
+        "observedGeneration": dep["metadata"].get("generation", 1),
+        "replicas": dep["spec"]["replicas"], "readyReplicas": available, "availableReplicas": available,
+    })

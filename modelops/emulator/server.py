@@ -394,7 +394,10 @@ class Emulator:
                 if bookmarks and now - last_bookmark >= self.bookmark_interval:
                     await response.write(self._line(self._bookmark(rt)))
                     last_bookmark = now
-                wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - now))
+                # Wake up at least every second to notice a client gone away while idle.
+                wait = min(1.0, self.bookmark_interval) if bookmarks else 1.0
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - now))
                 try:
                     item = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
                 except TimeoutError:

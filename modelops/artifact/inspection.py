@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.format import MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES, METADATA_FILE
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata
+from modelops.artifact.profiling import class_category
 from modelops.artifact.sources import DEFAULT_TIMEOUT_S, open_source, read_limited, read_small
 from modelops.artifact.verify import check_metadata, verify_entry, verify_manifest
 
@@ -36,6 +38,13 @@ def inspect_remote(
     return manifest, metadata
 
 
+async def inspect_remote_async(
+    uri: str, expected_sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[Manifest, Metadata]:
+    """inspect_remote in a worker thread, for asyncio handlers (the reads block)."""
+    return await asyncio.to_thread(inspect_remote, uri, expected_sha256, timeout_s)
+
+
 def artifact_summary(manifest: Manifest, metadata: Metadata, sha256: str | None = None) -> dict[str, Any]:
     """The ModelVersion's ``status.artifact``."""
     return {
@@ -43,7 +52,8 @@ def artifact_summary(manifest: Manifest, metadata: Metadata, sha256: str | None 
         "sizeBytes": manifest.size_bytes,
         "files": len(manifest.files),
         "features": list(metadata.feature_names),
-        "classes": list(metadata.classes) if metadata.classes is not None else None,
+        # As strings, the way the output profile names them (and the CRD schema types them).
+        "classes": [class_category(c) for c in metadata.classes or ()],
         "task": metadata.task,
         "frameworkVersions": dict(metadata.framework_versions),
         "offlineMetrics": dict(metadata.offline_metrics),

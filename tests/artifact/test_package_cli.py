@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import joblib
@@ -109,11 +110,7 @@ def test_a_missing_target_column_is_named(
 def test_parquet_without_pyarrow_says_what_to_install(
     tmp_path: Path, breast_cancer: Dataset, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        pass
-    else:
+    if importlib.util.find_spec("pyarrow") is not None:
         pytest.skip("pyarrow is installed")
     model_file = tmp_path / "fitted.skops"
     skops.io.dump(breast_cancer.model, model_file)

@@ -3,6 +3,7 @@ and inspect_remote, which reads only the manifest and the metadata."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.fetch import fetch
 from modelops.artifact.format import MAX_MANIFEST_BYTES
-from modelops.artifact.inspection import artifact_summary, inspect_remote
+from modelops.artifact.inspection import artifact_summary, inspect_remote, inspect_remote_async
 from modelops.artifact.loading import load_artifact
 from modelops.artifact.sources import open_source
 
@@ -38,11 +39,34 @@ def test_inspect_remote_over_http_reads_only_manifest_and_metadata(
     assert summary["sha256"] == artifact.sha256
     assert summary["files"] == 3
     assert summary["sizeBytes"] == sum(p.stat().st_size for p in artifact.path.iterdir() if p.name != "manifest.json")
-    assert summary["classes"] == [0, 1]
+    assert summary["classes"] == ["0", "1"]
     assert summary["task"] == "classification"
     assert summary["features"] == breast_cancer.features
     assert set(summary["offlineMetrics"]) == {"accuracy", "f1", "roc_auc"}
     assert summary["frameworkVersions"]["scikit-learn"]
+
+
+def test_the_summary_fits_the_model_version_status(artifact: Built) -> None:
+    from modelops.api.modelversion import ArtifactSummary
+
+    manifest, metadata = inspect_remote(str(artifact.path), artifact.sha256)
+    summary = ArtifactSummary.model_validate(artifact_summary(manifest, metadata, artifact.sha256))
+    assert summary.classes == ["0", "1"]
+    assert summary.size_bytes == manifest.size_bytes
+
+
+async def test_inspect_remote_async_runs_in_a_thread(artifact: Built, served: tuple[str, list[str]]) -> None:
+    url, _ = served
+    _, metadata = await inspect_remote_async(url, artifact.sha256)
+    assert metadata.target == "malignant"
+
+
+def test_without_the_protocols_package_the_error_names_it() -> None:
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed")
+    with pytest.raises(ArtifactError, match="s3") as err:
+        open_source("s3://models/churn/v2/")
+    assert err.value.reason == "UnsupportedFormat"
 
 
 def test_inspect_remote_accepts_a_uri_without_trailing_slash(artifact: Built, served: tuple[str, list[str]]) -> None:

@@ -33,7 +33,7 @@ from modelops.artifact import build_artifact
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tests_only_path(tmp: Path) -> Path:
+def path_with_only_tests(tmp: Path) -> Path:
     """A sys.path entry holding only ``tests`` (for unpickling the tests' own model class
     in a server process) and not the repository root, whose operator/ folder would shadow
     the standard library."""

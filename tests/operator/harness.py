@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -77,7 +77,7 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 30.0) ->
         except Exception as exc:  # not there yet
             last = exc
         if last and not isinstance(last, Exception):
-            return last
+            return cast(T, last)
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 

@@ -1,0 +1,220 @@
+"""ModelDeployment decisions without a server: given the object and what is observed, the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modelops.operator.modeldeployment.observed import Observed
+from modelops.operator.modeldeployment.reconcile import plan
+from modelops.operator.plans import Plan
+
+from .objects import UID, condition, deployment, model_deployment, model_version, service
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def _plan(obj: dict[str, Any], *, versions: Sequence[dict[str, Any]], deployments: Sequence[dict[str, Any]] = (),
+          services: Sequence[dict[str, Any]] = (), now: datetime = NOW) -> Plan:
+    observed = Observed.from_objects(UID, versions=versions, deployments=deployments, services=services)
+    return plan(obj, observed, image="img:1", now=now)
+
+
+def _names(p: Plan) -> list[tuple[str, str]]:
+    return [(str(c["kind"]), str(c["metadata"]["name"])) for c in p.apply]
+
+
+def _cond(p: Plan, type_: str) -> tuple[str, str]:
+    for c in p.status["conditions"]:
+        if c["type"] == type_:
+            return c["status"], c["reason"]
+    raise AssertionError(f"no {type_} condition in {p.status}")
+
+
+def _message(p: Plan, type_: str) -> str:
+    return str(next(c["message"] for c in p.status["conditions"] if c["type"] == type_))
+
+
+def _stable(version: str = "churn-v1", **extra: Any) -> dict[str, Any]:
+    return {"observedGeneration": 1, "phase": "Stable", "stable": version, "weight": 100,
+            "conditions": [condition("Ready", "True", "Available")], **extra}
+
+
+def test_first_rollout_creates_deployment_and_services_and_waits_for_pods() -> None:
+    p = _plan(model_deployment(), versions=[model_version("churn-v1")])
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert p.status["phase"] == "Progressing"
+    assert p.status["candidate"] == "churn-v1"
+    assert "stable" not in p.status
+    assert _cond(p, "Ready") == ("False", "WaitingForPods")
+    assert _cond(p, "Progressing") == ("True", "RollingOut")
+    assert p.status["observedGeneration"] == 1
+    assert p.status["endpoint"] == "http://churn.default.svc:8080/v2/models/churn"
+    assert any(e.reason == "RolloutStarted" for e in p.events)
+    assert p.requeue_after == 600.0  # the default progressDeadline: look again when it expires
+
+
+def test_first_version_becomes_stable_once_all_replicas_are_available() -> None:
+    status = {"candidate": "churn-v1", "stepStartedAt": "2026-11-27T11:59:00Z", "phase": "Progressing"}
+    p = _plan(model_deployment(status=status), versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert p.status["stable"] == "churn-v1"
+    assert "candidate" not in p.status
+    assert p.status["weight"] == 100
+    assert p.status["phase"] == "Stable"
+    assert p.status["availableReplicas"] == 2
+    assert _cond(p, "Ready") == ("True", "Available")
+    assert _message(p, "Ready") == "2/2 replicas of churn-v1 available"
+    assert p.status["history"][-1]["result"] == "Promoted"
+    promoted = [e for e in p.events if e.reason == "Promoted"]
+    assert promoted
+    assert "2/2 replicas available" in promoted[0].message
+
+
+def test_a_partly_available_deployment_keeps_waiting() -> None:
+    status = {"candidate": "churn-v1", "stepStartedAt": "2026-11-27T11:59:00Z"}
+    p = _plan(model_deployment(status=status), versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=1)])
+    assert p.status["candidate"] == "churn-v1"
+    assert _cond(p, "Ready") == ("False", "WaitingForPods")
+    assert "1/2 replicas available" in _message(p, "Ready")
+    assert p.delete == ()
+
+
+def test_changing_the_version_rolls_out_beside_the_stable_one_which_keeps_serving() -> None:
+    obj = model_deployment(version="churn-v2", status=_stable(), generation=2)
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2", sha="b" * 64)],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
+              services=[service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1")])
+    assert ("Deployment", "churn-churn-v1") in _names(p)
+    assert ("Deployment", "churn-churn-v2") in _names(p)
+    main = next(c for c in p.apply if c["metadata"]["name"] == "churn")
+    assert main["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
+    assert p.delete == ()
+    assert p.status["stable"] == "churn-v1"
+    assert p.status["candidate"] == "churn-v2"
+    assert p.status["weight"] == 0
+    assert _cond(p, "Ready") == ("False", "WaitingForPods")
+    assert "churn-v1 keeps serving (2/2 replicas available)" in _message(p, "Ready")
+
+
+def test_promotion_switches_the_main_service_and_deletes_the_old_version() -> None:
+    status = _stable(candidate="churn-v2", stepStartedAt="2026-11-27T11:58:00Z")
+    obj = model_deployment(version="churn-v2", status=status, generation=2)
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2),
+                           deployment("churn-churn-v2", "churn-v2", available=2)],
+              services=[service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1"),
+                        service("churn-churn-v2", "churn-v2")])
+    main = next(c for c in p.apply if c["metadata"]["name"] == "churn")
+    assert main["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
+    assert p.delete == (("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"))
+    assert p.status["stable"] == "churn-v2"
+    assert _cond(p, "Ready") == ("True", "Available")
+
+
+def test_a_version_that_does_not_exist_leaves_the_stable_one_serving_and_says_why() -> None:
+    obj = model_deployment(version="churn-v9", status=_stable(), generation=2)
+    p = _plan(obj, versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert p.delete == ()
+    assert p.status["stable"] == "churn-v1"
+    assert _cond(p, "Ready") == ("False", "VersionNotFound")
+    assert _cond(p, "Progressing") == ("False", "VersionNotFound")
+    assert "ModelVersion churn-v9 not found in namespace default" in _message(p, "Ready")
+    assert "churn-v1 keeps serving" in _message(p, "Ready")
+    assert p.requeue_after is None  # a ModelVersion event brings it back, not a polling loop
+
+
+def test_a_version_that_is_not_ready_is_not_rolled_out() -> None:
+    obj = model_deployment(version="churn-v2", status=_stable(), generation=2)
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2", ready=False)],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert ("Deployment", "churn-churn-v2") not in _names(p)
+    assert _cond(p, "Ready") == ("False", "VersionNotReady")
+    assert "DigestMismatch" in _message(p, "Ready")
+    assert p.status["stable"] == "churn-v1"
+
+
+def test_a_version_of_another_model_is_an_invalid_spec() -> None:
+    p = _plan(model_deployment(version="fraud-v1"), versions=[model_version("fraud-v1", model="fraud")])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert "spec.version" in _message(p, "Ready")
+    assert p.apply == ()
+
+
+def test_invalid_fields_give_invalid_spec_naming_the_field_and_touch_nothing() -> None:
+    obj = model_deployment(replicas=-1, status=_stable())
+    p = _plan(obj, versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert _message(p, "Ready").startswith("spec.replicas:")
+    assert p.apply == ()
+    assert p.delete == ()
+    assert p.status["stable"] == "churn-v1"
+
+
+def test_strategies_other_than_recreate_are_refused_clearly() -> None:
+    p = _plan(model_deployment(strategy={"type": "Canary"}), versions=[model_version("churn-v1")])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert _message(p, "Ready") == "spec.strategy.type: strategy Canary is not implemented yet; use Recreate"
+    assert p.apply == ()
+
+
+def test_auto_promotion_picks_the_newest_ready_version_of_the_model() -> None:
+    versions = [
+        model_version("churn-v1", created="2026-11-27T09:00:00Z"),
+        model_version("churn-v2", created="2026-11-27T10:00:00Z"),
+        model_version("churn-v3", created="2026-11-27T11:00:00Z", ready=False),
+        model_version("fraud-v9", model="fraud", created="2026-11-27T11:30:00Z"),
+    ]
+    p = _plan(model_deployment(version=None, promotion="Auto"), versions=versions)
+    assert p.status["candidate"] == "churn-v2"
+
+
+def test_a_candidate_not_available_by_the_progress_deadline_is_rolled_back_once() -> None:
+    status = _stable(candidate="churn-v2", stepStartedAt="2026-11-27T11:00:00Z")
+    obj = model_deployment(version="churn-v2", status=status, generation=2,
+                           strategy={"type": "Recreate", "progressDeadline": "10m"})
+    versions = [model_version("churn-v1"), model_version("churn-v2")]
+    deps = [deployment("churn-churn-v1", "churn-v1", available=2),
+            deployment("churn-churn-v2", "churn-v2", available=1)]
+    p = _plan(obj, versions=versions, deployments=deps)
+    assert p.delete == (("Deployment", "churn-churn-v2"),)
+    assert p.status["phase"] == "RolledBack"
+    assert p.status["stable"] == "churn-v1"
+    assert p.status["history"][-1]["result"] == "RolledBack"
+    assert any(e.reason == "RolledBack" and e.type == "Warning" for e in p.events)
+
+    # The next reconcile of the same generation does not try again...
+    again = model_deployment(version="churn-v2", status=dict(p.status), generation=2,
+                             strategy={"type": "Recreate", "progressDeadline": "10m"})
+    p2 = _plan(again, versions=versions, deployments=deps[:1], now=NOW + timedelta(minutes=1))
+    assert ("Deployment", "churn-churn-v2") not in _names(p2)
+    assert _cond(p2, "Ready") == ("False", "RolledBack")
+    # ...but a retry action does, and asks for the annotation to be removed.
+    retried = model_deployment(version="churn-v2", status=dict(p.status), generation=2,
+                               annotations={"modelops.dev/action": "retry"},
+                               strategy={"type": "Recreate", "progressDeadline": "10m"})
+    p3 = _plan(retried, versions=versions, deployments=deps[:1], now=NOW + timedelta(minutes=2))
+    assert ("Deployment", "churn-churn-v2") in _names(p3)
+    assert p3.remove_action
+
+
+def test_children_of_others_are_never_deleted() -> None:
+    foreign = deployment("churn-churn-v0", "churn-v0", owner="someone-else")
+    p = _plan(model_deployment(status=_stable()), versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2), foreign])
+    assert p.delete == ()
+
+
+def test_a_settled_deployment_plans_the_same_status_again() -> None:
+    versions = [model_version("churn-v1")]
+    deps = [deployment("churn-churn-v1", "churn-v1", available=2)]
+    first = _plan(model_deployment(status=_stable()), versions=versions, deployments=deps)
+    second = _plan(model_deployment(status=dict(first.status)), versions=versions, deployments=deps,
+                   now=NOW + timedelta(minutes=5))
+    assert second.status == first.status
+    assert second.events == ()

@@ -26,11 +26,12 @@ def kustomize(path: Path) -> list[dict[str, Any]]:
 
     Raises AssertionError with kustomize's own words when it fails or warns.
     """
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     done = subprocess.run(
         [str(kubectl()), "kustomize", str(path)], capture_output=True, text=True, check=False, timeout=60
     )
-    assert done.returncode == 0, f"kubectl kustomize {path.relative_to(ROOT)} failed: {done.stderr}"
-    assert done.stderr == "", f"kubectl kustomize {path.relative_to(ROOT)} warned: {done.stderr}"
+    assert done.returncode == 0, f"kubectl kustomize {shown} failed: {done.stderr}"
+    assert done.stderr == "", f"kubectl kustomize {shown} warned: {done.stderr}"
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,7 +224,47 @@ def test_operator_probes_and_metrics_ports(default: list[dict[str, Any]]) -> Non
 
 def test_operator_image_is_this_release(default: list[dict[str, Any]]) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert _container(default)["image"] == f"ghcr.io/modelops/modelops:{version}"
+    container = _container(default)
+    assert container["image"] == f"ghcr.io/modelops/modelops:{version}"
+    # Serving pods and Jobs run the operator's own image.
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELOPS_IMAGE"] == container["image"]
+
+
+OVERLAY = """\
+resources: [{base}]
+images: [{{name: ghcr.io/modelops/modelops, newName: registry.example.com/modelops, newTag: dev}}]
+replacements:
+- source:
+    kind: Deployment
+    name: modelops-operator
+    fieldPath: spec.template.spec.containers.[name=operator].image
+  targets:
+  - select: {{kind: Deployment, name: modelops-operator}}
+    fieldPaths:
+    - spec.template.spec.containers.[name=operator].env.[name=MODELOPS_IMAGE].value
+"""
+
+
+def test_an_overlay_moves_operator_and_serving_image_together(tmp_path: Path) -> None:
+    # The overlay of README's "Install on a real cluster".
+    readme = (ROOT / "README.md").read_text()
+    assert OVERLAY.format(base="../modelops/manifests/default") in readme
+    # kustomize takes only relative paths to bases; any folder, inside the overlay's root or not.
+    base = os.path.relpath(MANIFESTS / "default", tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(OVERLAY.format(base=base))
+    container = _container(kustomize(tmp_path))
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == env["MODELOPS_IMAGE"] == "registry.example.com/modelops:dev"
+
+
+def test_rbac_covers_every_resource_the_operators_client_addresses(default: list[dict[str, Any]]) -> None:
+    from modelops.operator import kube
+
+    rules = _rules(default)
+    for resource in vars(kube).values():
+        if isinstance(resource, kube.Resource):
+            assert _allowed(rules, resource.group, resource.plural), f"no RBAC rule for {resource}"
 
 
 def test_examples_are_our_kinds_and_valid_against_the_models(examples: list[dict[str, Any]]) -> None:

@@ -60,6 +60,12 @@ def _convert(node: JsonSchema, defs: Mapping[str, JsonSchema], path: str) -> Jso
         raise SchemaError(f"{path or '<root>'}: union of {types} has no structural form")
 
     out = {k: v for k, v in node.items() if k in _KEPT}
+    # JSON Schema 2020 (pydantic) writes exclusive bounds as numbers; OpenAPI v3.0, which
+    # CRDs use, as a boolean beside minimum/maximum.
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(exclusive), (int, float)) and not isinstance(out[exclusive], bool):
+            out[bound] = out.pop(exclusive)
+            out[exclusive] = True
     kind = node.get("type")
     if kind is None:
         # Any: an embedded object the user owns (a Job template, estimator params).

@@ -86,3 +86,9 @@ def test_unions_without_structural_form_are_refused() -> None:
     union = {"anyOf": [{"type": "integer"}, {"type": "boolean"}]}
     with pytest.raises(SchemaError, match="union"):
         structural({"type": "object", "properties": {"x": union}})
+
+
+def test_exclusive_bounds_use_the_openapi_v3_0_boolean_form() -> None:
+    node = structural({"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1.0})
+    assert node == {"type": "number", "minimum": 0.5, "exclusiveMinimum": True,
+                    "maximum": 1.0, "exclusiveMaximum": True}

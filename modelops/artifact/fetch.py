@@ -85,7 +85,7 @@ def _check_destination(dest: Path, manifest: Manifest) -> None:
 
 def _download(source: Source, entry: ManifestEntry, target: Path) -> None:
     where = source.describe(entry.path)
-    _mkdirs(target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -111,10 +111,6 @@ def _download(source: Source, entry: ManifestEntry, target: Path) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _mkdirs(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -50,20 +50,30 @@ def load_artifact(
     ``allow_version_skew`` permits a scikit-learn major.minor other than the one that
     built the model."""
     root = Path(directory)
-    manifest, digest = verify_directory(root, expected_sha256)
+    # The files parsed below are hashed as they are read; the rest are hashed here.
+    manifest, digest = verify_directory(root, expected_sha256, read_later=_read_later(root))
     metadata_bytes = _read_verified(root, manifest, METADATA_FILE)
     metadata = Metadata.from_bytes(metadata_bytes, source=str(root / METADATA_FILE))
     check_metadata(manifest, metadata, str(root / METADATA_FILE))
     profile = _load_profile(root, manifest, metadata)
     model_path = root / metadata.model_file
     model_bytes = _read_verified(root, manifest, metadata.model_file)
-    _check_trust(metadata.format, model_bytes, model_path, trusted)
+    trusted_types = _check_trust(metadata.format, model_bytes, model_path, trusted)
     check_version_skew(metadata, allow_version_skew, str(root / METADATA_FILE))
-    model = _deserialize(metadata.format, model_bytes, model_path, allow_version_skew)
+    model = _deserialize(metadata.format, model_bytes, model_path, trusted_types)
     check_model(model, metadata, str(model_path))
     return LoadedArtifact(
         model=model, metadata=metadata, profile=profile, manifest=manifest, sha256=digest, path=root
     )
+
+
+def _read_later(root: Path) -> frozenset[str]:
+    """metadata.json, profile.json and the model file it names (when it can be read)."""
+    try:
+        model_file = Metadata.from_bytes((root / METADATA_FILE).read_bytes()).model_file
+    except (ArtifactError, OSError):
+        return frozenset({METADATA_FILE, PROFILE_FILE})
+    return frozenset({METADATA_FILE, PROFILE_FILE, model_file})
 
 
 def _read_verified(root: Path, manifest: Manifest, path: str) -> bytes:
@@ -118,15 +128,17 @@ def review_skops_types(data: bytes, where: str) -> list[str]:
     return untrusted
 
 
-def _check_trust(fmt: ModelFormat, data: bytes, path: Path, trusted: bool) -> None:
-    if fmt == "joblib" and not trusted:
-        raise ArtifactError(
-            "UntrustedFormat",
-            f"{path} is a joblib pickle, which can run arbitrary code when loaded; it loads only "
-            "when the ModelVersion sets artifact.trusted: true",
-        )
-    if fmt == "skops":
-        review_skops_types(data, str(path))
+def _check_trust(fmt: ModelFormat, data: bytes, path: Path, trusted: bool) -> list[str]:
+    """The skops types to pass to skops as trusted, once reviewed; refuses untrusted pickles."""
+    if fmt == "joblib":
+        if not trusted:
+            raise ArtifactError(
+                "UntrustedFormat",
+                f"{path} is a joblib pickle, which can run arbitrary code when loaded; it loads only "
+                "when the ModelVersion sets artifact.trusted: true",
+            )
+        return []
+    return review_skops_types(data, str(path))
 
 
 _MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)")
@@ -150,7 +162,7 @@ def check_version_skew(metadata: Metadata, allow: bool, where: str) -> None:
     logger.warning("%s; serving anyway because version skew is allowed", message)
 
 
-def _deserialize(fmt: ModelFormat, data: bytes, path: Path, allow_version_skew: bool) -> Any:
+def _deserialize(fmt: ModelFormat, data: bytes, path: Path, trusted_types: list[str]) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -158,7 +170,7 @@ def _deserialize(fmt: ModelFormat, data: bytes, path: Path, allow_version_skew: 
                 import skops.io
 
                 # Reviewed already; passing the list is what lets skops build them.
-                model = skops.io.loads(data, trusted=skops_untrusted_types(data, str(path)))
+                model = skops.io.loads(data, trusted=trusted_types)
             else:
                 import joblib
 

@@ -41,5 +41,21 @@ BENCH_ARGS ?=
 bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/serving/run.py $(BENCH_ARGS)
 
+# Drift benchmark (not part of `make test`): a few minutes; creates the peers' virtualenvs
+# (Evidently with pandas<3, River) under benchmarks/.venvs/ on first use and writes
+# benchmarks/results/drift.json. DRIFT_BENCH_ARGS=--quick for a smoke run without Evidently.
+DRIFT_BENCH_ARGS ?=
+PEERS := benchmarks/.venvs
+$(PEERS)/evidently/.installed:
+	@test -x $(PEERS)/evidently/bin/python || $(PYTHON) -m venv $(PEERS)/evidently
+	$(PEERS)/evidently/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3'
+	@touch $@
+$(PEERS)/river/.installed:
+	@test -x $(PEERS)/river/bin/python || $(PYTHON) -m venv $(PEERS)/river
+	$(PEERS)/river/bin/python -m pip install --quiet 'river==0.26.1'
+	@touch $@
+bench-drift: $(STAMP) $(PEERS)/evidently/.installed $(PEERS)/river/.installed
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/drift/run.py $(DRIFT_BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox

@@ -59,3 +59,8 @@ bench-drift: $(STAMP) $(PEERS)/evidently/.installed $(PEERS)/river/.installed
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox
+
+# Argo CD: regenerate manifests/argocd/argocd-cm-patch.yaml after editing a health.lua.
+.PHONY: argocd-cm
+argocd-cm: $(STAMP)
+	$(BIN)/python -m tests.manifests.argocd_cm

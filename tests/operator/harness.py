@@ -127,3 +127,16 @@ def play_deployment_controller(k8s: EmulatorHandle, name: str, available: int) -
         "observedGeneration": dep["metadata"].get("generation", 1),
         "replicas": dep["spec"]["replicas"], "readyReplicas": available, "availableReplicas": available,
     })
+
+
+def wait_object(
+    k8s: EmulatorHandle, api_version: str, kind: str, name: str, check: Callable[[dict[str, Any]], bool],
+    *, what: str, timeout: float = 30.0,
+) -> dict[str, Any]:
+    """Wait until the object exists and ``check`` holds for it; return it."""
+
+    def current() -> dict[str, Any] | None:
+        obj = k8s.find(api_version, kind, name)
+        return obj if obj is not None and check(obj) else None
+
+    return wait_for(current, what, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from .harness import (
     play_deployment_controller,
     running_operator,
     wait_for,
+    wait_object,
 )
 
 pytestmark = pytest.mark.integration
@@ -28,8 +30,8 @@ def _mdep(k8s: EmulatorHandle) -> dict[str, Any] | None:
     return k8s.find(MV_API, "ModelDeployment", "churn")
 
 
-def _mdep_when(k8s: EmulatorHandle, what: str, check: Any) -> dict[str, Any]:
-    return wait_for(lambda: (lambda o: o if o is not None and check(o) else None)(_mdep(k8s)), what)
+def _mdep_when(k8s: EmulatorHandle, what: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    return wait_object(k8s, MV_API, "ModelDeployment", "churn", check, what=what)
 
 
 def _children(k8s: EmulatorHandle) -> list[str]:
@@ -54,8 +56,8 @@ def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_availabl
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
     k8s.create(model_deployment("churn-v1"))
     with running_operator(k8s):
-        mv = wait_for(lambda: (lambda o: o if has_condition(o, "Ready", "True") else None)(
-            k8s.find(MV_API, "ModelVersion", "churn-v1")), "ModelVersion Ready")
+        mv = wait_object(k8s, MV_API, "ModelVersion", "churn-v1", lambda o: has_condition(o, "Ready", "True"),
+                         what="ModelVersion Ready")
         assert has_condition(mv, "ArtifactVerified", "True", "Verified")
         assert mv["status"]["artifact"]["sha256"] == v1.sha256
         assert mv["status"]["artifact"]["features"] == ["a", "b", "c"]
@@ -172,8 +174,8 @@ def test_untrusted_and_unreachable_artifacts_say_why_and_retry_acts_once(
     with running_operator(k8s):
         wait_for(lambda: has_condition(k8s.find(MV_API, "ModelVersion", "pickle"), "Ready", "False",
                                        "UntrustedFormat"), "UntrustedFormat")
-        far = wait_for(lambda: (lambda o: o if has_condition(o, "Ready", "False", "ArtifactNotFound") else None)(
-            k8s.find(MV_API, "ModelVersion", "far")), "ArtifactNotFound")
+        far = wait_object(k8s, MV_API, "ModelVersion", "far",
+                          lambda o: has_condition(o, "Ready", "False", "ArtifactNotFound"), what="ArtifactNotFound")
         assert (condition(far, "Ready") or {})["message"].endswith("retrying with backoff")
 
         k8s.patch(MV_API, "ModelVersion", "pickle", {"metadata": {"annotations": {"modelops.dev/action": "retry"}}})

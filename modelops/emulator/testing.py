@@ -156,7 +156,9 @@ class EmulatorHandle:
     def kubectl(self, *args: str, check: bool = True, input: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the virtualenv's kubectl against the emulator; raises with its output if it fails."""
-        command = [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), *args]
+        # A cache of its own: a new emulator may reuse a port whose cached discovery is stale.
+        cache = self.kubeconfig.parent / ".kube-cache"
+        command = [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(cache), *args]
         result = subprocess.run(command, capture_output=True, text=True, input=input, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"

@@ -113,8 +113,8 @@ def test_failed_json_patch_test_is_422_not_500(api: httpx.Client) -> None:
 
 def test_server_metadata_cannot_be_overwritten_by_clients(api: httpx.Client) -> None:
     created = api.post(WIDGETS, json=widget()).json()
-    patched = api.patch(f"{WIDGETS}/w1", json={"metadata": {"uid": "forged", "creationTimestamp": "2000-01-01T00:00:00Z"}},
-                        headers=MERGE).json()
+    forged = {"metadata": {"uid": "forged", "creationTimestamp": "2000-01-01T00:00:00Z"}}
+    patched = api.patch(f"{WIDGETS}/w1", json=forged, headers=MERGE).json()
     assert patched["metadata"]["uid"] == created["metadata"]["uid"]
     assert patched["metadata"]["creationTimestamp"] == created["metadata"]["creationTimestamp"]
 

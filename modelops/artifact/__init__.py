@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelops.artifact.build import build_artifact
     from modelops.artifact.errors import ArtifactError
-    from modelops.artifact.fetch import fetch
+    from modelops.artifact.fetching import fetch
     from modelops.artifact.inspection import artifact_summary, inspect_remote
     from modelops.artifact.loading import LoadedArtifact, load_artifact
     from modelops.artifact.manifest import Manifest, ManifestEntry
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "build_artifact": "modelops.artifact.build",
     "ArtifactError": "modelops.artifact.errors",
-    "fetch": "modelops.artifact.fetch",
+    "fetch": "modelops.artifact.fetching",
     "artifact_summary": "modelops.artifact.inspection",
     "inspect_remote": "modelops.artifact.inspection",
     "LoadedArtifact": "modelops.artifact.loading",

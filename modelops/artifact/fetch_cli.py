@@ -26,7 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from modelops.artifact.errors import ArtifactError
-    from modelops.artifact.fetch import fetch
+    from modelops.artifact.fetching import fetch
 
     def progress(message: str) -> None:
         if not args.quiet:

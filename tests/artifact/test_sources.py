@@ -12,7 +12,7 @@ import fsspec
 import pytest
 
 from modelops.artifact.errors import ArtifactError
-from modelops.artifact.fetch import fetch
+from modelops.artifact.fetching import fetch
 from modelops.artifact.format import MAX_MANIFEST_BYTES
 from modelops.artifact.inspection import artifact_summary, inspect_remote, inspect_remote_async
 from modelops.artifact.loading import load_artifact

@@ -6,7 +6,13 @@ import asyncio
 from typing import Any
 
 from modelops.artifact.errors import ArtifactError
-from modelops.artifact.format import MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_METADATA_BYTES, METADATA_FILE
+from modelops.artifact.format import (
+    MANIFEST_FILE,
+    MAX_MANIFEST_BYTES,
+    MAX_METADATA_BYTES,
+    METADATA_FILE,
+    normalize_digest,
+)
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata
 from modelops.artifact.profiling import class_category
@@ -38,6 +44,19 @@ def inspect_remote(
     return manifest, metadata
 
 
+def check_declared_format(metadata: Metadata, declared: str, trusted: bool, where: str) -> None:
+    """The ModelVersion's ``artifact.format`` must be the artifact's, and a joblib pickle
+    needs ``artifact.trusted``: caught by the operator, before any pod tries to load it."""
+    if metadata.format != declared:
+        raise ArtifactError(
+            "UnsupportedFormat", f"{where}: the artifact is {metadata.format}, the ModelVersion says {declared}"
+        )
+    if metadata.format == "joblib" and not trusted:
+        raise ArtifactError(
+            "UntrustedFormat", f"{where}: a joblib (pickle) artifact needs artifact.trusted: true"
+        )
+
+
 async def inspect_remote_async(
     uri: str, expected_sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> tuple[Manifest, Metadata]:
@@ -48,7 +67,7 @@ async def inspect_remote_async(
 def artifact_summary(manifest: Manifest, metadata: Metadata, sha256: str | None = None) -> dict[str, Any]:
     """The ModelVersion's ``status.artifact``."""
     return {
-        "sha256": manifest.digest if sha256 is None else sha256,
+        "sha256": manifest.digest if sha256 is None else normalize_digest(sha256),
         "sizeBytes": manifest.size_bytes,
         "files": len(manifest.files),
         "features": list(metadata.feature_names),

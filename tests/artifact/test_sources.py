@@ -14,7 +14,12 @@ import pytest
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.fetching import fetch
 from modelops.artifact.format import MAX_MANIFEST_BYTES
-from modelops.artifact.inspection import artifact_summary, inspect_remote, inspect_remote_async
+from modelops.artifact.inspection import (
+    artifact_summary,
+    check_declared_format,
+    inspect_remote,
+    inspect_remote_async,
+)
 from modelops.artifact.loading import load_artifact
 from modelops.artifact.sources import open_source
 
@@ -53,6 +58,18 @@ def test_the_summary_fits_the_model_version_status(artifact: Built) -> None:
     summary = ArtifactSummary.model_validate(artifact_summary(manifest, metadata, artifact.sha256))
     assert summary.classes == ["0", "1"]
     assert summary.size_bytes == manifest.size_bytes
+
+
+def test_the_declared_format_and_trust_are_checked_against_the_metadata(artifact: Built) -> None:
+    _, metadata = inspect_remote(str(artifact.path), artifact.sha256)
+    check_declared_format(metadata, "skops", trusted=False, where="mv/bc")
+    with pytest.raises(ArtifactError, match="mv/bc") as err:
+        check_declared_format(metadata, "joblib", trusted=True, where="mv/bc")
+    assert err.value.reason == "UnsupportedFormat"
+    joblib_metadata = metadata.model_copy(update={"format": "joblib", "model_file": "model.joblib"})
+    with pytest.raises(ArtifactError) as err:
+        check_declared_format(joblib_metadata, "joblib", trusted=False, where="mv/bc")
+    assert err.value.reason == "UntrustedFormat"
 
 
 async def test_inspect_remote_async_runs_in_a_thread(artifact: Built, served: tuple[str, list[str]]) -> None:

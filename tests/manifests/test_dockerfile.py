@@ -11,8 +11,11 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from importlib import metadata
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from modelops.cli import SUBCOMMANDS, build_parser
 from tests.manifests.dockerfile import DockerIgnore, Stage, assemble, copy_sources, parse
@@ -118,3 +121,69 @@ def test_manifests_and_dockerfile_agree_on_the_image_name() -> None:
     name = "ghcr.io/modelops/modelops"
     assert f"docker build -t {name}:{PYPROJECT['project']['version']} ." in (ROOT / "Dockerfile").read_text()
     assert any(f"{name}:" in p.read_text() for p in (MANIFESTS / "operator").glob("*.yaml"))
+
+
+def _closure(requirements: list[str], extras: tuple[str, ...] = ()) -> set[str]:
+    """Installed distributions (normalised names) a list of requirements pulls in, transitively."""
+    seen: set[str] = set()
+    queue = [(r, extras) for r in requirements]
+    while queue:
+        text, active = queue.pop()
+        requirement = Requirement(text)
+        environment = [{"extra": extra} for extra in active] or [{"extra": ""}]
+        if requirement.marker and not any(requirement.marker.evaluate(env) for env in environment):
+            continue
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # an optional dependency this environment does not have
+        seen.add(name)
+        queue += [(r, tuple(requirement.extras)) for r in requires]
+    return seen
+
+
+def test_every_module_imports_without_the_dev_extras() -> None:
+    # The image installs no extras: no module may need pytest, lupa, hypothesis... at import time.
+    runtime = _closure(PYPROJECT["project"]["dependencies"])
+    dev_only = _closure(PYPROJECT["project"]["optional-dependencies"]["dev"]) - runtime - {"setuptools", "pip"}
+    blocked = sorted(
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if any(canonicalize_name(d) in dev_only for d in distributions)
+    )
+    assert {"pytest", "lupa", "hypothesis"} <= set(blocked)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING, *blocked],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+IMPORT_EVERYTHING = """
+import importlib, pkgutil, sys
+
+BLOCKED = set(sys.argv[1:])
+
+class DevOnly:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is a dev-only package, absent from the image")
+
+sys.meta_path.insert(0, DevOnly())
+import modelops
+failed = []
+for module in pkgutil.walk_packages(modelops.__path__, "modelops."):
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failed.append(f"{module.name}: {error!r}")
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOAD_CORE = "1"
 LUA_SCRIPT = Path(__file__).with_name("infer.lua")
@@ -19,9 +21,7 @@ class Load:
     duration_s: float
 
 
-def run_wrk(
-    url_base: str, infer_path: str, bodies_file: Path, connections: int, duration_s: float
-) -> dict[str, object]:
+def run_wrk(url_base: str, infer_path: str, bodies_file: Path, connections: int, duration_s: float) -> dict[str, Any]:
     command = [
         "taskset",
         "-c",
@@ -41,7 +41,7 @@ def run_wrk(
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("WRK_JSON "):
-            figures: dict[str, object] = json.loads(line.removeprefix("WRK_JSON "))
+            figures: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
             return figures
     raise RuntimeError(f"wrk printed no figures (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
 
@@ -50,25 +50,39 @@ def _loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
 
-def measure(url_base: str, infer_path: str, bodies_file: Path, load: Load) -> dict[str, object]:
-    """Warm up (figures discarded), then measure; return rps, latency percentiles in ms and errors."""
+def measure_once(url_base: str, infer_path: str, bodies_file: Path, load: Load) -> dict[str, Any]:
+    """Warm up (figures discarded), then measure one round; latencies in ms."""
     if load.warmup_s > 0:
         run_wrk(url_base, infer_path, bodies_file, load.connections, load.warmup_s)
     raw = run_wrk(url_base, infer_path, bodies_file, load.connections, load.duration_s)
-    latency_us = raw["latency_us"]
-    errors = raw["errors"]
-    assert isinstance(latency_us, dict)
-    assert isinstance(errors, dict)
-    requests = int(str(raw["requests"]))
-    duration_s = int(str(raw["duration_us"])) / 1e6
+    errors = {key: int(value) for key, value in raw["errors"].items()}
+    duration_s = int(raw["duration_us"]) / 1e6
+    return {
+        "duration_s": round(duration_s, 3),
+        "requests": int(raw["requests"]),
+        "rps": round(int(raw["requests"]) / duration_s, 1),
+        "latency_ms": {key: round(float(value) / 1000, 3) for key, value in raw["latency_us"].items()},
+        "errors": errors,
+        "loadavg_after": _loadavg(),
+    }
+
+
+def combine(load: Load, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one server and load, measured interleaved with the other servers' rounds:
+    rps = all requests / all measured time; each latency percentile = the median of the rounds'."""
+    requests = sum(r["requests"] for r in rounds)
+    duration_s = sum(r["duration_s"] for r in rounds)
+    latency_keys = rounds[0]["latency_ms"].keys()
+    errors = {key: sum(r["errors"][key] for r in rounds) for key in rounds[0]["errors"]}
     return {
         "connections": load.connections,
         "warmup_s": load.warmup_s,
+        "rounds": len(rounds),
         "duration_s": round(duration_s, 3),
         "requests": requests,
         "rps": round(requests / duration_s, 1),
-        "latency_ms": {key: round(float(value) / 1000, 3) for key, value in latency_us.items()},
+        "latency_ms": {key: round(statistics.median(r["latency_ms"][key] for r in rounds), 3) for key in latency_keys},
         "errors": errors,
-        "error_count": sum(int(value) for value in errors.values()),
-        "loadavg_after": _loadavg(),
+        "error_count": sum(errors.values()),
+        "per_round": rounds,
     }

@@ -47,6 +47,10 @@ def _entry(kind: str, value: float | None, **figures: Any) -> dict[str, Any]:
     }
 
 
+def _divide(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
 def _summary(run: dict[str, Any], phase: str) -> dict[str, Any]:
     figures = run[phase]
     return {
@@ -62,13 +66,12 @@ def p50_vs_bare(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
     ours, bare = _find(runs, "modelops", model, batching=True), _find(runs, "bare", model)
     if not ours or not bare:
         return _entry("p50_vs_bare", None, reason="missing modelops or bare run")
-    value = ours[0]["single"]["latency_ms"]["p50"] / bare[0]["single"]["latency_ms"]["p50"]
+    value = _divide(ours[0]["single"]["latency_ms"]["p50"], bare[0]["single"]["latency_ms"]["p50"])
     extra: dict[str, Any] = {}
     unbatched = _find(runs, "modelops", model, batching=False)
     if unbatched:
-        extra["unbatched_value"] = round(
-            unbatched[0]["single"]["latency_ms"]["p50"] / bare[0]["single"]["latency_ms"]["p50"], 3
-        )
+        unbatched_value = _divide(unbatched[0]["single"]["latency_ms"]["p50"], bare[0]["single"]["latency_ms"]["p50"])
+        extra["unbatched_value"] = None if unbatched_value is None else round(unbatched_value, 3)
     return _entry(
         "p50_vs_bare",
         value,
@@ -79,14 +82,16 @@ def p50_vs_bare(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
 
 
 def rps_vs_mlserver(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
-    ours, theirs = _find(runs, "modelops", model), _find(runs, "mlserver", model)
+    # A run that completed no request within its duration has no p99 to compare.
+    ours = [run for run in _find(runs, "modelops", model) if run["concurrent"]["requests"] > 0]
+    theirs = [run for run in _find(runs, "mlserver", model) if run["concurrent"]["requests"] > 0]
     if not ours or not theirs:
-        return _entry("rps_vs_mlserver", None, reason="missing modelops or MLServer run")
+        return _entry("rps_vs_mlserver", None, reason="missing modelops or MLServer run with completed requests")
     best_theirs = max(theirs, key=lambda run: run["concurrent"]["rps"])
     p99_limit = best_theirs["concurrent"]["latency_ms"]["p99"]
     eligible = [run for run in ours if run["concurrent"]["latency_ms"]["p99"] <= p99_limit]
     best_ours = max(eligible or ours, key=lambda run: run["concurrent"]["rps"])
-    value = best_ours["concurrent"]["rps"] / best_theirs["concurrent"]["rps"]
+    value = _divide(best_ours["concurrent"]["rps"], best_theirs["concurrent"]["rps"])
     return _entry(
         "rps_vs_mlserver",
         value,
@@ -100,7 +105,7 @@ def batch_gain(runs: list[dict[str, Any]], model: str) -> dict[str, Any]:
     on, off = _find(runs, "modelops", model, batching=True), _find(runs, "modelops", model, batching=False)
     if not on or not off:
         return _entry("batch_gain_rf", None, reason="missing a modelops run with batching on or off")
-    value = on[0]["concurrent"]["rps"] / off[0]["concurrent"]["rps"]
+    value = _divide(on[0]["concurrent"]["rps"], off[0]["concurrent"]["rps"])
     return _entry(
         "batch_gain_rf",
         value,

@@ -13,6 +13,7 @@ The last line printed is the `RATIOS ...` line; the JSON holds every raw figure 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -36,11 +37,12 @@ SERVERS = ("bare", "mlserver", "modelops")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 s warm-up, 3 s per measurement")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measurement")
-    parser.add_argument("--single-duration", type=float, default=10.0, help="seconds measured with 1 connection")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured with --connections")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s warm-up, 2-3 s per measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each measurement")
+    parser.add_argument("--single-duration", type=float, default=5.0, help="seconds measured with 1 connection")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured with --connections")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements per server and load")
     parser.add_argument("--max-batch-size", type=int, default=32, help="batching-on setting, modelops and MLServer")
     parser.add_argument("--max-batch-latency-ms", type=float, default=2.0, help="batching-on setting, both")
     parser.add_argument(
@@ -55,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/serving.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.warmup, args.single_duration, args.duration = 1.0, 3.0, 3.0
+        args.warmup, args.single_duration, args.duration, args.rounds = 1.0, 2.0, 3.0, 1
     if args.out is None:
         args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
     args.servers = [name for name in args.servers.split(",") if name]
@@ -155,6 +157,8 @@ def package_for_modelops(model: models.FittedModel, work: Path) -> Path:
         models.TARGET,
         "--out",
         str(out),
+        # The joblib file is ours, written a moment ago; the artifact itself is skops (the default).
+        "--trusted",
     ]
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
@@ -177,6 +181,10 @@ def modelops_run(
             "serve",
             "--model-dir",
             str(artifact),
+            "--model-name",
+            model.key,
+            "--log-level",
+            "warning",
             "--host",
             "127.0.0.1",
             "--port",
@@ -194,8 +202,8 @@ def modelops_run(
     )
 
 
-def measure_run(run: servers.ServerRun, model: models.FittedModel, args: argparse.Namespace) -> dict[str, Any]:
-    record: dict[str, Any] = {
+def _record(run: servers.ServerRun) -> dict[str, Any]:
+    return {
         "label": run.label,
         "server": run.server,
         "model": run.model,
@@ -203,31 +211,54 @@ def measure_run(run: servers.ServerRun, model: models.FittedModel, args: argpars
         "settings": run.settings,
         "command": run.command,
     }
-    print(f"--- {run.label}", flush=True)
+
+
+def _print_round(label: str, figures: dict[str, Any]) -> None:
+    lat = figures["latency_ms"]
+    errors = sum(figures["errors"].values())
+    print(
+        f"    {label:<34} {figures['rps']:>8.1f} rps  p50 {lat['p50']:8.3f}  p90 {lat['p90']:8.3f}  "
+        f"p99 {lat['p99']:8.3f} ms  errors {errors}",
+        flush=True,
+    )
+
+
+def measure_model(
+    plan: list[servers.ServerRun], model: models.FittedModel, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Start every server of `plan` (idle ones cost nothing), then measure them in interleaved
+    rounds, so that the machine's slow phases (it is shared) fall on all of them alike."""
+    records = {run.label: _record(run) for run in plan}
     bodies = model.bodies_file.read_text().splitlines()
-    started = time.monotonic()
-    try:
-        with servers.running(run):
-            record["startup_s"] = round(time.monotonic() - started, 2)
-            servers.check_predictions(run, bodies, model.expected)
-            base, path = run.url(""), run.infer_path
-            single = load.Load(connections=1, warmup_s=args.warmup, duration_s=args.single_duration)
-            record["single"] = load.measure(base, path, model.bodies_file, single)
-            many = load.Load(connections=args.connections, warmup_s=args.warmup, duration_s=args.duration)
-            record["concurrent"] = load.measure(base, path, model.bodies_file, many)
-    except RuntimeError as error:
-        record["error"] = str(error)
-        print(f"    FAILED: {error}", flush=True)
-        return record
-    for phase in ("single", "concurrent"):
-        figures = record[phase]
-        lat = figures["latency_ms"]
-        print(
-            f"    {figures['connections']:>3} conn: {figures['rps']:>8.1f} rps  p50 {lat['p50']:8.3f} ms  "
-            f"p90 {lat['p90']:8.3f} ms  p99 {lat['p99']:8.3f} ms  errors {figures['error_count']}",
-            flush=True,
-        )
-    return record
+    live: list[servers.ServerRun] = []
+    with contextlib.ExitStack() as stack:
+        for run in plan:
+            started = time.monotonic()
+            try:
+                stack.enter_context(servers.running(run))
+                records[run.label]["startup_s"] = round(time.monotonic() - started, 2)
+                servers.check_predictions(run, bodies, model.expected)
+            except RuntimeError as error:
+                records[run.label]["error"] = str(error)
+                print(f"--- {run.label}: FAILED: {error}", flush=True)
+                continue
+            live.append(run)
+            print(f"--- {run.label}: ready in {records[run.label]['startup_s']} s, predictions checked", flush=True)
+        phases = {
+            "single": load.Load(connections=1, warmup_s=args.warmup, duration_s=args.single_duration),
+            "concurrent": load.Load(connections=args.connections, warmup_s=args.warmup, duration_s=args.duration),
+        }
+        for phase, phase_load in phases.items():
+            rounds: dict[str, list[dict[str, Any]]] = {run.label: [] for run in live}
+            for index in range(args.rounds):
+                print(f"--- {model.key}: {phase_load.connections} connection(s), round {index + 1}/{args.rounds}")
+                for run in live:
+                    figures = load.measure_once(run.url(""), run.infer_path, model.bodies_file, phase_load)
+                    rounds[run.label].append(figures)
+                    _print_round(run.label, figures)
+            for run in live:
+                records[run.label][phase] = load.combine(phase_load, rounds[run.label])
+    return list(records.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 plan += [modelops_run(model, args.work, artifact, batching, args) for batching in (False, True)]
-        runs += [measure_run(run, model, args) for run in plan]
+        runs += measure_model(plan, model, args)
 
     computed = ratios.compute(runs)
     line = ratios.ratios_line(computed)
@@ -328,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
             "server_pinning": f"taskset -c {servers.SERVER_CORE} (the server and any worker process)",
             "server_env": servers.ONE_THREAD,
             "warmup_s": args.warmup,
+            "rounds": args.rounds,
+            "aggregation": "rounds interleaved across servers; rps = requests / time over all rounds; "
+            "each latency percentile = median of the rounds' percentiles",
             "single_client": {"connections": 1, "duration_s": args.single_duration},
             "concurrent": {"connections": args.connections, "duration_s": args.duration},
             "batching_on": {

@@ -74,7 +74,7 @@ def _check_tensor(inp: Any, index: int) -> tuple[str, list[int], str, list[Any]]
     ):
         raise bad_request(f"input {name!r}: 'shape' must be a non-empty list of non-negative integers")
     datatype = inp.get("datatype")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise bad_request(
             f"input {name!r}: datatype {datatype!r} is not one of BOOL, INT8…INT64, UINT8…UINT64, "
             "FP16, FP32, FP64, BYTES"

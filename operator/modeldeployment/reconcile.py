@@ -217,7 +217,7 @@ class _Rollout:
                 self._promote(candidate, stable)
                 stable, candidate, started = candidate, None, None
                 phase = "Stable"
-                progressing = Desired("Progressing", "False", "Stable", f"{stable} promoted and stable")
+                progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable")
             elif self.now - started >= self._deadline():
                 self._roll_back(candidate, child, stable)
                 candidate, started = None, None

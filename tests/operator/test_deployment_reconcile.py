@@ -218,3 +218,13 @@ def test_a_settled_deployment_plans_the_same_status_again() -> None:
                    now=NOW + timedelta(minutes=5))
     assert second.status == first.status
     assert second.events == ()
+
+
+def test_the_reconcile_after_a_promotion_changes_nothing_more() -> None:
+    status = _stable(candidate="churn-v2", stepStartedAt="2026-11-27T11:58:00Z")
+    versions = [model_version("churn-v1"), model_version("churn-v2")]
+    deps = [deployment("churn-churn-v2", "churn-v2", available=2)]
+    promoted = _plan(model_deployment(version="churn-v2", status=status), versions=versions, deployments=deps)
+    after = _plan(model_deployment(version="churn-v2", status=dict(promoted.status)), versions=versions,
+                  deployments=deps, now=NOW + timedelta(seconds=1))
+    assert after.status == promoted.status

@@ -29,6 +29,7 @@ FAILED_REASONS: dict[str, frozenset[str]] = {
     "ModelVersion": frozenset(
         {
             "InvalidSpec",
+            "InvalidArtifact",
             "DigestMismatch",
             "ArtifactNotFound",
             "UnsupportedFormat",
@@ -78,8 +79,10 @@ def health(obj: Mapping[str, Any]) -> Health:
         if condition.get("type") in ("Stalled", "Degraded") and condition.get("status") == "True":
             return Health("Degraded", _describe(condition))
     phase = status.get("phase")
+    progressing = _describe(_condition(conditions, "Progressing"))
     if kind == "ModelDeployment" and phase in FAILED_PHASES:
-        return Health("Degraded", _joined(f"Rollout {phase}", _describe(ready)))
+        # The Progressing condition says why the candidate failed; Ready only what still serves.
+        return Health("Degraded", _joined(f"Rollout {phase}", progressing or _describe(ready)))
 
     if kind == "ModelDeployment" and spec.get("paused") is True:
         return Health("Suspended", "Rollout paused by spec.paused")
@@ -90,7 +93,6 @@ def health(obj: Mapping[str, Any]) -> Health:
 
     # Like a Rollout mid-canary: the stable version may be Ready, but the rollout is not done.
     if kind == "ModelDeployment" and phase in ROLLING_PHASES:
-        progressing = _describe(_condition(conditions, "Progressing"))
         return Health("Progressing", progressing or _describe(ready) or f"Rollout {phase}")
 
     if ready is not None and ready.get("status") == "True":

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from modelops import GROUP
 from modelops.api.resources import KINDS as RESOURCE_KINDS
-from modelops.health import KINDS, Health, health
+from modelops.health import FAILED_REASONS, KINDS, Health, health
 from tests.manifests import argocd_cm
 
 ARGOCD = argocd_cm.ARGOCD
@@ -98,6 +98,14 @@ def test_fixtures_are_objects_the_operator_could_write() -> None:
         models[obj["kind"]].spec.model_validate(obj["spec"])
         if "status" in obj:
             models[obj["kind"]].status.model_validate(obj["status"])
+
+
+def test_every_model_version_reason_is_classified() -> None:
+    # A reason added to the API must be placed: a failure (Degraded) or not. Only these are not.
+    from modelops.api.modelversion import REASONS
+
+    not_failures = {"Verified", "ValidationPassed"}
+    assert set(REASONS) - not_failures == FAILED_REASONS["ModelVersion"]
 
 
 def test_python_health_refuses_unknown_kinds() -> None:

@@ -53,10 +53,17 @@ for _, condition in ipairs(conditions) do
     return hs
   end
 end
+local progressing = nil
+for _, condition in ipairs(conditions) do
+  if condition.type == "Progressing" then progressing = condition; break end
+end
 local phase = obj.status.phase
 if phase ~= nil and failedPhases[phase] then
+  -- The Progressing condition says why the candidate failed; Ready only what still serves.
+  local why = describe(progressing)
+  if why == "" then why = describe(ready) end
   hs.status = "Degraded"
-  hs.message = joined("Rollout " .. phase, describe(ready))
+  hs.message = joined("Rollout " .. phase, why)
   return hs
 end
 
@@ -73,10 +80,6 @@ end
 
 -- Like a Rollout mid-canary: the stable version may be Ready, but the rollout is not done.
 if phase == "Pending" or phase == "Progressing" then
-  local progressing = nil
-  for _, condition in ipairs(conditions) do
-    if condition.type == "Progressing" then progressing = condition; break end
-  end
   hs.status = "Progressing"
   hs.message = describe(progressing)
   if hs.message == "" then hs.message = describe(ready) end

@@ -1,7 +1,7 @@
 -- Argo CD health check for modelops.dev/ModelVersion (Lua 5.1, reads the global `obj`).
 -- Mirrored by modelops/health.py; tests/manifests/test_argocd_health.py keeps the two in step.
 local failedReasons = {
-  InvalidSpec = true, DigestMismatch = true, ArtifactNotFound = true, UnsupportedFormat = true,
+  InvalidSpec = true, InvalidArtifact = true, DigestMismatch = true, ArtifactNotFound = true, UnsupportedFormat = true,
   UntrustedFormat = true, ValidationFailed = true, VersionSkew = true,
 }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelops.artifact.errors import ArtifactError
-from modelops.artifact.format import METADATA_FILE, PROFILE_FILE, ModelFormat
+from modelops.artifact.format import MAX_METADATA_BYTES, METADATA_FILE, PROFILE_FILE, ModelFormat
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata, json_labels
 from modelops.artifact.trust import refused_types
@@ -69,8 +69,10 @@ def load_artifact(
 
 def _read_later(root: Path) -> frozenset[str]:
     """metadata.json, profile.json and the model file it names (when it can be read)."""
+    # Not verified yet, so read with a cap; any problem is reported once it is verified.
     try:
-        model_file = Metadata.from_bytes((root / METADATA_FILE).read_bytes()).model_file
+        with (root / METADATA_FILE).open("rb") as f:
+            model_file = Metadata.from_bytes(f.read(MAX_METADATA_BYTES)).model_file
     except (ArtifactError, OSError):
         return frozenset({METADATA_FILE, PROFILE_FILE})
     return frozenset({METADATA_FILE, PROFILE_FILE, model_file})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,3 +209,26 @@ def test_local_copies_are_found_by_relative_path(artifact: Built, monkeypatch: p
     with pytest.raises(ArtifactError) as err:
         inspect_remote("artifact", artifact.sha256)
     assert err.value.reason == "ArtifactNotFound"
+
+
+def test_a_remote_file_longer_than_listed_is_cut_off(
+    artifact: Built, served: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, _ = served
+    with (artifact.path / "model.skops").open("ab") as f:
+        f.write(b"\0" * 100_000)
+    with pytest.raises(ArtifactError, match="larger than") as err:
+        fetch(url, artifact.sha256, tmp_path / "dest")
+    assert err.value.reason == "DigestMismatch"
+
+
+def test_a_server_that_never_answers_times_out(artifact: Built) -> None:
+    # A listening socket nobody accepts from: the connection opens, no answer ever comes.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with pytest.raises(ArtifactError) as err:
+            inspect_remote(f"http://127.0.0.1:{port}/artifact/", artifact.sha256, timeout_s=0.3)
+    assert err.value.reason == "ArtifactNotFound"
+    assert f"127.0.0.1:{port}" in err.value.message

@@ -5,7 +5,8 @@ status through this client. It speaks plain JSON over aiohttp with the credentia
 logged in with, and classifies answers the way the reconcilers need:
 
 - 404 on get/delete is an answer (``None`` / ``False``), not an error;
-- 409 on create means "already exists": ``ensure`` then patches what it found;
+- 409 on create means "already exists": ``ensure`` then patches what it found; 409 on a
+  merge patch (which carries no resourceVersion) is retried;
 - 5xx and 429 raise ``ApiUnavailable`` (a ``kopf.TemporaryError``, honouring Retry-After):
   the key is retried with backoff;
 - anything else raises ``ApiError`` naming the request and the server's message.
@@ -204,6 +205,8 @@ class Kube:
         status, payload = await self._request("PATCH", path, body=patch, content_type=MERGE_PATCH)
         if status == 404:
             return None
+        if status == 409:  # a merge patch carries no resourceVersion: a conflict is the server's, try again
+            raise ApiUnavailable(f"PATCH {path} answered HTTP 409: {_message(payload)}")
         if status >= 400:
             raise self._error("PATCH", path, status, payload)
         return dict(payload)

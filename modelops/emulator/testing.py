@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -156,10 +157,13 @@ class EmulatorHandle:
     def kubectl(self, *args: str, check: bool = True, input: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the virtualenv's kubectl against the emulator; raises with its output if it fails."""
-        # A cache of its own: a new emulator may reuse a port whose cached discovery is stale.
-        cache = self.kubeconfig.parent / ".kube-cache"
-        command = [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(cache), *args]
-        result = subprocess.run(command, capture_output=True, text=True, input=input, timeout=timeout, check=False)
+        # A fresh discovery cache per call: kubectl trusts its cache for hours, so short names of
+        # CRDs created after the cache was written would not resolve (as on a real cluster), and
+        # a new emulator may reuse the port of an old one.
+        with tempfile.TemporaryDirectory(prefix="kubectl-cache-") as cache:
+            command = [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "--cache-dir", cache, *args]
+            result = subprocess.run(command, capture_output=True, text=True, input=input, timeout=timeout,
+                                    check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
                                  f"stdout: {result.stdout}\nstderr: {result.stderr}")
@@ -199,7 +203,6 @@ def running_emulator(kubeconfig_path: str | Path | None = None, *, host: str = "
     url = runner.start()
     try:
         if kubeconfig_path is None:
-            import tempfile
             directory = Path(tempfile.mkdtemp(prefix="modelops-emulator-"))
             kubeconfig_path = directory / "kubeconfig"
         path = kubeconfigs.write(kubeconfig_path, url)

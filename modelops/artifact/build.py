@@ -90,8 +90,7 @@ def build_artifact(
     )
     model_bytes = dump_model(model, format)
     if format == "skops":
-        # An artifact the serving pods would refuse is better refused now, with the reason.
-        review_skops_types(model_bytes, f"{type(model).__name__} as skops")
+        _check_skops_round_trip(model_bytes, model, x, predictions)
     metadata = Metadata(
         format=format,
         model_file=MODEL_FILES[format],
@@ -132,6 +131,18 @@ def write_artifact(out_dir: Path, files: Mapping[str, bytes]) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest.digest
+
+
+def _check_skops_round_trip(data: bytes, model: Any, x: Any, predictions: npt.NDArray[Any]) -> None:
+    """The skops file must load under the serving pods' allow-list (better refused now, with
+    the reason) and predict what the model predicts."""
+    import skops.io
+
+    where = f"{type(model).__name__} as skops"
+    trusted = review_skops_types(data, where)
+    reloaded = skops.io.loads(data, trusted=trusted)
+    if not np.array_equal(np.asarray(reloaded.predict(x)).ravel(), predictions):
+        raise ArtifactError("InvalidArtifact", f"{where}: the reloaded model predicts differently")
 
 
 def _reference_frame(reference: Any, names: list[str]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,18 @@ def test_a_model_the_serving_pods_would_refuse_is_refused_at_build_time(tmp_path
         build_artifact(HandMade().fit(x, y), x, ["a", "b", "c", "d"], y, tmp_path / "x")
     assert err.value.reason == "UntrustedFormat"
     assert not (tmp_path / "x").exists()
+
+
+def test_rebuilding_the_same_model_gives_the_same_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breast_cancer: Dataset
+) -> None:
+    # A deep copy holds the same values in new objects: skops would name its arrays differently.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    digests = [
+        build_artifact(model, breast_cancer.frame, breast_cancer.features, breast_cancer.target, tmp_path / name)
+        for name, model in (("a", breast_cancer.model), ("b", copy.deepcopy(breast_cancer.model)))
+    ]
+    assert digests[0] == digests[1]
 
 
 def test_source_date_epoch_fixes_created_at(

@@ -224,6 +224,8 @@ class Cluster:
             if rt.group == spec["group"] and (rt.kind == names["kind"] or rt.plural == names["plural"]):
                 raise errors.invalid("CustomResourceDefinition", CRD_GROUP, name, [(
                     "FieldValueInvalid", "status.acceptedNames", f'"{names["plural"]}" is already in use')])
+        # Keep the conditions' times across updates: they change only when a status flips.
+        previous = {c.get("type"): c.get("lastTransitionTime") for c in (crd.get("status") or {}).get("conditions", [])}
         stamp = now()
         accepted = dict(names)
         accepted.setdefault("singular", names["kind"].lower())
@@ -234,9 +236,10 @@ class Cluster:
                                or [spec["versions"][0]["name"]]),
             "conditions": [
                 {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": stamp},
+                 "message": "no conflicts found", "lastTransitionTime": previous.get("NamesAccepted") or stamp},
                 {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+                 "message": "the initial names have been accepted",
+                 "lastTransitionTime": previous.get("Established") or stamp},
             ],
         }
         self.registry.register_crd(crd)

@@ -154,17 +154,17 @@ class Registry:
     def group_versions(self) -> dict[str, list[str]]:
         """group -> versions, in registration order; the first version is the preferred one."""
         result: dict[str, list[str]] = {}
-        for rt in self._types.values():
+        for rt in list(self._types.values()):  # a snapshot: CRDs may be registered meanwhile
             versions = result.setdefault(rt.group, [])
             if rt.version not in versions:
                 versions.append(rt.version)
         return result
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
-        return [rt for rt in self._types.values() if rt.group == group and rt.version == version]
+        return [rt for rt in list(self._types.values()) if rt.group == group and rt.version == version]
 
     def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        for rt in self._types.values():
+        for rt in list(self._types.values()):
             if rt.api_version == api_version and rt.kind == kind:
                 return rt
         return None

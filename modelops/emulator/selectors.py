@@ -1,8 +1,10 @@
 """Label and field selectors, as `?labelSelector=` and `?fieldSelector=` carry them.
 
 Label selectors: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`.
-Field selectors: `metadata.name` and `metadata.namespace` with `=`, `==`, `!=` (the fields
-every kind supports on a real server); anything else is a 400, as there.
+Field selectors: `metadata.name` and `metadata.namespace` for every kind, plus the fields
+the API server indexes for some kinds (an Event's `involvedObject.*`, which `kubectl
+describe` uses; a Pod's `status.phase`...), with `=`, `==`, `!=`; any other field is a
+400, as there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,31 @@ Predicate = Callable[[dict[str, Any]], bool]
 _SET_RE = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
 _EQ_RE = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)\s*$")
 FIELDS = ("metadata.name", "metadata.namespace")
+_REFERENCE = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+KIND_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "events"): (*(f"involvedObject.{f}" for f in _REFERENCE), "reason", "reportingComponent", "source",
+                     "type"),
+    ("events.k8s.io", "events"): (*(f"regarding.{f}" for f in _REFERENCE), "reason", "reportingController",
+                                  "type"),
+    ("", "pods"): ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                   "status.phase", "status.podIP", "status.nominatedNodeName"),
+    ("", "secrets"): ("type",),
+    ("", "namespaces"): ("status.phase",),
+    ("batch", "jobs"): ("status.successful",),
+}
+
+
+def _field_value(obj: dict[str, Any], path: str) -> str:
+    if path == "source":  # a core Event's `source` selector means its component
+        path = "source.component"
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _split_terms(text: str) -> list[str]:
@@ -73,21 +100,22 @@ def label_selector(text: str | None) -> Predicate:
     return matches
 
 
-def field_selector(text: str | None) -> Predicate:
+def field_selector(text: str | None, kind: tuple[str, str] = ("", "")) -> Predicate:
+    """A predicate for `?fieldSelector=`; `kind` is the (group, plural) whose extra fields apply."""
     if not text:
         return lambda obj: True
+    supported = FIELDS + KIND_FIELDS.get(kind, ())
     checks: list[tuple[str, bool, str]] = []
     for term in _split_terms(text):
         match = _EQ_RE.match(term)
         if not match:
             raise bad_request(f'invalid field selector "{term}": only =, == and != are supported')
         path, op, value = match.groups()
-        if path not in FIELDS:
-            raise bad_request(f'field label not supported: "{path}" (supported: {", ".join(FIELDS)})')
-        checks.append((path.split(".", 1)[1], op != "!=", value))
+        if path not in supported:
+            raise bad_request(f'field label not supported: "{path}" (supported: {", ".join(supported)})')
+        checks.append((path, op != "!=", value))
 
     def matches(obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata", {})
-        return all((meta.get(key, "") == value) == equal for key, equal, value in checks)
+        return all((_field_value(obj, path) == value) == equal for path, equal, value in checks)
 
     return matches

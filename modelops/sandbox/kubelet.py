@@ -91,10 +91,7 @@ class Replica:
         if words and Path(words[0]).name == "modelops":
             words = [*_MODULE_COMMAND, *words[1:]]
         mounts = self._mounts(container)
-        # Longest mount path first, so /models/x is not rewritten through /models.
-        for path in sorted(mounts, key=len, reverse=True):
-            words = [w.replace(path, str(mounts[path])) if w.startswith(path) else w for w in words]
-        return words
+        return [_rewrite(word, mounts) for word in words]
 
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
         env = dict(os.environ)
@@ -130,6 +127,18 @@ class Replica:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _rewrite(word: str, mounts: dict[str, Path]) -> str:
+    """A container path in an argument, mapped to the local folder of its volume.
+
+    One rewrite per word, longest mount first: a local folder that itself lies under
+    another mount path (``/tmp/…``) must not be rewritten again.
+    """
+    for path in sorted(mounts, key=len, reverse=True):
+        if word == path or word.startswith(path.rstrip("/") + "/"):
+            return str(mounts[path]) + word[len(path):]
+    return word
 
 
 def template_hash(deployment: dict[str, Any]) -> str:

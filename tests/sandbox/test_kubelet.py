@@ -1,0 +1,77 @@
+"""The local kubelet runs a pod template as local processes, as a kubelet would."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelops.sandbox.kubelet import Replica, template_hash
+
+POD: dict[str, Any] = {
+    "initContainers": [
+        {
+            "name": "fetch",
+            "command": ["modelops"],
+            "args": ["fetch", "--uri", "file:///a", "--sha256", "f" * 64, "--dest", "/models/current"],
+            "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+        }
+    ],
+    "containers": [
+        {
+            "name": "serve",
+            "command": ["modelops"],
+            "args": ["serve", "--model-dir", "/models/current", "--port", "8080"],
+            "env": [{"name": "OMP_NUM_THREADS", "value": "1"}],
+            "ports": [{"containerPort": 8080}],
+            "volumeMounts": [
+                {"name": "model", "mountPath": "/models", "readOnly": True},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+    ],
+    "volumes": [{"name": "model", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+}
+
+
+def _replica(root: Path) -> Replica:
+    return Replica(
+        name="churn-churn-v1-0",
+        address="127.0.1.1",
+        root=root,
+        template_hash="abc",
+        container=POD["containers"][0],
+        init_containers=POD["initContainers"],
+        volumes=POD["volumes"],
+    )
+
+
+def test_modelops_commands_run_with_this_interpreter_and_volumes_map_to_folders(tmp_path: Path) -> None:
+    replica = _replica(tmp_path)
+    argv = replica._argv(POD["initContainers"][0])
+    assert argv[:3] == [sys.executable, "-m", "modelops.cli"]
+    assert argv[-1] == str(tmp_path / "volumes" / "model" / "current")
+    serve = replica._argv(POD["containers"][0])
+    assert serve[serve.index("--model-dir") + 1] == str(tmp_path / "volumes" / "model" / "current")
+
+
+def test_container_env_and_a_tmp_volume_reach_the_process(tmp_path: Path) -> None:
+    env = _replica(tmp_path)._env(POD["containers"][0])
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert env["TMPDIR"] == str(tmp_path / "volumes" / "tmp")
+
+
+def test_port_comes_from_the_container_spec(tmp_path: Path) -> None:
+    assert _replica(tmp_path).port() == 8080
+
+
+def test_a_replica_without_a_process_is_not_ready(tmp_path: Path) -> None:
+    assert _replica(tmp_path).ready() is False
+
+
+def test_template_hash_changes_with_the_pod_template_only() -> None:
+    dep = {"metadata": {"name": "a"}, "spec": {"replicas": 1, "template": {"spec": POD}}}
+    scaled = {"metadata": {"name": "a"}, "spec": {"replicas": 3, "template": {"spec": POD}}}
+    changed = {"metadata": {"name": "a"}, "spec": {"replicas": 1, "template": {"spec": {**POD, "volumes": []}}}}
+    assert template_hash(dep) == template_hash(scaled)
+    assert template_hash(dep) != template_hash(changed)

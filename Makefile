@@ -48,11 +48,11 @@ DRIFT_BENCH_ARGS ?=
 PEERS := benchmarks/.venvs
 $(PEERS)/evidently/.installed:
 	@test -x $(PEERS)/evidently/bin/python || $(PYTHON) -m venv $(PEERS)/evidently
-	$(PEERS)/evidently/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3'
+	$(PEERS)/evidently/bin/pip install --quiet 'evidently==0.7.23' 'pandas<3'
 	@touch $@
 $(PEERS)/river/.installed:
 	@test -x $(PEERS)/river/bin/python || $(PYTHON) -m venv $(PEERS)/river
-	$(PEERS)/river/bin/python -m pip install --quiet 'river==0.26.1'
+	$(PEERS)/river/bin/pip install --quiet 'river==0.26.1'
 	@touch $@
 bench-drift: $(STAMP) $(PEERS)/evidently/.installed $(PEERS)/river/.installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/drift/run.py $(DRIFT_BENCH_ARGS)

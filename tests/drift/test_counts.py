@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,3 +175,25 @@ def test_between_keeps_the_buckets_of_a_shorter_window() -> None:
     zo = np.zeros(3, dtype=np.int64)
     c = _one(buckets=tuple(CountsBucket(start=s, rows=0, counts=z, output=zo) for s in (0, 60, 120)))
     assert [b.start for b in c.between(60, 3600).buckets] == [60, 120]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw.pop("layoutDigest"), "missing 'layoutDigest'"),
+        (lambda raw: raw["buckets"][0]["features"][1].append(0), "'plan' has 4 counts, not 3"),
+        (lambda raw: raw["buckets"][0]["features"].pop(), "1 count lists for 2 features"),
+        (lambda raw: raw["buckets"][0].update(output=[5, 0, 0]), "5 output counts for 2 rows"),
+        (lambda raw: raw.update(buckets=[], bins=None), 'must state "bins"'),
+    ],
+)
+def test_malformed_counts_are_refused_with_the_reason(mutate: Any, message: str) -> None:
+    raw: dict[str, Any] = {
+        "model": "churn", "version": "churn-v2", "layoutDigest": DIGEST, "bucketSeconds": 60,
+        "start": 1764273600, "end": 1764277200, "features": ["tenure", "plan"], "bins": [4, 3],
+        "buckets": [{"start": 1764273600, "rows": 2, "features": [[1, 0, 1, 0], [0, 2, 0]],
+                     "output": [1, 1, 0]}],
+    }
+    mutate(raw)
+    with pytest.raises(CountsError, match=re.escape(message)):
+        DriftCounts.from_json(raw)

@@ -187,6 +187,8 @@ class Cluster:
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj.setdefault("status", {}).setdefault("phase", "Active")
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        elif rt.storage_key == ("apps", "deployments"):
+            obj.setdefault("spec", {}).setdefault("replicas", 1)  # the API server's default
         elif rt.storage_key == ("", "pods"):
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         elif rt.storage_key == ("", "services"):
@@ -276,7 +278,8 @@ class Cluster:
                 return self.create(rt, namespace, created_body, dry_run=dry_run,
                                    field_validation=field_validation), True
             old = self._existing(rt, namespace, name, subresource)
-            patched = patches.apply_patch(content_type, self._served(rt, old), body, custom=rt.custom)
+            patched = patches.apply_patch(content_type, self._served(rt, old), body, custom=rt.custom,
+                                          schema=rt.schema)
             if not isinstance(patched, dict):
                 raise errors.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "<root>",
                                      "Invalid value: the patched object is not an object")])
@@ -454,10 +457,11 @@ class Cluster:
         changed = True
         while changed:
             changed = False
-            for key, obj in list(self.store.items()):
-                meta = obj["metadata"]
-                if not meta.get("deletionTimestamp"):
+            for key in self.store.deleting():
+                obj = self.store.peek(key)
+                if obj is None:
                     continue
+                meta = obj["metadata"]
                 finalizers = list(meta.get("finalizers") or [])
                 done = []
                 if _FOREGROUND in finalizers and not self._dependents(obj):

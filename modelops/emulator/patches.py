@@ -240,7 +240,47 @@ def _strip_directives(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, custom: bool) -> Any:
+def schema_merge(target: Any, patch: Any, schema: dict[str, Any] | None) -> Any:
+    """Server-side apply for custom resources: lists merge as their schema says.
+
+    `x-kubernetes-list-type: map` lists merge by `x-kubernetes-list-map-keys`, `set` lists
+    take the union, other lists are atomic (replaced), as structured-merge-diff does.
+    """
+    schema = schema or {}
+    if isinstance(patch, list) and isinstance(target, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else None
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys", [])
+        if list_type == "map" and keys:
+            result = [copy.deepcopy(item) for item in target]
+            for item in patch:
+                key = tuple(item.get(k) for k in keys) if isinstance(item, dict) else None
+                index = next((i for i, old in enumerate(result)
+                              if isinstance(old, dict) and tuple(old.get(k) for k in keys) == key), None)
+                if index is None:
+                    result.append(copy.deepcopy(item))
+                else:
+                    result[index] = schema_merge(result[index], item, items)
+            return result
+        if list_type == "set":
+            return [copy.deepcopy(v) for v in target] + [copy.deepcopy(v) for v in patch if v not in target]
+        return copy.deepcopy(patch)
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
+    properties = schema.get("properties", {})
+    additional = schema.get("additionalProperties")
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+            continue
+        child = properties.get(key, additional if isinstance(additional, dict) else None)
+        merged[key] = schema_merge(merged.get(key), value, child)
+    return merged
+
+
+def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, custom: bool,
+                schema: dict[str, Any] | None = None) -> Any:
     """Dispatch on the request's Content-Type, as the API server does."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == JSON_PATCH:
@@ -261,7 +301,10 @@ def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, custom
         if not isinstance(patch, dict):
             raise bad_request("an apply patch must be a YAML or JSON object")
         # Server-side apply without field managers: the applied configuration is merged in,
-        # lists of keyed objects merge by key. Ownership conflicts are never reported.
+        # lists merge by key (the schema's list-map keys for custom resources, the built-in
+        # kinds' merge keys otherwise). Ownership conflicts are never reported.
+        if custom:
+            return schema_merge(target, patch, schema)
         return strategic_merge(target, patch)
     raise ApiError(
         415, "UnsupportedMediaType",

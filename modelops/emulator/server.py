@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import yaml
 from aiohttp import web
 
@@ -34,6 +35,11 @@ from modelops.emulator.store import ABORT, CLOSE, Event
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+
+
+def _json(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type=JSON)
+
 _HEALTH = ("/healthz", "/livez", "/readyz")
 
 
@@ -112,11 +118,11 @@ class Emulator:
             return response
         except ApiError as error:
             status = error.code
-            return web.json_response(error.status(), status=error.code, headers=error.headers)
+            return _json(error.status(), status=error.code, headers=error.headers)
         except Exception as error:  # a bug of ours must still answer as an API server would
             logger.exception("emulator failed on %s %s", request.method, request.path_qs)
             status = 500
-            return web.json_response(ApiError(500, "InternalError", f"emulator error: {error!r}").status(),
+            return _json(ApiError(500, "InternalError", f"emulator error: {error!r}").status(),
                                      status=500)
         finally:
             self.requests.append(RequestRecord(request.method, request.path, request.query_string, status))
@@ -177,7 +183,7 @@ class Emulator:
             raise ApiError(404, "NotFound", "only /openapi/v3 is served by this emulator")
         else:
             return None
-        return web.json_response(document)
+        return _json(document)
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
         namespace: str | None = None
@@ -213,13 +219,13 @@ class Emulator:
             if method == "POST":
                 body = await self._body(request)
                 new = cluster.create(rt, target.namespace, body, dry_run=dry_run, field_validation=validation)
-                return web.json_response(new, status=201)
+                return _json(new, status=201)
             if method == "DELETE":
                 options = await self._delete_options(request)
                 predicate = self._predicate(q, rt)
                 deleted = cluster.delete_collection(rt, target.namespace, predicate,
                                                     propagation=options.get("propagationPolicy"))
-                return web.json_response({"apiVersion": rt.api_version, "kind": rt.list_kind,
+                return _json({"apiVersion": rt.api_version, "kind": rt.list_kind,
                                           "metadata": {"resourceVersion": str(cluster.store.resource_version)},
                                           "items": deleted})
             raise errors.method_not_allowed(f"{method} is not supported on a collection of {rt.plural}")
@@ -229,12 +235,12 @@ class Emulator:
         if method == "GET":
             obj = cluster.get(rt, target.namespace, name)
             if tables.wants_table(request.headers.get("Accept", "")):
-                return web.json_response(tables.table(rt, [obj], obj["metadata"]["resourceVersion"],
+                return _json(tables.table(rt, [obj], obj["metadata"]["resourceVersion"],
                                                       include_object=q.get("includeObject", "Metadata")))
-            return web.json_response(obj)
+            return _json(obj)
         if method == "PUT":
             body = await self._body(request)
-            return web.json_response(cluster.replace(rt, target.namespace, name, body, subresource=target.subresource,
+            return _json(cluster.replace(rt, target.namespace, name, body, subresource=target.subresource,
                                                      dry_run=dry_run, field_validation=validation))
         if method == "PATCH":
             body = await self._body(request)
@@ -242,12 +248,12 @@ class Emulator:
             patched, created = cluster.patch(rt, target.namespace, name, content_type, body,
                                              subresource=target.subresource, dry_run=dry_run,
                                              field_validation=validation)
-            return web.json_response(patched, status=201 if created else 200)
+            return _json(patched, status=201 if created else 200)
         if method == "DELETE":
             options = await self._delete_options(request)
             obj = cluster.delete(rt, target.namespace, name, propagation=options.get("propagationPolicy"),
                                  preconditions=options.get("preconditions"), dry_run=dry_run)
-            return web.json_response(obj)
+            return _json(obj)
         raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{name}")
 
     async def _body(self, request: web.Request) -> Any:
@@ -304,13 +310,13 @@ class Emulator:
             position = json.dumps([last.get("namespace", ""), last["name"]])
             next_token = base64.urlsafe_b64encode(position.encode()).decode()
         if tables.wants_table(request.headers.get("Accept", "")):
-            return web.json_response(tables.table(rt, items, str(resource_version),
+            return _json(tables.table(rt, items, str(resource_version),
                                                   include_object=q.get("includeObject", "Metadata"),
                                                   continue_token=next_token))
         metadata: dict[str, Any] = {"resourceVersion": str(resource_version)}
         if next_token:
             metadata["continue"] = next_token
-        return web.json_response({"apiVersion": rt.api_version, "kind": rt.list_kind, "metadata": metadata,
+        return _json({"apiVersion": rt.api_version, "kind": rt.list_kind, "metadata": metadata,
                                   "items": items})
 
     async def _scale(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -334,7 +340,7 @@ class Emulator:
                                         {"spec": {"replicas": replicas}})
         elif request.method != "GET":
             raise errors.method_not_allowed(f"{request.method} is not supported on {rt.plural}/scale")
-        return web.json_response(self._scale_of(obj))
+        return _json(self._scale_of(obj))
 
     @staticmethod
     def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
@@ -420,7 +426,7 @@ class Emulator:
 
     @staticmethod
     def _line(event: dict[str, Any]) -> bytes:
-        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        return orjson.dumps(event) + b"\n"
 
     def _bookmark(self, rt: ResourceType, *, initial_end: bool = False) -> dict[str, Any]:
         metadata: dict[str, Any] = {"resourceVersion": str(self.cluster.store.resource_version)}

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 ObjectKey = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 StorageKey = tuple[str, str]  # group, plural
 
@@ -57,13 +59,21 @@ class Subscription:
 
 
 def clone(obj: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(obj)
+    """A deep copy; objects are JSON, and a JSON round trip is several times faster than deepcopy."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(obj))
+    except TypeError:  # something not JSON slipped in (a test seeding a tuple, say)
+        return copy.deepcopy(obj)
+    return copied
 
 
 class Store:
     def __init__(self, history_size: int = 20_000) -> None:
         self.lock = threading.RLock()
-        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        # Indexed by type first: lists and watches read one type, often among many objects.
+        self._objects: dict[StorageKey, dict[ObjectKey, dict[str, Any]]] = collections.defaultdict(dict)
+        # Objects with a deletionTimestamp: the only ones garbage collection has to look at.
+        self._deleting: set[ObjectKey] = set()
         self._resource_version = 0
         self._history: collections.deque[Event] = collections.deque()
         self._history_size = history_size
@@ -86,34 +96,43 @@ class Store:
 
     def get(self, key: ObjectKey) -> dict[str, Any] | None:
         with self.lock:
-            obj = self._objects.get(key)
+            obj = self._objects[key[:2]].get(key)
             return clone(obj) if obj is not None else None
 
     def peek(self, key: ObjectKey) -> dict[str, Any] | None:
         """The stored object itself, not a copy: only for read-only checks under the lock."""
-        return self._objects.get(key)
+        return self._objects[key[:2]].get(key)
 
     def items(self, storage_key: StorageKey | None = None, namespace: str | None = None
               ) -> Iterator[tuple[ObjectKey, dict[str, Any]]]:
         """Stored objects (not copies), sorted by namespace and name; call under the lock."""
-        for key in sorted(self._objects):
-            if storage_key is not None and key[:2] != storage_key:
-                continue
-            if namespace is not None and key[2] != namespace:
-                continue
-            yield key, self._objects[key]
+        tables = [self._objects[storage_key]] if storage_key is not None else list(self._objects.values())
+        keys = sorted(key for table in tables for key in table if namespace is None or key[2] == namespace)
+        for key in keys:
+            obj = self._objects[key[:2]].get(key)
+            if obj is not None:  # removed while the caller was iterating
+                yield key, obj
+
+    def deleting(self) -> list[ObjectKey]:
+        """Keys of objects marked for deletion (with a deletionTimestamp), sorted."""
+        return sorted(self._deleting)
 
     def put(self, key: ObjectKey, obj: dict[str, Any], event_type: str, old: dict[str, Any] | None = None) -> None:
         """Store `obj` (already stamped with its resourceVersion) and announce it."""
         with self.lock:
-            self._objects[key] = obj
+            self._objects[key[:2]][key] = obj
+            if obj["metadata"].get("deletionTimestamp"):
+                self._deleting.add(key)
+            else:
+                self._deleting.discard(key)
             self._emit(Event(int(obj["metadata"]["resourceVersion"]), key[:2], event_type, clone(obj),
                              clone(old) if old is not None else None))
 
     def remove(self, key: ObjectKey) -> dict[str, Any] | None:
         """Remove the object; the DELETED event carries it with a fresh resourceVersion."""
         with self.lock:
-            obj = self._objects.pop(key, None)
+            obj = self._objects[key[:2]].pop(key, None)
+            self._deleting.discard(key)
             if obj is None:
                 return None
             obj = clone(obj)

@@ -137,3 +137,17 @@ def test_scale_subresource_reads_and_sets_replicas(api: httpx.Client) -> None:
     api.patch(f"{DEPLOYMENTS}/d/scale", json={"spec": {"replicas": 3}},
               headers={"Content-Type": "application/merge-patch+json"})
     assert api.get(f"{DEPLOYMENTS}/d").json()["spec"]["replicas"] == 3
+
+
+def test_apply_to_custom_resources_merges_lists_as_the_schema_says() -> None:
+    schema = {"type": "object", "properties": {
+        "keyed": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
+                  "items": {"type": "object"}},
+        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+        "atomic": {"type": "array", "items": {"type": "object"}},
+    }}
+    target = {"keyed": [{"type": "A", "v": 1}, {"type": "B", "v": 2}], "tags": ["x"], "atomic": [{"name": "a"}]}
+    patch = {"keyed": [{"type": "B", "v": 3}], "tags": ["y"], "atomic": [{"name": "b"}]}
+    result = patches.apply_patch(patches.APPLY_PATCH, target, patch, custom=True, schema=schema)
+    assert result == {"keyed": [{"type": "A", "v": 1}, {"type": "B", "v": 3}], "tags": ["x", "y"],
+                      "atomic": [{"name": "b"}]}

@@ -1,1 +1,0 @@
-"""The kopf operator: handlers register here; decisions live in pure modules beside them."""

@@ -8,6 +8,7 @@ arrays (the hot path: a few vectorised passes per method in use, no loop over fe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,8 @@ from modelops.drift.counts import DriftCounts
 from modelops.drift.decisions import Verdict, dataset_verdict, features_drifted, required_features
 from modelops.drift.layout import ReferenceLayout, layouts_of
 from modelops.drift.profile import Profile
-from modelops.drift.segments import Floats, Ints
-from modelops.drift.settings import AUTO_CATEGORICAL, AUTO_NUMERIC, SCORE_METHODS, DriftSettings, plan
+from modelops.drift.segments import Floats, Ints, Segments
+from modelops.drift.settings import AUTO_CATEGORICAL, AUTO_NUMERIC, SCORE_METHODS, DriftSettings, Plan, plan
 from modelops.drift.thresholds import LOWER_IS_DRIFT, ScoreMethod, default_threshold, feature_alpha
 
 _LOWER = np.array([m in LOWER_IS_DRIFT for m in SCORE_METHODS], dtype=bool)
@@ -130,12 +131,10 @@ def score_counts(
     alpha = feature_alpha(settings.alpha, n)
     scores = np.zeros(n)
     thresholds = np.zeros(n)
-    for code in np.unique(p.methods):
-        method = SCORE_METHODS[int(code)]
-        chosen = np.flatnonzero(p.methods == code)
-        s, t = _score_group(layout, current, method, chosen, alpha=alpha, configured=p.thresholds[chosen])
-        scores[chosen] = s
-        thresholds[chosen] = t
+    for group in _groups(layout, p):
+        s, t = _score_group(layout, current, group, alpha=alpha, configured=p.thresholds[group.chosen])
+        scores[group.chosen] = s
+        thresholds[group.chosen] = t
     insufficient = rows < settings.min_samples
     drifted = features_drifted(scores, thresholds, _LOWER[p.methods])
     if insufficient:
@@ -161,51 +160,70 @@ def score_counts(
     )
 
 
-def _score_group(
-    layout: ReferenceLayout,
-    current: Ints,
-    method: ScoreMethod,
-    chosen: npt.NDArray[np.intp],
-    *,
-    alpha: float,
-    configured: Floats,
-) -> tuple[Floats, Floats]:
-    everything = chosen.size == len(layout.names)
-    if method in _ORDERED:
-        cur_values = current[layout.value_mask]
-        if everything:
-            seg, ref, cur, widths = layout.values, layout.reference_values, cur_values, layout.widths
-        else:
-            flat, seg = layout.values.subset(chosen)
-            ref, cur, widths = layout.reference_values[flat], cur_values[flat], layout.widths[flat]
-        filled = layout.filled_value_bins[chosen]
-        scores = (
-            scoring.ks(ref, cur, seg) if method == "ks" else scoring.wasserstein(ref, cur, seg, widths)
+@dataclass(frozen=True, eq=False)
+class _Group:
+    """The features scored with one method, gathered once per (layout, plan)."""
+
+    method: ScoreMethod
+    chosen: npt.NDArray[np.intp]  # feature indices
+    flat: npt.NDArray[np.intp] | None  # positions in the (value-)bin array; None: all of it
+    seg: Segments
+    reference: Ints
+    widths: Floats
+    filled: Ints
+
+
+@lru_cache(maxsize=64)
+def _groups(layout: ReferenceLayout, p: Plan) -> tuple[_Group, ...]:
+    out = []
+    for code in np.unique(p.methods):
+        method = SCORE_METHODS[int(code)]
+        chosen = np.flatnonzero(p.methods == code)
+        everything = chosen.size == len(layout.names)
+        ordered = method in _ORDERED
+        segments = layout.values if ordered else layout.bins
+        reference = layout.reference_values if ordered else layout.reference
+        flat, seg = (None, segments) if everything else segments.subset(chosen)
+        out.append(
+            _Group(
+                method=method,
+                chosen=chosen,
+                flat=flat,
+                seg=seg,
+                reference=reference if flat is None else reference[flat],
+                widths=(layout.widths if flat is None else layout.widths[flat]) if ordered else layout.widths[:0],
+                filled=(layout.filled_value_bins if ordered else layout.filled_bins)[chosen],
+            )
         )
+    return tuple(out)
+
+
+def _score_group(
+    layout: ReferenceLayout, current: Ints, group: _Group, *, alpha: float, configured: Floats
+) -> tuple[Floats, Floats]:
+    method, seg, ref = group.method, group.seg, group.reference
+    cur = current[layout.value_mask] if method in _ORDERED else current
+    if group.flat is not None:
+        cur = cur[group.flat]
+    if method == "ks":
+        scores = scoring.ks(ref, cur, seg)
+    elif method == "wasserstein":
+        scores = scoring.wasserstein(ref, cur, seg, group.widths)
+    elif method == "psi":
+        scores = scoring.psi(ref, cur, seg)
+    elif method == "jensenshannon":
+        scores = scoring.jensen_shannon(ref, cur, seg)
     else:
-        if everything:
-            seg, ref, cur = layout.bins, layout.reference, current
-        else:
-            flat, seg = layout.bins.subset(chosen)
-            ref, cur = layout.reference[flat], current[flat]
-        filled = layout.filled_bins[chosen]
-        if method == "psi":
-            scores = scoring.psi(ref, cur, seg)
-        elif method == "jensenshannon":
-            scores = scoring.jensen_shannon(ref, cur, seg)
-        else:
-            scores = scoring.chisquare(ref, cur, seg)[2]
-    defaults = default_threshold(method, alpha, seg.sum(cur), seg.sum(ref), filled)
+        scores = scoring.chisquare(ref, cur, seg)[2]
+    defaults = default_threshold(method, alpha, seg.sum(cur), seg.sum(ref), group.filled)
     thresholds = np.where(np.isnan(configured), defaults, configured)
     return scores, thresholds
 
 
 def _score_output(layout: ReferenceLayout, counts: Ints, alpha: float) -> FeatureScore:
     method: ScoreMethod = AUTO_NUMERIC if bool(layout.numeric[0]) else AUTO_CATEGORICAL
-    everything = np.arange(1, dtype=np.intp)
-    scores, thresholds = _score_group(
-        layout, counts, method, everything, alpha=alpha, configured=np.full(1, np.nan)
-    )
+    (group,) = _groups(layout, plan(layout, DriftSettings()))
+    scores, thresholds = _score_group(layout, counts, group, alpha=alpha, configured=np.full(1, np.nan))
     return FeatureScore(
         name=layout.names[0],
         method=method,

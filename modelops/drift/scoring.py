@@ -89,7 +89,10 @@ def _cdfs(reference: Ints, current: Ints, seg: Segments) -> tuple[Floats, Floats
 
 def ks(reference: Ints, current: Ints, seg: Segments) -> Floats:
     """Binned Kolmogorov-Smirnov statistic per feature; ``seg`` over value bins only."""
-    return ks_bracket(reference, current, seg)[0]
+    a, b, n_ref, n_cur = _cdfs(reference, current, seg)
+    out: Floats = seg.max(np.abs(a - b))
+    out[(n_ref == 0) | (n_cur == 0)] = 0.0
+    return np.clip(out, 0.0, 1.0)
 
 
 def ks_bracket(reference: Ints, current: Ints, seg: Segments) -> tuple[Floats, Floats]:

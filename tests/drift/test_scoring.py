@@ -88,6 +88,7 @@ def test_binned_ks_brackets_the_exact_two_sample_statistic(s: Sample) -> None:
     cur_rows = s.current[~np.isnan(s.current)]
     ref, cur, seg = _values(s)
     d_bin, d_upper = (float(v[0]) for v in scoring.ks_bracket(ref, cur, seg))
+    assert float(scoring.ks(ref, cur, seg)[0]) == d_bin
     if ref_rows.size == 0 or cur_rows.size == 0:
         assert (d_bin, d_upper) == (0.0, 1.0)
         return

@@ -104,8 +104,9 @@ def test_wheel_from_the_image_files_holds_every_subcommand(wheel: zipfile.ZipFil
     for subcommand, (module, _help) in SUBCOMMANDS.items():
         as_file = module.replace(".", "/")
         assert f"{as_file}.py" in names or f"{as_file}/__init__.py" in names, f"`modelops {subcommand}`: {module}"
-    # The symlinked subpackages are in as real files.
-    assert "modelops/operator/__init__.py" in names
+    # The symlinked subpackages are in as real files (operator/ is a namespace portion: no
+    # __init__.py, so that it can never shadow the standard library's `operator`).
+    assert "modelops/operator/kube.py" in names
     assert "modelops/serving/__init__.py" in names
     assert not any("tests/" in name or "__pycache__" in name for name in names)
 

@@ -111,9 +111,10 @@ def test_changing_the_version_rolls_it_out_and_retires_the_old_one(
         assert has_condition(done, "Ready", "True")
         assert "candidate" not in done["status"]
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "old Deployment deleted")
+        expected = ["Deployment/churn-churn-v2", "Service/churn", "Service/churn-churn-v2"]
+        wait_for(lambda: _children(k8s) == expected, "churn-v1's Deployment and Service deleted")
         assert [h["version"] for h in done["status"]["history"]] == ["churn-v1", "churn-v2"]
-    assert _children(k8s) == ["Deployment/churn-churn-v2", "Service/churn", "Service/churn-churn-v2"]
+    assert _children(k8s) == expected
 
 
 def test_a_version_that_is_missing_or_not_ready_leaves_the_old_one_serving(
@@ -128,8 +129,8 @@ def test_a_version_that_is_missing_or_not_ready_leaves_the_old_one_serving(
 
         # A version whose digest does not match its artifact is never Ready.
         k8s.create(model_version("churn-v2", v2.uri, v1.sha256))
-        bad = _mdep_when(k8s, "VersionNotReady", lambda o: has_condition(o, "Ready", "False", "VersionNotReady"))
-        assert "DigestMismatch" in (condition(bad, "Ready") or {})["message"]
+        bad = _mdep_when(k8s, "VersionNotReady because of the digest", lambda o: has_condition(
+            o, "Ready", "False", "VersionNotReady") and "DigestMismatch" in (condition(o, "Ready") or {})["message"])
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v2") is None
         assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn", "Service/churn-churn-v1"]
         assert has_condition(bad, "Degraded", "False")

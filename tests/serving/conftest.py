@@ -24,5 +24,5 @@ def churn_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lr_server(lr_artifact: Path) -> Iterator[ProcessServer]:
-    with process_server(lr_artifact, "--model-version", "v1") as server:
+    with process_server(lr_artifact, "--model-version", "v1", "--max-body-bytes", "65536") as server:
         yield server

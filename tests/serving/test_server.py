@@ -10,7 +10,10 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.serving.support import ProcessServer, cancer_data, churn_frame, infer_body, process_server
+from modelops.serving.app import create_app
+from modelops.serving.config import ServingConfig
+from modelops.serving.dataplane import DataPlane
+from tests.serving.support import ProcessServer, cancer_data, churn_frame, infer_body, thread_server, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +28,9 @@ def client(lr_server: ProcessServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def churn(churn_artifact: Path) -> Iterator[httpx.Client]:
-    with (
-        process_server(churn_artifact, "--model-name", "churn") as server,
-        httpx.Client(base_url=server.url, timeout=30) as c,
-    ):
+    dataplane = DataPlane(ServingConfig(model_dir=churn_artifact, model_name="churn"))
+    with thread_server(create_app(dataplane)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        wait_until(lambda: c.get("/v2/health/ready").status_code == 200, 60, "the churn model to load")
         yield c
 
 
@@ -234,23 +236,22 @@ def test_invalid_json_is_400(client: httpx.Client) -> None:
     assert "not valid JSON" in response.json()["error"]
 
 
-def test_oversized_body_is_413(lr_artifact: Path) -> None:
-    with process_server(lr_artifact, "--max-body-bytes", "2000") as server, httpx.Client(base_url=server.url) as c:
-        big = infer_body(X[:200], NAMES)
-        response = c.post("/v2/models/cancer/infer", json=big)
-        assert response.status_code == 413
-        assert "2000 bytes" in response.json()["error"]
+def test_oversized_body_is_413(client: httpx.Client) -> None:
+    big = infer_body(np.tile(X, (4, 1)), NAMES)  # the server runs with --max-body-bytes 65536
+    response = client.post("/v2/models/cancer/infer", json=big)
+    assert response.status_code == 413
+    assert "65536 bytes" in response.json()["error"]
 
-        def chunks() -> Iterator[bytes]:  # no content-length: counted while reading
-            import orjson
+    def chunks() -> Iterator[bytes]:  # no content-length: counted while reading
+        import orjson
 
-            data = orjson.dumps(big)
-            for i in range(0, len(data), 500):
-                yield data[i : i + 500]
+        data = orjson.dumps(big)
+        for i in range(0, len(data), 4096):
+            yield data[i : i + 4096]
 
-        streamed = c.post("/v2/models/cancer/infer", content=chunks(), headers={"content-type": "application/json"})
-        assert streamed.status_code == 413
-        assert c.post("/v2/models/cancer/infer", json=infer_body(X[:1], NAMES)).status_code == 200
+    streamed = client.post("/v2/models/cancer/infer", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert client.post("/v2/models/cancer/infer", json=infer_body(X[:1], NAMES)).status_code == 200
 
 
 def test_framework_validation_errors_are_400_in_our_shape(client: httpx.Client) -> None:

@@ -45,8 +45,15 @@ from modelops.emulator.server import Emulator, RequestRecord
 KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
+def _is_kustomization(doc: dict[str, Any]) -> bool:
+    return str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
+
+
 def load_manifests(sources: Iterable[str | Path | dict[str, Any]]) -> list[dict[str, Any]]:
-    """Objects from YAML files, directories of them (sorted), and dicts, in order."""
+    """Objects from YAML files, directories of them (sorted), and dicts, in order.
+
+    Kustomization files are skipped, so a kustomize base directory can be given as is.
+    """
     objects: list[dict[str, Any]] = []
     for source in sources:
         if isinstance(source, dict):
@@ -55,7 +62,8 @@ def load_manifests(sources: Iterable[str | Path | dict[str, Any]]) -> list[dict[
         path = Path(source)
         files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json")) if path.is_dir() else [path]
         for file in files:
-            objects.extend(doc for doc in yaml.safe_load_all(file.read_text()) if isinstance(doc, dict))
+            objects.extend(doc for doc in yaml.safe_load_all(file.read_text())
+                           if isinstance(doc, dict) and not _is_kustomization(doc))
     return objects
 
 

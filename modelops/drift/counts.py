@@ -127,7 +127,7 @@ class DriftCounts:
                 raise CountsError(
                     f"bucket {b.start}: {b.output.size} output counts for {self.output_bins} output bins"
                 )
-        if self.buckets:
+        if self.buckets and self.features:
             # Every row adds exactly one count per feature (a missing value to the special
             # bin), so a feature whose counts do not sum to the rows means a broken counter.
             sums = np.add.reduceat(np.stack([b.counts for b in self.buckets]), self.offsets[:-1], axis=1)

@@ -29,6 +29,8 @@ from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, d
 HISTORY_LIMIT = 10
 # Conditions whose changes are announced as Events (with their messages, which carry the figures).
 ANNOUNCED = ("Ready", "Progressing", "Degraded")
+# Reasons that no amount of waiting fixes: the spec must change (or a retry be asked for).
+STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack"})
 WARNING_REASONS = frozenset(
     {"InvalidSpec", "VersionNotFound", "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
      "ReplicasUnavailable"}
@@ -84,6 +86,8 @@ def _invalid(
             Desired("Ready", "False", "InvalidSpec", message),
             Desired("Progressing", "False", "InvalidSpec", "the spec must be fixed before anything rolls out"),
             Desired("Degraded", "Unknown", "InvalidSpec", _serving_note(stable, serving) or "nothing is serving"),
+            Desired("Reconciling", "False", "InvalidSpec"),
+            Desired("Stalled", "True", "InvalidSpec", message),
         ],
         generation,
         now,
@@ -243,7 +247,15 @@ class _Rollout:
         )
         conditions = merge(
             self.status.get("conditions"),
-            [self._ready(stable, candidate, blocked), progressing, self._degraded(stable)],
+            [
+                self._ready(stable, candidate, blocked),
+                progressing,
+                self._degraded(stable),
+                # kstatus (Flux): in progress while a version rolls out; stalled when only a change helps.
+                Desired("Reconciling", "True" if candidate else "False", progressing.reason, progressing.message),
+                Desired("Stalled", "True" if blocked and blocked.reason in STALLED_REASONS else "False",
+                        blocked.reason if blocked else "Stable", blocked.message if blocked else ""),
+            ],
             self.generation,
             self.now,
         )
@@ -353,6 +365,8 @@ def _condition_events(before: Sequence[Mapping[str, Any]] | None, after: Sequenc
     for _old, new in transitions([dict(c) for c in before or ()], [dict(c) for c in after]):
         if new.get("type") not in ANNOUNCED:
             continue
+        if new["type"] == "Degraded" and new.get("status") != "True" and (_old or {}).get("status") != "True":
+            continue  # "not degraded" is news only when it was
         kind: EventType = "Warning" if new.get("reason") in WARNING_REASONS else "Normal"
         events.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
     return events

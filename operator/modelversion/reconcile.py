@@ -100,7 +100,13 @@ def conclude(obj: Mapping[str, Any], outcome: Outcome, now: datetime) -> Plan:
         else Desired("Ready", "False", validated.reason, validated.message)
     )
     conditions = merge(
-        status.get("conditions"), [Desired("ArtifactVerified", "True", "Verified", figures), validated, ready],
+        status.get("conditions"),
+        [
+            Desired("ArtifactVerified", "True", "Verified", figures),
+            validated,
+            ready,
+            Desired("Stalled", "False", "Verified"),
+        ],
         generation, now,
     )
     new_status = {**status, "observedGeneration": generation, "conditions": conditions, "artifact": summary}
@@ -149,6 +155,8 @@ def _failed(
             Desired("ArtifactVerified", "False", reason, shown),
             _validated(spec),
             Desired("Ready", "False", reason, shown),
+            # kstatus (Flux): a failure only a new ModelVersion (or a retry) fixes is Stalled.
+            Desired("Stalled", "False" if transient else "True", reason, shown),
         ],
         generation,
         now,

@@ -228,3 +228,44 @@ def test_the_reconcile_after_a_promotion_changes_nothing_more() -> None:
     after = _plan(model_deployment(version="churn-v2", status=dict(promoted.status)), versions=versions,
                   deployments=deps, now=NOW + timedelta(seconds=1))
     assert after.status == promoted.status
+
+
+def _types(p: Plan) -> list[str]:
+    return [c["type"] for c in p.status["conditions"]]
+
+
+def test_kstatus_sees_a_rollout_in_progress_and_an_invalid_spec_as_stalled() -> None:
+    rolling = _plan(model_deployment(), versions=[model_version("churn-v1")])
+    assert _cond(rolling, "Reconciling") == ("True", "RollingOut")
+    assert "Stalled" not in _types(rolling)
+    invalid = _plan(model_deployment(strategy={"type": "Shadow"}), versions=[model_version("churn-v1")])
+    assert _cond(invalid, "Stalled") == ("True", "InvalidSpec")
+    assert "Reconciling" not in _types(invalid)
+    settled = _plan(model_deployment(status=_stable()), versions=[model_version("churn-v1")],
+                    deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert "Reconciling" not in _types(settled)
+    assert "Stalled" not in _types(settled)
+
+
+def test_paused_holds_a_new_version_back_and_keeps_the_stable_one() -> None:
+    obj = model_deployment(version="churn-v2", status=_stable(), generation=2, paused=True)
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert ("Deployment", "churn-churn-v2") not in _names(p)
+    assert p.status["phase"] == "Paused"
+    assert _cond(p, "Progressing") == ("False", "Paused")
+    assert p.delete == ()
+
+
+def test_a_deleted_stable_version_leaves_its_serving_children_alone() -> None:
+    p = _plan(model_deployment(status=_stable()), versions=[],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
+              services=[service("churn-churn-v1", "churn-v1"), service("churn", "churn-v1")])
+    assert p.delete == ()
+    assert ("Deployment", "churn-churn-v1") not in _names(p)  # cannot be rebuilt without its artifact
+    assert _cond(p, "Ready") == ("False", "VersionNotFound")
+
+
+def test_first_visit_announces_progress_but_not_the_absence_of_degradation() -> None:
+    p = _plan(model_deployment(), versions=[model_version("churn-v1")])
+    assert [e.reason for e in p.events] == ["RolloutStarted", "WaitingForPods", "RollingOut"]

@@ -100,3 +100,12 @@ def test_a_retry_action_verifies_again_once_and_removes_the_annotation(outcome: 
     p = conclude(obj, outcome, NOW)
     assert p.remove_action
     assert p.events[0].reason == "RetryRequested"
+
+
+def test_kstatus_sees_final_failures_as_stalled_and_transient_ones_as_not() -> None:
+    final = conclude(_fresh(), Outcome(reason="DigestMismatch", message="m"), NOW)
+    assert _cond(final, "Stalled") == ("True", "DigestMismatch")
+    transient = conclude(_fresh(), Outcome(reason="ArtifactNotFound", message="m"), NOW)
+    assert "Stalled" not in [c["type"] for c in transient.status["conditions"]]
+    healed = conclude(_fresh(status=dict(final.status)), Outcome(summary=SUMMARY), NOW)
+    assert "Stalled" not in [c["type"] for c in healed.status["conditions"]]

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from modelops.emulator import errors, patches, schema
+from modelops.emulator import errors, metadata, patches, schema
 from modelops.emulator.errors import ApiError
 from modelops.emulator.resources import CRD_GROUP, CRD_PLURAL, Registry, ResourceType
 from modelops.emulator.store import Event, ObjectKey, Store, clone
@@ -173,6 +173,9 @@ class Cluster:
     def _admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
                field_validation: str) -> dict[str, Any]:
         """Validation and server-side defaults: what admission does before storing."""
+        meta_causes = metadata.causes(rt.storage_key, obj.get("metadata") or {})
+        if meta_causes:
+            raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), meta_causes)
         if rt.custom and rt.schema is not None:
             obj, findings = schema.check(rt.schema, obj, old)
             if findings.unknown and field_validation == "Strict":

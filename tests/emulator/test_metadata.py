@@ -142,3 +142,25 @@ def test_delete_returns_the_object_and_then_it_is_gone(api: httpx.Client) -> Non
     assert response.json()["metadata"]["name"] == "w1"
     assert api.get(f"{WIDGETS}/w1").status_code == 404
     assert api.delete(f"{WIDGETS}/w1").status_code == 404
+
+
+def test_names_must_be_dns_names(api: httpx.Client) -> None:
+    body = widget()
+    body["metadata"] = {"name": "Not_A_Name"}
+    response = api.post(WIDGETS, json=body)
+    assert response.status_code == 422
+    assert response.json()["details"]["causes"][0]["field"] == "metadata.name"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1-starts-with-a-digit"}, "spec": {}}
+    assert api.post("/api/v1/namespaces/default/services", json=service).status_code == 422
+
+
+def test_labels_must_be_valid(api: httpx.Client) -> None:
+    body = widget()
+    body["metadata"] = {"name": "w1", "labels": {"modelops.dev/version": "x" * 64}}
+    response = api.post(WIDGETS, json=body)
+    assert response.status_code == 422
+    assert "no more than 63 characters" in response.json()["message"]
+    body["metadata"]["labels"] = {"bad key!": "v"}
+    assert api.post(WIDGETS, json=body).status_code == 422
+    body["metadata"]["labels"] = {"modelops.dev/version": "churn-v2", "app.kubernetes.io/name": "modelops-serving"}
+    assert api.post(WIDGETS, json=body).status_code == 201

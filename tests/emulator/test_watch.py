@@ -196,3 +196,24 @@ def test_aborted_watches_cut_the_connection(client: httpx.Client, k8s: EmulatorH
     wait_for_watchers(k8s)
     k8s.drop_watches(abort=True)
     assert watch.ended.wait(5)
+
+
+def test_concurrent_writers_are_seen_once_each_in_resource_version_order(client: httpx.Client,
+                                                                          k8s: EmulatorHandle) -> None:
+    watch = Watch(client, {}, path="/api/v1/namespaces/default/configmaps")
+    wait_for_watchers(k8s)
+
+    def write(prefix: str) -> None:
+        for i in range(25):
+            k8s.create({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": f"{prefix}-{i}", "namespace": "default"}})
+
+    writers = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    events = watch.wait_for(100)
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert len(events) == 100
+    assert versions == sorted(set(versions))

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from modelops.api.common import parse_duration
-from modelops.operator.context import DEFAULT_IMAGE
+from modelops.operator.options import DEFAULT_IMAGE, Options
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from modelops.operator.options import Options
     from modelops.operator.runner import operate
 
     logging.basicConfig(
@@ -52,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
         # kopf logs every handler call at INFO; ours only enqueue, so that is noise.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    options = Options(
+    options = options_from_args(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(operate(options))
+    return 0
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    return Options(
         namespaces=tuple(args.namespaces),
         image=args.image,
         health_port=args.health_port or None,
@@ -64,6 +70,3 @@ def run(args: argparse.Namespace) -> int:
         backoff_max_s=parse_duration(args.backoff_max).total_seconds(),
         watch_server_timeout_s=parse_duration(args.watch_timeout).total_seconds(),
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(operate(options))
-    return 0

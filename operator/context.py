@@ -6,10 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from modelops import __version__
 from modelops.operator.kube import Kube
-
-DEFAULT_IMAGE = f"ghcr.io/modelops/modelops:{__version__}"
+from modelops.operator.options import DEFAULT_IMAGE
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelops.operator.context import DEFAULT_IMAGE
+from modelops import __version__
+
+DEFAULT_IMAGE = f"ghcr.io/modelops/modelops:{__version__}"
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,20 @@ def test_untrusted_and_unreachable_artifacts_say_why_and_retry_acts_once(
         wait_for(lambda: "modelops.dev/action" not in (
             k8s.get(MV_API, "ModelVersion", "pickle")["metadata"].get("annotations") or {}), "retry removed")
         assert has_condition(k8s.find(MV_API, "ModelVersion", "pickle"), "Ready", "False", "UntrustedFormat")
+
+
+def test_scaling_updates_the_deployment_in_place_and_waits_for_the_new_pods(
+    k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    with running_operator(k8s):
+        _serve_stable(k8s, artifacts)
+        uid = k8s.get("apps/v1", "Deployment", "churn-churn-v1")["metadata"]["uid"]
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"replicas": 3}})
+        scaled = wait_for(lambda: (d := k8s.find("apps/v1", "Deployment", "churn-churn-v1")) is not None
+                          and d["spec"]["replicas"] == 3 and d, "Deployment scaled to 3")
+        assert scaled["metadata"]["uid"] == uid  # patched, not recreated
+        waiting = _mdep_when(k8s, "waiting for the third pod", lambda o: has_condition(o, "Ready", "False"))
+        assert "2/3" in (condition(waiting, "Ready") or {})["message"]
+        play_deployment_controller(k8s, "churn-churn-v1", 3)
+        _mdep_when(k8s, "Ready at 3/3", lambda o: has_condition(o, "Ready", "True")
+                   and o["status"]["availableReplicas"] == 3)

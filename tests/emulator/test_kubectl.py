@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.emulator.testing import KUBECTL, EmulatorHandle, running_emulator
 from tests.emulator.conftest import WIDGET_API, WIDGETS_CRD, widget
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +42,13 @@ def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
             return
         threading.Event().wait(0.1)
     raise AssertionError("the condition was not met in time")
+
+
+def background_kubectl(handle: EmulatorHandle, *args: str) -> subprocess.Popen[str]:
+    """kubectl running while the test acts; its own cache dir, as EmulatorHandle.kubectl uses."""
+    cache = handle.kubeconfig.parent / f"cache-{time.monotonic_ns()}"
+    return subprocess.Popen([str(KUBECTL), "--kubeconfig", str(handle.kubeconfig), "--cache-dir", str(cache), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def lines(output: str) -> list[list[str]]:
@@ -74,18 +81,15 @@ def test_server_side_apply_and_explain(bare: EmulatorHandle, tmp_path: Path) -> 
 def test_wait_for_a_condition_set_through_status(bare: EmulatorHandle, tmp_path: Path) -> None:
     bare.apply_crds(WIDGETS_CRD)
     bare.kubectl("apply", "-f", write(tmp_path, "w.yaml", widget("w1")))
-
-    def become_ready() -> None:
-        threading.Event().wait(1.0)
-        bare.patch_status(WIDGET_API, "Widget", "w1", {"conditions": [
-            {"type": "Ready", "status": "True", "reason": "Made", "message": "done", "observedGeneration": 1,
-             "lastTransitionTime": "2026-01-01T00:00:00Z"}]})
-
-    setter = threading.Thread(target=become_ready)
-    setter.start()
-    result = bare.kubectl("wait", "--for=condition=Ready", "wd/w1", "--timeout=20s")
-    setter.join()
-    assert "condition met" in result.stdout
+    waiting = background_kubectl(bare, "wait", "--for=condition=Ready", "wd/w1", "--timeout=30s")
+    eventually(lambda: bare.cluster.store.watch_count >= 1)  # kubectl is watching, the condition unset
+    assert waiting.poll() is None
+    bare.patch_status(WIDGET_API, "Widget", "w1", {"conditions": [
+        {"type": "Ready", "status": "True", "reason": "Made", "message": "done", "observedGeneration": 1,
+         "lastTransitionTime": "2026-01-01T00:00:00Z"}]})
+    output, _ = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0
+    assert "condition met" in output
 
 
 def test_delete_cascades_to_owned_children(bare: EmulatorHandle, tmp_path: Path) -> None:
@@ -132,8 +136,11 @@ def test_describe_shows_events_and_get_watch_shows_changes(bare: EmulatorHandle,
                                     "uid": created["metadata"]["uid"]}})
     described = bare.kubectl("describe", "wd", "w1").stdout
     assert "made a widget" in described
-    threading.Timer(1.0, lambda: bare.patch(WIDGET_API, "Widget", "w1", {"spec": {"size": 6}})).start()
-    watched = bare.kubectl("get", "wd", "--watch", "--request-timeout=3s", check=False).stdout
+    watching = background_kubectl(bare, "get", "wd", "--watch")
+    eventually(lambda: bare.cluster.store.watch_count >= 1)
+    bare.patch(WIDGET_API, "Widget", "w1", {"spec": {"size": 6}})
+    bare.drop_watches()  # ends kubectl's watch, as a server-side timeout would
+    watched, _ = watching.communicate(timeout=30)
     sizes = [row[2] for row in lines(watched)[1:]]
     assert sizes[:2] == ["3", "6"], watched
 

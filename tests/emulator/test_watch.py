@@ -63,7 +63,7 @@ def client(k8s: EmulatorHandle) -> Iterator[httpx.Client]:
 
 def wait_for_watchers(k8s: EmulatorHandle, count: int = 1) -> None:
     done = threading.Event()
-    for _ in range(200):
+    for _ in range(500):  # up to 10 s on a loaded machine
         if k8s.cluster.store.watch_count >= count:
             return
         done.wait(0.02)

@@ -38,6 +38,7 @@ import yaml
 from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.emulator import patches, selectors
 from modelops.emulator.cluster import Cluster
+from modelops.emulator.errors import ApiError
 from modelops.emulator.faults import Fault
 from modelops.emulator.resources import ResourceType
 from modelops.emulator.server import Emulator, RequestRecord
@@ -131,8 +132,10 @@ class EmulatorHandle:
         """Like get(), but None when the object does not exist."""
         try:
             return self.get(api_version, kind, name, namespace)
-        except Exception:
-            return None
+        except ApiError as error:
+            if error.code == 404:
+                return None
+            raise
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, *,
              label_selector: str | None = None) -> list[dict[str, Any]]:

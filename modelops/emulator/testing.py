@@ -130,8 +130,9 @@ class EmulatorHandle:
     def find(self, api_version: str, kind: str, name: str, namespace: str | None = "default"
              ) -> dict[str, Any] | None:
         """Like get(), but None when the object does not exist."""
+        rt = self.resource(api_version, kind)  # an unknown kind is a mistake, not an absent object
         try:
-            return self.get(api_version, kind, name, namespace)
+            return self.cluster.get(rt, namespace, name)
         except ApiError as error:
             if error.code == 404:
                 return None

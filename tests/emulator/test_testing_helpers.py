@@ -54,3 +54,8 @@ def test_load_manifests_reads_files_directories_and_dicts(tmp_path: Path) -> Non
     loaded = load_manifests([WIDGETS_CRD, tmp_path, {"c": 3}])
     assert [next(iter(obj)) for obj in loaded[1:]] == ["a", "b", "c"]
     assert loaded[0]["kind"] == "CustomResourceDefinition"
+
+
+def test_find_of_an_unknown_kind_raises_rather_than_saying_absent(k8s: EmulatorHandle) -> None:
+    with pytest.raises(ApiError):
+        k8s.find(WIDGET_API, "Wdget", "a")

@@ -75,6 +75,16 @@ def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify:
     )
     if settled and not retry:
         return Plan(status=dict(status))
+    if verified is None or verified.get("observedGeneration") != generation:
+        # First visit of this generation: say so (Unknown) before the download, then look again.
+        message = f"inspecting manifest.json and metadata.json of {spec.artifact.uri}"
+        conditions = merge(
+            status.get("conditions"),
+            [Desired("ArtifactVerified", "Unknown", "Verifying", message), _validated(spec),
+             Desired("Ready", "Unknown", "Verifying", message)],
+            generation, now,
+        )
+        return Plan(status={**status, "observedGeneration": generation, "conditions": conditions}, requeue_after=0)
     return Verify(spec.artifact.uri, spec.artifact.sha256, spec.allow_version_skew)
 
 

@@ -27,8 +27,14 @@ def _fresh(**kw: Any) -> dict[str, Any]:
     return model_version("churn-v1", ready=None, **kw)
 
 
-def test_a_new_version_asks_for_its_artifact_to_be_inspected() -> None:
-    assert decide(_fresh(), NOW) == Verify("file:///artifacts/churn-v1", SHA_A, False)
+def test_a_new_version_is_marked_unknown_then_its_artifact_is_inspected() -> None:
+    first = decide(_fresh(), NOW)
+    assert isinstance(first, Plan)
+    assert _cond(first, "ArtifactVerified") == ("Unknown", "Verifying")
+    assert _cond(first, "Ready") == ("Unknown", "Verifying")
+    assert first.requeue_after == 0
+    second = decide(_fresh(status=dict(first.status)), NOW)
+    assert second == Verify("file:///artifacts/churn-v1", SHA_A, False)
 
 
 def test_a_verified_artifact_makes_the_version_ready_with_a_summary() -> None:
@@ -73,7 +79,9 @@ def test_joblib_without_trust_is_refused_without_downloading() -> None:
     p = decide(_fresh(fmt="joblib"), NOW)
     assert isinstance(p, Plan)
     assert _cond(p, "Ready") == ("False", "UntrustedFormat")
-    assert isinstance(decide(_fresh(fmt="joblib", trusted=True), NOW), Verify)
+    trusted = decide(_fresh(fmt="joblib", trusted=True), NOW)
+    assert isinstance(trusted, Plan)
+    assert _cond(trusted, "Ready") == ("Unknown", "Verifying")  # then inspected like any other
 
 
 def test_an_invalid_spec_names_the_field() -> None:
@@ -89,7 +97,10 @@ def test_an_invalid_spec_names_the_field() -> None:
 def test_a_verified_version_is_not_verified_again_until_its_generation_changes() -> None:
     verified = conclude(_fresh(), Outcome(summary=SUMMARY), NOW)
     assert isinstance(decide(_fresh(status=dict(verified.status)), NOW), Plan)
-    assert isinstance(decide(_fresh(status=dict(verified.status), generation=2), NOW), Verify)
+    assert isinstance(decide(_fresh(status=dict(verified.status), generation=2), NOW), Plan)  # Unknown first
+    unknown = decide(_fresh(status=dict(verified.status), generation=2), NOW)
+    assert isinstance(unknown, Plan)
+    assert isinstance(decide(_fresh(status=dict(unknown.status), generation=2), NOW), Verify)
 
 
 @pytest.mark.parametrize("outcome", [Outcome(summary=SUMMARY), Outcome(reason="DigestMismatch", message="m")])

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +81,80 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class InferFastPath:
+    """Serves ``POST …/infer`` straight from ASGI, ahead of FastAPI's routing, request
+    object and dependency solving (tens of microseconds per request, as much as the
+    data plane itself costs). Same data plane, same answers; the FastAPI routes below
+    still document these paths and serve them when this layer is not installed."""
+
+    def __init__(self, app: ASGIApp, dataplane: DataPlane) -> None:
+        self.app = app
+        self.dataplane = dataplane
+        self.limit = dataplane.config.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/infer"):
+            await self.app(scope, receive, send)
+            return
+        parts = scope["path"].split("/")
+        # ["", "v2", "models", name, "infer"] or [..., name, "versions", version, "infer"]
+        if len(parts) == 5 and parts[1] == "v2" and parts[2] == "models":
+            name, version = parts[3], None
+        elif len(parts) == 7 and parts[1] == "v2" and parts[2] == "models" and parts[4] == "versions":
+            name, version = parts[3], parts[5]
+        else:
+            await self.app(scope, receive, send)
+            return
+        rid: str | None = None
+        declared: int | None = None
+        for key, value in scope["headers"]:
+            if key == _REQUEST_ID_BYTES:
+                rid = value.decode("latin-1")
+            elif key == b"content-length" and value.isdigit():
+                declared = int(value)
+        status = 200
+        headers: dict[str, str] = {}
+        try:
+            if declared is not None and declared > self.limit:
+                raise ServingError(
+                    413, f"request body of {declared} bytes is over the limit of {self.limit} bytes"
+                )
+            body = await _receive_body(receive, self.limit)
+            result = await self.dataplane.infer(unquote(name), unquote(version) if version else None, body, rid)
+            out, rid = result.body, result.request_id
+        except ServingError as exc:
+            status, out, headers = exc.status, error_body(exc), exc.headers
+        except Exception as exc:
+            log.exception("unexpected error")
+            status, out = 500, error_body(f"internal error: {type(exc).__name__}")
+        raw = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(out)).encode()),
+            (_REQUEST_ID_BYTES, (rid or uuid.uuid4().hex).encode("latin-1")),
+        ]
+        raw.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": out})
+
+
+async def _receive_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServingError(400, "the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise ServingError(413, f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _error(exc: ServingError) -> Response:
     return Response(error_body(exc), status_code=exc.status, media_type=JSON, headers=exc.headers)
 
@@ -120,9 +195,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(dataplane: DataPlane, *, load: bool = True) -> FastAPI:
+def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = True) -> FastAPI:
     """The FastAPI app around ``dataplane``; with ``load``, the artifact is loaded in the
-    background at startup (the server answers live at once, ready once verified)."""
+    background at startup (the server answers live at once, ready once verified).
+    ``fast_path`` serves inference ahead of FastAPI's routing (same answers, less time)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +220,8 @@ def create_app(dataplane: DataPlane, *, load: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    if fast_path:
+        app.add_middleware(InferFastPath, dataplane=dataplane)
     limit = dataplane.config.max_body_bytes
 
     @app.exception_handler(ServingError)

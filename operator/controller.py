@@ -19,7 +19,7 @@ import kopf
 
 from modelops.operator import metrics
 from modelops.operator.context import Context
-from modelops.operator.kube import ApiUnavailable
+from modelops.operator.kube import ApiError, ApiUnavailable
 from modelops.operator.modeldeployment.sync import sync as sync_deployment
 from modelops.operator.modelversion.sync import sync as sync_version
 from modelops.operator.plans import Plan
@@ -126,6 +126,13 @@ class Controller:
             outcome = "error"
             delay = self.queue.retry(key, exc.retry_after)
             log.warning("%s: API unavailable (%s); retrying in %.1fs", key, exc, delay)
+        except ApiError as exc:
+            outcome = "error"
+            if exc.status == 401 and self._context is not None:
+                # Credentials expired (rotated service-account token): log in again on the next attempt.
+                await self.close()
+            delay = self.queue.retry(key)
+            log.warning("%s: %s; retrying in %.1fs", key, exc, delay)
         except kopf.PermanentError as exc:
             outcome = "error"
             self.queue.forget(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,16 @@ def _loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
 
-def measure_once(url_base: str, infer_path: str, bodies_file: Path, load: Load) -> dict[str, Any]:
-    """Warm up (figures discarded), then measure one round; latencies in ms."""
+def measure_once(
+    url_base: str, infer_path: str, bodies_file: Path, load: Load, cpu_seconds: Callable[[], float]
+) -> dict[str, Any]:
+    """Warm up (figures discarded), then measure one round; latencies in ms. `cpu_seconds` reads the
+    server's CPU time: CPU per request is robust to the machine's noise where latency is not."""
     if load.warmup_s > 0:
         run_wrk(url_base, infer_path, bodies_file, load.connections, load.warmup_s)
+    cpu_before = cpu_seconds()
     raw = run_wrk(url_base, infer_path, bodies_file, load.connections, load.duration_s)
+    cpu_used = cpu_seconds() - cpu_before
     errors = {key: int(value) for key, value in raw["errors"].items()}
     duration_s = int(raw["duration_us"]) / 1e6
     return {
@@ -63,6 +69,8 @@ def measure_once(url_base: str, infer_path: str, bodies_file: Path, load: Load) 
         "rps": round(int(raw["requests"]) / duration_s, 1),
         "latency_ms": {key: round(float(value) / 1000, 3) for key, value in raw["latency_us"].items()},
         "errors": errors,
+        "server_cpu_s": round(cpu_used, 2),
+        "server_cpu_ms_per_request": round(1000 * cpu_used / int(raw["requests"]), 3) if int(raw["requests"]) else None,
         "loadavg_after": _loadavg(),
     }
 
@@ -84,5 +92,8 @@ def combine(load: Load, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": {key: round(statistics.median(r["latency_ms"][key] for r in rounds), 3) for key in latency_keys},
         "errors": errors,
         "error_count": sum(errors.values()),
+        "server_cpu_ms_per_request": round(1000 * sum(r["server_cpu_s"] for r in rounds) / requests, 3)
+        if requests
+        else None,
         "per_round": rounds,
     }

@@ -42,14 +42,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--single-duration", type=float, default=5.0, help="seconds measured with 1 connection")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured with --connections")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements per server and load")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved measurements per server and load")
     parser.add_argument("--max-batch-size", type=int, default=32, help="batching-on setting, modelops and MLServer")
     parser.add_argument("--max-batch-latency-ms", type=float, default=2.0, help="batching-on setting, both")
     parser.add_argument(
         "--mlserver-parallel-workers",
-        type=int,
-        default=1,
-        help="MLServer's parallel_workers (its default 1: inference in a worker process; 0: in the server)",
+        default="0,1",
+        help="comma-separated values of MLServer's parallel_workers to measure, its best counts (1, MLServer's "
+        "default: inference in a worker process; 0: in the server process, as the bare app)",
     )
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
     parser.add_argument("--models", default="lr,rf", help="comma-separated subset of lr,rf")
@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
     args.servers = [name for name in args.servers.split(",") if name]
     args.models = [name for name in args.models.split(",") if name]
+    args.mlserver_parallel_workers = [int(value) for value in args.mlserver_parallel_workers.split(",") if value]
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers {sorted(unknown)}; known: {', '.join(SERVERS)}")
@@ -102,9 +103,9 @@ def bare_run(model: models.FittedModel, work: Path) -> servers.ServerRun:
 
 
 def mlserver_run(
-    model: models.FittedModel, work: Path, mlserver: Path, batching: bool, args: argparse.Namespace
+    model: models.FittedModel, work: Path, mlserver: Path, batching: bool, args: argparse.Namespace, *, workers: int
 ) -> servers.ServerRun:
-    tag = f"{model.key}-batching-{'on' if batching else 'off'}"
+    tag = f"{model.key}-batching-{'on' if batching else 'off'}-workers-{workers}"
     repository = work / "mlserver" / tag
     shutil.rmtree(repository, ignore_errors=True)
     (repository / model.key).mkdir(parents=True)
@@ -116,7 +117,7 @@ def mlserver_run(
         "metrics_port": servers.free_port(),
         "metrics_dir": str(repository / ".metrics"),
         "debug": False,  # MLServer's access log is on in debug mode, its default
-        "parallel_workers": args.mlserver_parallel_workers,
+        "parallel_workers": workers,
     }
     model_settings: dict[str, Any] = {
         "name": model.key,
@@ -138,6 +139,7 @@ def mlserver_run(
         ready_path=f"/v2/models/{model.key}/ready",
         infer_path=f"/v2/models/{model.key}/infer",
         log=work / "logs" / f"mlserver-{tag}.log",
+        variant=f"workers-{workers}",
         settings={"settings.json": settings, "model-settings.json": model_settings},
     )
 
@@ -218,7 +220,7 @@ def _print_round(label: str, figures: dict[str, Any]) -> None:
     errors = sum(figures["errors"].values())
     print(
         f"    {label:<34} {figures['rps']:>8.1f} rps  p50 {lat['p50']:8.3f}  p90 {lat['p90']:8.3f}  "
-        f"p99 {lat['p99']:8.3f} ms  errors {errors}",
+        f"p99 {lat['p99']:8.3f} ms  cpu/req {figures['server_cpu_ms_per_request']} ms  errors {errors}",
         flush=True,
     )
 
@@ -253,7 +255,9 @@ def measure_model(
             for index in range(args.rounds):
                 print(f"--- {model.key}: {phase_load.connections} connection(s), round {index + 1}/{args.rounds}")
                 for run in live:
-                    figures = load.measure_once(run.url(""), run.infer_path, model.bodies_file, phase_load)
+                    figures = load.measure_once(
+                        run.url(""), run.infer_path, model.bodies_file, phase_load, run.cpu_seconds
+                    )
                     rounds[run.label].append(figures)
                     _print_round(run.label, figures)
             for run in live:
@@ -280,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         if "bare" in args.servers:
             plan.append(bare_run(model, args.work))
         if mlserver is not None:
-            plan += [mlserver_run(model, args.work, mlserver, batching, args) for batching in (False, True)]
+            plan += [
+                mlserver_run(model, args.work, mlserver, batching, args, workers=workers)
+                for workers in args.mlserver_parallel_workers
+                for batching in (False, True)
+            ]
         if "modelops" in args.servers:
             try:
                 artifact = package_for_modelops(model, args.work)

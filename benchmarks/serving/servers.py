@@ -39,12 +39,21 @@ class ServerRun:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     settings: dict[str, object] = field(default_factory=dict)
+    variant: str = ""  # what else tells this configuration apart, e.g. MLServer's "workers-0"
+    pid: int | None = None  # of the running server; it leads its own process group
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's whole process group."""
+        if self.pid is None:
+            raise RuntimeError(f"{self.label} is not running")
+        return group_cpu_seconds(self.pid)
 
     @property
     def label(self) -> str:
         if self.server == "bare":
             return f"bare/{self.model}"
-        return f"{self.server}/{self.model}/batching-{'on' if self.batching else 'off'}"
+        label = f"{self.server}/{self.model}/batching-{'on' if self.batching else 'off'}"
+        return f"{label}/{self.variant}" if self.variant else label
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -55,6 +64,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces: split after its closing parenthesis.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        # fields[0] is field 3 (state): pgrp is field 5, utime/stime are fields 14/15.
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _get_status(url: str) -> int | None:
@@ -116,11 +139,13 @@ def running(run: ServerRun, ready_timeout_s: float = 120.0) -> Iterator[subproce
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        run.pid = process.pid
         try:
             _wait_ready(run, process, ready_timeout_s)
             yield process
         finally:
             _stop(process)
+            run.pid = None
 
 
 def check_predictions(run: ServerRun, bodies: list[str], expected: list[int]) -> None:

@@ -222,6 +222,11 @@ class _Rollout:
                 stable, candidate, started = candidate, None, None
                 phase = "Stable"
                 progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable")
+            elif self.spec.paused:
+                # The deadline does not run while paused: it starts afresh when the pause ends.
+                phase, started = "Paused", None
+                figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
+                progressing = Desired("Progressing", "False", "Paused", f"rollout of {candidate} paused: {figures}")
             elif self.now - started >= self._deadline():
                 self._roll_back(candidate, child, stable)
                 candidate, started = None, None
@@ -229,7 +234,7 @@ class _Rollout:
                 last = self.history[-1]
                 progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", str(last["reason"]))
             else:
-                phase = "Paused" if self.spec.paused else "Progressing"
+                phase = "Progressing"
                 remaining = (started + self._deadline() - self.now).total_seconds()
                 requeue = max(remaining, 1.0)
                 figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
@@ -252,7 +257,7 @@ class _Rollout:
                 progressing,
                 self._degraded(stable),
                 # kstatus (Flux): in progress while a version rolls out; stalled when only a change helps.
-                Desired("Reconciling", "True" if candidate else "False", progressing.reason, progressing.message),
+                Desired("Reconciling", progressing.status, progressing.reason, progressing.message),
                 Desired("Stalled", "True" if blocked and blocked.reason in STALLED_REASONS else "False",
                         blocked.reason if blocked else "Stable", blocked.message if blocked else ""),
             ],

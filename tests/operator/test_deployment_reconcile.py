@@ -269,3 +269,22 @@ def test_a_deleted_stable_version_leaves_its_serving_children_alone() -> None:
 def test_first_visit_announces_progress_but_not_the_absence_of_degradation() -> None:
     p = _plan(model_deployment(), versions=[model_version("churn-v1")])
     assert [e.reason for e in p.events] == ["RolloutStarted", "WaitingForPods", "RollingOut"]
+
+
+def test_a_pause_mid_rollout_stops_the_deadline_which_restarts_when_it_ends() -> None:
+    status = _stable(candidate="churn-v2", stepStartedAt="2026-11-27T10:00:00Z")  # 2h ago: past 10m
+    versions = [model_version("churn-v1"), model_version("churn-v2")]
+    deps = [deployment("churn-churn-v1", "churn-v1", available=2),
+            deployment("churn-churn-v2", "churn-v2", available=1)]
+    paused = _plan(model_deployment(version="churn-v2", status=status, paused=True), versions=versions,
+                   deployments=deps)
+    assert paused.status["phase"] == "Paused"
+    assert paused.status["candidate"] == "churn-v2"
+    assert "stepStartedAt" not in paused.status
+    assert paused.delete == ()
+    assert paused.requeue_after is None
+    resumed = _plan(model_deployment(version="churn-v2", status=dict(paused.status)), versions=versions,
+                    deployments=deps)
+    assert resumed.status["phase"] == "Progressing"
+    assert resumed.status["stepStartedAt"] == "2026-11-27T12:00:00Z"
+    assert resumed.requeue_after == 600.0

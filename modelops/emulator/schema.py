@@ -17,6 +17,12 @@ from typing import Any
 from modelops.emulator import rules
 
 _ROOT_PASSTHROUGH = ("apiVersion", "kind", "metadata")
+# The string formats the API server checks that CRDs commonly declare (RFC 3339 times, UUIDs).
+_FORMATS = {
+    "date-time": re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)"),
+    "date": re.compile(r"\d{4}-\d\d-\d\d"),
+    "uuid": re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+}
 _MISSING = object()
 
 
@@ -128,6 +134,11 @@ def _check_scalar(schema: dict[str, Any], value: Any, where: str, findings: Find
         findings.add("FieldValueNotSupported", where,
                      f"Unsupported value: {_shown(value)}: supported values: {supported}")
     if isinstance(value, str):
+        checker = _FORMATS.get(schema.get("format", ""))
+        if checker is not None and not checker.fullmatch(value):
+            findings.add("FieldValueTypeInvalid", where,
+                         f"Invalid value: {_shown(value)}: {where} in body must be of type {schema['format']}: "
+                         f"{_shown(value)}")
         pattern = schema.get("pattern")
         if pattern is not None and not re.search(pattern, value):
             findings.add("FieldValueInvalid", where,

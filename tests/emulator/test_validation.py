@@ -57,6 +57,18 @@ def test_status_is_validated(api: httpx.Client) -> None:
     assert fields == ["status.conditions[0].status"]
 
 
+def test_date_time_format_is_checked(api: httpx.Client) -> None:
+    api.post(WIDGETS, json=widget())
+    condition = {"type": "Ready", "status": "True", "lastTransitionTime": "yesterday"}
+    bad = api.patch(f"{WIDGETS}/w1/status", json={"status": {"conditions": [condition]}}, headers=MERGE)
+    assert causes(bad) == [("status.conditions[0].lastTransitionTime",
+                            'Invalid value: "yesterday": status.conditions[0].lastTransitionTime in body must be of '
+                            'type date-time: "yesterday"')]
+    condition["lastTransitionTime"] = "2026-11-27T10:05:00Z"
+    good = api.patch(f"{WIDGETS}/w1/status", json={"status": {"conditions": [condition]}}, headers=MERGE)
+    assert good.status_code == 200
+
+
 def test_immutability_rule_rejects_changes_with_its_message(api: httpx.Client) -> None:
     api.post(WIDGETS, json=widget(identity={"serial": "a1"}))
     response = api.patch(f"{WIDGETS}/w1", json={"spec": {"identity": {"serial": "b2"}}}, headers=MERGE)

@@ -38,11 +38,13 @@ SERVERS = ("bare", "mlserver", "modelops")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s warm-up, 2-3 s per measurement")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each measurement")
-    parser.add_argument("--single-duration", type=float, default=5.0, help="seconds measured with 1 connection")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up, many clients")
+    parser.add_argument("--single-duration", type=float, default=3.0, help="seconds measured with 1 connection")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured with --connections")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved measurements per server and load")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved measurements per server, many clients")
+    parser.add_argument("--single-rounds", type=int, default=4, help="interleaved measurements per server, 1 client")
+    parser.add_argument("--single-warmup", type=float, default=1.0, help="seconds of warm-up, 1 client")
     parser.add_argument("--max-batch-size", type=int, default=32, help="batching-on setting, modelops and MLServer")
     parser.add_argument("--max-batch-latency-ms", type=float, default=2.0, help="batching-on setting, both")
     parser.add_argument(
@@ -57,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/serving.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.warmup, args.single_duration, args.duration, args.rounds = 1.0, 2.0, 3.0, 1
+        args.warmup, args.single_duration, args.duration, args.rounds, args.single_rounds = 1.0, 2.0, 3.0, 1, 1
     if args.out is None:
         args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
     args.servers = [name for name in args.servers.split(",") if name]
@@ -247,13 +249,19 @@ def measure_model(
             live.append(run)
             print(f"--- {run.label}: ready in {records[run.label]['startup_s']} s, predictions checked", flush=True)
         phases = {
-            "single": load.Load(connections=1, warmup_s=args.warmup, duration_s=args.single_duration),
-            "concurrent": load.Load(connections=args.connections, warmup_s=args.warmup, duration_s=args.duration),
+            "single": (
+                load.Load(connections=1, warmup_s=args.single_warmup, duration_s=args.single_duration),
+                args.single_rounds,
+            ),
+            "concurrent": (
+                load.Load(connections=args.connections, warmup_s=args.warmup, duration_s=args.duration),
+                args.rounds,
+            ),
         }
-        for phase, phase_load in phases.items():
+        for phase, (phase_load, n_rounds) in phases.items():
             rounds: dict[str, list[dict[str, Any]]] = {run.label: [] for run in live}
-            for index in range(args.rounds):
-                print(f"--- {model.key}: {phase_load.connections} connection(s), round {index + 1}/{args.rounds}")
+            for index in range(n_rounds):
+                print(f"--- {model.key}: {phase_load.connections} connection(s), round {index + 1}/{n_rounds}")
                 for run in live:
                     figures = load.measure_once(
                         run.url(""), run.infer_path, model.bodies_file, phase_load, run.cpu_seconds
@@ -366,8 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{load.LOAD_CORE}",
             "server_pinning": f"taskset -c {servers.SERVER_CORE} (the server and any worker process)",
             "server_env": servers.ONE_THREAD,
-            "warmup_s": args.warmup,
-            "rounds": args.rounds,
+            "single_client_rounds": args.single_rounds,
+            "single_client_warmup_s": args.single_warmup,
+            "concurrent_rounds": args.rounds,
+            "concurrent_warmup_s": args.warmup,
             "aggregation": "rounds interleaved across servers; rps = requests / time over all rounds; "
             "each latency percentile = median of the rounds' percentiles",
             "single_client": {"connections": 1, "duration_s": args.single_duration},

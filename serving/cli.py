@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import socket
 
     import uvicorn
+    from prometheus_client import disable_created_metrics
 
     from modelops.serving.app import create_app
     from modelops.serving.config import ServingConfig
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log = logging.getLogger("modelops.serving")
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double /metrics and no scraper here reads them
     try:
         config = ServingConfig(
             model_dir=args.model_dir,

@@ -68,7 +68,7 @@ class ServingMetrics:
         self.accuracy.labels(*self._labels).set(float("nan"))
         self.ready.labels(*self._labels).set(0)
         self._codes: dict[int, Any] = {}
-        self._classes: dict[str, Any] = {}
+        self._classes: dict[Any, Any] = {}  # raw prediction value -> child
 
     def request(self, code: int, seconds: float) -> None:
         child = self._codes.get(code)
@@ -84,13 +84,19 @@ class ServingMetrics:
         self.rows_child.inc(n)
         if not classification:
             return
+        if n == 1:  # the common single-row batch: no np.unique
+            self._class_child(predictions[0]).inc()
+            return
         values, counts = np.unique(predictions, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            key = label_key(value)
-            child = self._classes.get(key)
-            if child is None:
-                child = self._classes[key] = self.predictions.labels(*self._labels, key)
-            child.inc(count)
+        for value, count in zip(values, counts.tolist(), strict=True):
+            self._class_child(value).inc(count)
+
+    def _class_child(self, value: Any) -> Any:
+        raw = value.item() if isinstance(value, np.generic) else value
+        child = self._classes.get(raw)
+        if child is None:
+            child = self._classes[raw] = self.predictions.labels(*self._labels, label_key(raw))
+        return child
 
     def feedback(self, rows: int, correct: int, rolling_accuracy: float | None) -> None:
         self.feedback_rows.labels(*self._labels).inc(rows)

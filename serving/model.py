@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modelops.drift.profile import Profile
+from modelops.serving.fastpath import LinearPredictor, compile_linear
 
 if TYPE_CHECKING:
     from modelops.artifact import LoadedArtifact
@@ -60,6 +61,7 @@ class ServedModel:
         task: Task,
         classes: tuple[Any, ...] | None = None,
         sha256: str = "",
+        direct: bool = True,
     ) -> None:
         if tuple(f.name for f in features) != profile.feature_names:
             raise ModelError(
@@ -86,7 +88,6 @@ class ServedModel:
         # selects by them), so it is given one; otherwise a plain array, which is cheaper.
         names_in = getattr(estimator, "feature_names_in_", None)
         self._columns: list[str] | None = None
-        self._order: npt.NDArray[np.intp] | None = None
         if names_in is not None:
             columns = [str(c) for c in names_in]
             if sorted(columns) != sorted(self.feature_names):
@@ -95,6 +96,11 @@ class ServedModel:
                     f"{list(self.feature_names)}"
                 )
             self._columns = columns
+        # A verified direct predictor for plain linear models (see fastpath.py); models
+        # fitted on DataFrames keep scikit-learn, which checks their column names.
+        self.direct: LinearPredictor | None = None
+        if direct and self.all_numeric and self._columns is None:
+            self.direct = compile_linear(estimator, profile, self.supports_proba)
         self.output_datatype = _datatype_of(
             np.asarray(classes) if classes is not None else np.zeros(0, dtype=np.float64)
         )
@@ -110,11 +116,15 @@ class ServedModel:
         return frame[self._columns]
 
     def predict(self, rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        if self.direct is not None:
+            return self.direct.predict(rows)
         return np.asarray(self.estimator.predict(self.model_input(rows)))
 
     def predict_proba(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         if not self.supports_proba:
             raise ModelError(f"model {self.name!r} ({self.task}) has no predict_proba")
+        if self.direct is not None:
+            return self.direct.predict_proba(rows)
         return np.asarray(self.estimator.predict_proba(self.model_input(rows)), dtype=np.float64)
 
     @classmethod

@@ -110,3 +110,10 @@ def machine_info() -> dict[str, object]:
 def git_commit(repo: Path) -> str | None:
     done = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=False, capture_output=True, text=True)
     return done.stdout.strip() or None
+
+
+def uncommitted(repo: Path, paths: list[str]) -> list[str]:
+    """Files under `paths` that differ from the commit (the editable install serves the working tree)."""
+    command = ["git", "-C", str(repo), "status", "--porcelain", "--", *paths]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    return [line[3:] for line in done.stdout.splitlines()]

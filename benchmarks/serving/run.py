@@ -326,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": environment.machine_info(),
         "versions": {
             "modelops_git_commit": environment.git_commit(ROOT),
+            "modelops_uncommitted_files": environment.uncommitted(ROOT, ["serving", "modelops"]),
             "ours": environment.venv_versions(
                 main_python,
                 [

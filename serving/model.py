@@ -113,6 +113,8 @@ class ServedModel:
         frame = pd.DataFrame(rows, columns=list(self.feature_names))
         if self.all_numeric:
             frame = frame.astype(np.float64)
+        else:  # rows of a mixed model are objects: give numeric columns their float dtype back
+            frame = frame.astype({f.name: np.float64 for f in self.features if f.kind == "numeric"})
         return frame[self._columns]
 
     def predict(self, rows: npt.NDArray[Any]) -> npt.NDArray[Any]:

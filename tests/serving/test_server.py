@@ -280,8 +280,15 @@ def test_categorical_feature_as_bytes(churn: httpx.Client) -> None:
         ],
         "parameters": {"predict_proba": True},
     }
+    rows_before = churn.get("/v2/models/churn/drift", params={"window": "1h"}).json()["buckets"]
     response = churn.post("/v2/models/churn/infer", json=body)
     assert response.status_code == 200, response.text
+    counted = sum(b["rows"] for b in rows_before) + 20
+
+    def drift_rows() -> int:
+        return sum(b["rows"] for b in churn.get("/v2/models/churn/drift", params={"window": "1h"}).json()["buckets"])
+
+    wait_until(lambda: drift_rows() == counted, 10, "the categorical rows to be counted for drift")
     outputs = {o["name"]: o for o in response.json()["outputs"]}
     assert outputs["predict"]["shape"] == [20]
     assert outputs["predict_proba"]["shape"] == [20, 2]

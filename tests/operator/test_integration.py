@@ -72,7 +72,8 @@ def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_availabl
         assert dep["spec"]["replicas"] == 2
         service = wait_for(lambda: k8s.find("v1", "Service", "churn"), "Service churn")
         assert service["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
-        assert has_condition(_mdep(k8s), "Ready", "False", "WaitingForPods")
+        # Children are written before status: wait for the status of this reconcile.
+        _mdep_when(k8s, "WaitingForPods", lambda o: has_condition(o, "Ready", "False", "WaitingForPods"))
 
         play_deployment_controller(k8s, "churn-churn-v1", 1)
         _mdep_when(k8s, "1/2 available reported", lambda o: o["status"].get("availableReplicas") == 1)

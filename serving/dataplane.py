@@ -211,13 +211,14 @@ class DataPlane:
     ) -> InferResult:
         serving = self._serving_for(name, version)
         config = self.config
+        model = serving.model
+        metrics = serving.metrics
         if self.in_flight >= config.max_concurrency:
+            metrics.request(503, 0.0)  # refused at once: counted, so error rates see overload
             raise unavailable(
                 f"overloaded: {self.in_flight} requests in flight, the limit is {config.max_concurrency}",
                 config.retry_after_seconds,
             )
-        model = serving.model
-        metrics = serving.metrics
         self.in_flight += 1
         metrics.in_flight_child.inc()
         started = time.perf_counter()

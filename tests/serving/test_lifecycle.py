@@ -64,6 +64,7 @@ def test_overload_is_503_with_retry_after(slow_artifact: tuple[Path, Path], pool
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert "overloaded" in refused.json()["error"]
+        assert re.search(r'^modelops_requests_total\{code="503",[^}]*\} 1\.0$', httpx.get(f"{url}/metrics").text, re.M)
         assert [f.result().status_code for f in futures] == [200, 200]
         assert _post(url, 6).status_code == 200  # serving again once below the limit
 

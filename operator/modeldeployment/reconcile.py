@@ -177,6 +177,14 @@ class _Rollout:
             and self.history[-1].get("result") == "RolledBack"
         )
 
+    def _rolled_back(self, target: str) -> _Blocked:
+        last = self.history[-1]
+        return _Blocked(
+            "RolledBack",
+            f"{target} was rolled back at {last.get('at')} ({last.get('reason')}); change the spec or "
+            f"annotate {ACTION_ANNOTATION}=retry to try again",
+        )
+
     def _deadline(self) -> timedelta:
         return parse_duration(self.spec.strategy.progress_deadline)
 
@@ -197,12 +205,7 @@ class _Rollout:
         progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable" if stable else "")
 
         if target is not None and target != stable and blocked is None and self._rolled_back_before(target):
-            last = self.history[-1]
-            blocked = _Blocked(
-                "RolledBack",
-                f"{target} was rolled back at {last.get('at')} ({last.get('reason')}); change the spec or "
-                f"annotate {ACTION_ANNOTATION}=retry to try again",
-            )
+            blocked = self._rolled_back(target)
             phase = "RolledBack" if stable else "Failed"
             progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
         elif blocked is not None:
@@ -229,10 +232,10 @@ class _Rollout:
                 progressing = Desired("Progressing", "False", "Paused", f"rollout of {candidate} paused: {figures}")
             elif self.now - started >= self._deadline():
                 self._roll_back(candidate, child, stable)
+                blocked = self._rolled_back(candidate)
                 candidate, started = None, None
                 phase = "RolledBack" if stable else "Failed"
-                last = self.history[-1]
-                progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", str(last["reason"]))
+                progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
             else:
                 phase = "Progressing"
                 remaining = (started + self._deadline() - self.now).total_seconds()

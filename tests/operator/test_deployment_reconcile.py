@@ -194,6 +194,8 @@ def test_a_candidate_not_available_by_the_progress_deadline_is_rolled_back_once(
     p2 = _plan(again, versions=versions, deployments=deps[:1], now=NOW + timedelta(minutes=1))
     assert ("Deployment", "churn-churn-v2") not in _names(p2)
     assert _cond(p2, "Ready") == ("False", "RolledBack")
+    assert _cond(p2, "Stalled") == ("True", "RolledBack")
+    assert p2.status == p.status  # the rollback's own reconcile already wrote the settled status
     # ...but a retry action does, and asks for the annotation to be removed.
     retried = model_deployment(version="churn-v2", status=dict(p.status), generation=2,
                                annotations={"modelops.dev/action": "retry"},

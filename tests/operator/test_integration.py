@@ -201,3 +201,26 @@ def test_scaling_updates_the_deployment_in_place_and_waits_for_the_new_pods(
         play_deployment_controller(k8s, "churn-churn-v1", 3)
         _mdep_when(k8s, "Ready at 3/3", lambda o: has_condition(o, "Ready", "True")
                    and o["status"]["availableReplicas"] == 3)
+
+
+def test_a_candidate_not_available_by_the_deadline_is_rolled_back_until_a_retry(
+    k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    v2 = artifacts[1]
+    with running_operator(k8s):
+        _serve_stable(k8s, artifacts)
+        k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {
+            "version": "churn-v2", "strategy": {"type": "Recreate", "progressDeadline": "1s"}}})
+        # Nobody plays the controller for churn-v2: its pods never become available.
+        rolled_back = _mdep_when(k8s, "RolledBack", lambda o: o["status"].get("phase") == "RolledBack")
+        assert rolled_back["status"]["stable"] == "churn-v1"
+        assert has_condition(rolled_back, "Ready", "False", "RolledBack")
+        assert rolled_back["status"]["history"][-1]["result"] == "RolledBack"
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2") is None, "candidate deleted")
+        assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
+
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"metadata": {"annotations": {"modelops.dev/action": "retry"}}})
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "candidate re-created by the retry")
+        wait_for(lambda: "modelops.dev/action" not in (
+            k8s.get(MV_API, "ModelDeployment", "churn")["metadata"].get("annotations") or {}), "retry removed")

@@ -109,3 +109,16 @@ def test_services_expose_port_8080_to_the_named_container_port() -> None:
     svc = children.version_service(OWNER, "churn", "churn-v2")
     assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
     assert children.endpoint(OWNER, "churn") == "http://churn.prod.svc:8080/v2/models/churn"
+
+
+def test_pod_commands_parse_with_the_real_serve_and_fetch_command_lines() -> None:
+    from modelops.cli import build_parser
+
+    pod = children.deployment(OWNER, SPEC, ServedVersion("v", "file:///m", "d" * 64, "joblib", True, True),
+                              "img")["spec"]["template"]["spec"]
+    serve_args = pod["containers"][0]["args"]
+    serve = build_parser(only="serve").parse_args(serve_args)
+    assert (serve.model_name, serve.model_version, serve.expected_sha256) == ("churn", "v", "d" * 64)
+    assert (serve.port, serve.max_batch_size, serve.trusted, serve.allow_version_skew) == (8080, 16, True, True)
+    fetch = build_parser(only="fetch").parse_args(pod["initContainers"][0]["args"])
+    assert (fetch.uri, fetch.sha256, str(fetch.dest)) == ("file:///m", "d" * 64, "/models")

@@ -7,8 +7,9 @@ requests are in flight than queued (``pending()``, e.g. still being parsed), the
 waits up to ``max_latency`` for them. Predicting off the event loop also keeps serving
 fair under load: a slow model never starves connections of the loop.
 
-Monitoring (``on_batch``) runs in the same thread after the batch's futures are resolved:
-once per batch, vectorised, and off the requests' latency.
+Monitoring (``on_batch``) runs in the same thread, once per batch and vectorised, but
+only after the answers are out: when the worker is idle (or every few batches under
+continuous load), so counting never holds the GIL while the event loop is answering.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ import numpy.typing as npt
 from modelops.serving.model import ServedModel
 
 log = logging.getLogger(__name__)
+
+# Monitoring of answered batches waits for an idle moment (at most this many batches),
+# and that moment starts with a wait this long, which lets the event loop answer first.
+_BACKLOG_LIMIT = 16
+_YIELD_SECONDS = 0.0002
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class Batcher:
         self._pending = pending
         self._on_batch = on_batch
         self._queue: deque[_Job] = deque()
+        self._backlog: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []  # worker thread only
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="modelops-predict", daemon=True)
@@ -115,8 +122,22 @@ class Batcher:
         while True:
             batch = self._next_batch()
             if batch is None:
+                self._flush()
                 return
             self._predict(batch)
+            if len(self._backlog) >= _BACKLOG_LIMIT:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Run monitoring for the batches answered since the last flush."""
+        backlog, self._backlog = self._backlog, []
+        if self._on_batch is None:
+            return
+        for rows, predictions in backlog:
+            try:
+                self._on_batch(rows, predictions)
+            except Exception:  # monitoring must never break serving
+                log.exception("updating monitoring for a batch of %d rows failed", rows.shape[0])
 
     def _take(self, batch: list[_Job], rows: int) -> int:
         """Move queued jobs into ``batch`` while they fit (called with the lock held)."""
@@ -132,6 +153,17 @@ class Batcher:
             while not self._queue:
                 if self._stopping:
                     return None
+                if self._backlog:
+                    # Monitoring runs once the worker is idle, after a short wait that
+                    # releases the GIL so the event loop sends the answers first.
+                    self._cond.wait(_YIELD_SECONDS)
+                    if not self._queue:
+                        self._cond.release()
+                        try:
+                            self._flush()
+                        finally:
+                            self._cond.acquire()
+                    continue
                 self._cond.wait()
             first = self._queue.popleft()
             batch = [first]
@@ -177,10 +209,7 @@ class Batcher:
             start = end
         _resolve_all(outcomes)
         if self._on_batch is not None:
-            try:
-                self._on_batch(rows, predictions)
-            except Exception:  # monitoring must never break serving
-                log.exception("updating monitoring for a batch of %d rows failed", rows.shape[0])
+            self._backlog.append((rows, predictions))
 
 
 def _resolve_all(outcomes: list[tuple[_Job, Prediction | BaseException]]) -> None:

@@ -27,6 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--health-port", type=int, default=8081, help="liveness at :PORT/healthz; 0 turns it off")
     parser.add_argument("--health-address", default="0.0.0.0", help="address of the liveness endpoint")
     parser.add_argument("--metrics-port", type=int, default=9090, help="Prometheus at :PORT/metrics; 0 turns it off")
+    parser.add_argument("--metrics-address", default="0.0.0.0", help="address of the metrics endpoint")
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--workers", type=int, default=4, help="objects reconciled concurrently (default 4)")
     parser.add_argument("--resync", default="5m", help="reconcile every object at least this often (default 5m)")
@@ -64,6 +65,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         health_port=args.health_port or None,
         health_address=args.health_address,
         metrics_port=args.metrics_port or None,
+        metrics_address=args.metrics_address,
         kubeconfig=args.kubeconfig,
         workers=max(args.workers, 1),
         resync_s=parse_duration(args.resync).total_seconds(),

@@ -17,6 +17,7 @@ class Options:
     health_port: int | None = 8081  # kopf's liveness endpoint at /healthz; None: off
     health_address: str = "0.0.0.0"
     metrics_port: int | None = 9090  # Prometheus /metrics; None: off
+    metrics_address: str = "0.0.0.0"
     kubeconfig: Path | None = None  # None: in-cluster service account, else $KUBECONFIG
     workers: int = 4
     resync_s: float = 300.0  # every known object is reconciled at least this often

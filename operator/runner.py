@@ -80,7 +80,7 @@ async def operate(
     """Run until ``stop_flag`` is set (or a signal arrives, when run in the main thread)."""
     registry, settings, _controller = build(options)
     if options.metrics_port is not None:
-        port = metrics.serve(options.metrics_port)
+        port = metrics.serve(options.metrics_port, options.metrics_address)
         log.info("Prometheus metrics on :%d/metrics", port)
     liveness = (
         f"http://{options.health_address}:{options.health_port}/healthz" if options.health_port is not None else None

@@ -40,7 +40,8 @@ def operator_process(k8s: EmulatorHandle, tmp_path: Path) -> Iterator[tuple[int,
     process = subprocess.Popen(
         [str(MODELOPS), "operator", "--namespace", "default", "--kubeconfig", str(k8s.kubeconfig),
          "--image", IMAGE, "--health-address", "127.0.0.1", "--health-port", str(health),
-         "--metrics-port", str(metrics), "--resync", "5s", "--watch-timeout", "10s", "--backoff-max", "2s"],
+         "--metrics-port", str(metrics), "--metrics-address", "127.0.0.1",
+         "--resync", "5s", "--watch-timeout", "10s", "--backoff-max", "2s"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:

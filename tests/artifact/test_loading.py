@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -15,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from modelops.artifact.build import build_artifact
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.loading import load_artifact
-from modelops.artifact.trust import is_allowed_type
+from modelops.artifact.trust import is_allowed_type, refused_types
 
 from .helpers import Built, Dataset, edit_json, flip_last_byte, resign
 
@@ -121,6 +123,50 @@ def test_the_allow_list_takes_scikit_learn_numpy_and_sparse_types_only() -> None
     assert is_allowed_type("builtins.slice")
     for name in ("builtins.eval", "os.system", "sklearnx.Evil", "numpy.testing.Tester", "scipy.io.loadmat"):
         assert not is_allowed_type(name), name
+
+
+def _skops_calling(module: str, name: str, *args: str) -> bytes:
+    """A hand-made skops file whose loading calls ``module.name(*args)`` (skops rebuilds a
+    ConstructorFromReduceNode by calling its type with its content)."""
+    from skops.io._protocol import PROTOCOL
+
+    content = [{"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+                "content": json.dumps(arg), "is_json": True} for arg in args]
+    schema = {"__class__": name, "__module__": module, "__loader__": "ConstructorFromReduceNode",
+              "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
+                          "content": content},
+              "protocol": PROTOCOL, "_skops_version": skops.__version__}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return buffer.getvalue()
+
+
+def test_an_allowed_looking_alias_of_a_refused_function_is_untrusted(artifact: Built, tmp_path: Path) -> None:
+    # numpy.lib._datasource._open is io.open: by name it is numpy, by what it is, file access.
+    victim = tmp_path / "written-by-the-model-file"
+    (artifact.path / "model.skops").write_bytes(_skops_calling("numpy.lib._datasource", "_open", str(victim), "w"))
+    digest = resign(artifact.path)
+    reason, message = _reason(artifact.path, digest)
+    assert reason == "UntrustedFormat"
+    assert "numpy.lib._datasource._open" in message
+    assert not victim.exists()
+
+
+def test_names_are_judged_by_what_they_resolve_to() -> None:
+    aliases = [
+        "numpy._core.multiarray.fromfile",  # numpy.fromfile
+        "numpy.lib._format_impl.read_array",  # numpy.lib.format.read_array
+        "numpy.lib._datasource._open",  # io.open
+        "numpy.lib._datasource.os",  # a module
+        "numpy.lib._datasource.os.system",
+        "sklearn.nosuchmodule.Thing",  # resolves to nothing
+    ]
+    assert refused_types(aliases) == sorted(aliases)
+    assert all(is_allowed_type(name) for name in aliases)
+    fitted = ["sklearn.linear_model._logistic.LogisticRegression", "numpy.float64", "builtins.NoneType",
+              "scipy.sparse._csr.csr_matrix", "sklearn.tree._tree.Tree"]
+    assert refused_types(fitted) == []
 
 
 @pytest.fixture

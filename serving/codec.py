@@ -175,7 +175,8 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
             n = shape0[0]
             if arr.size != n * n_features or type(n) is not int:
                 return None
-            if arr.ndim != 2 and arr.shape != (n_features, n, 1):
+            # flat data, or nested [[v], …] only where the shape says [N, 1]
+            if arr.ndim != 2 and not (len(shape0) == 2 and arr.shape == (n_features, n, 1)):
                 return None
             rows = arr.astype(np.float64, copy=False).reshape(n_features, n).T
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelops.serving.codec import _checked_rows, _fast_rows, decode_request, encode_response
 from modelops.serving.errors import ServingError
@@ -122,3 +124,60 @@ def test_encoded_response_follows_the_protocol() -> None:
     }
     strings = orjson.loads(encode_response(MODEL, "r-2", ("predict",), np.array(["yes", "no"]), None))
     assert strings["outputs"][0]["datatype"] == "BYTES"
+
+
+def test_nested_data_must_match_the_declared_shape_on_both_paths() -> None:
+    inputs = per_feature(rows(2))
+    for tensor in inputs:
+        tensor["data"] = [[v] for v in tensor["data"]]  # nested [N, 1] data under shape [N]
+    assert _fast_rows(inputs, MODEL) is None
+    with pytest.raises(ServingError, match="nested data has shape \\[2, 1\\], 'shape' says \\[2\\]"):
+        decode_request(orjson.dumps({"inputs": inputs}), MODEL)
+
+
+_PERTURBATIONS = [
+    *("none", "length", "string", "null", "inf", "nan"),
+    *("bytes", "int-type", "bool", "nested", "unknown-type"),
+]
+
+
+@st.composite
+def tensors(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A valid per-feature request with at most one tensor perturbed (where fast and
+    checked paths could disagree), in any feature order."""
+    n = draw(st.integers(0, 3))
+    column = draw(st.booleans())
+    nested = column and draw(st.booleans())
+    out: list[dict[str, Any]] = []
+    for name in draw(st.permutations(NAMES)):
+        values: list[Any] = draw(st.lists(st.floats(-1e9, 1e9), min_size=n, max_size=n))
+        out.append(
+            {
+                "name": name,
+                "shape": [n, 1] if column else [n],
+                "datatype": "FP64",
+                "data": [[v] for v in values] if nested else values,
+            }
+        )
+    tensor = out[draw(st.integers(0, len(out) - 1))]
+    change = draw(st.sampled_from(_PERTURBATIONS))
+    flat: list[Any] = [v[0] for v in tensor["data"]] if nested else list(tensor["data"])
+    if change == "length":
+        flat.append(1.0)
+    elif flat and change in ("string", "null", "inf", "nan", "bool"):
+        flat[0] = {"string": "1.5", "null": None, "inf": float("inf"), "nan": float("nan"), "bool": True}[change]
+    elif change in ("bytes", "int-type", "unknown-type"):
+        tensor["datatype"] = {"bytes": "BYTES", "int-type": "INT64", "unknown-type": "FP8"}[change]
+    elif change == "nested":
+        nested = not nested
+    tensor["data"] = [[v] for v in flat] if nested else flat
+    return out
+
+
+@given(tensors())
+@settings(max_examples=200, deadline=None)
+def test_the_fast_path_never_accepts_what_the_checked_path_refuses(inputs: list[dict[str, Any]]) -> None:
+    fast = _fast_rows(inputs, MODEL)
+    if fast is None:
+        return
+    assert np.array_equal(_checked_rows(inputs, MODEL), fast)

@@ -100,12 +100,14 @@ class Cluster:
 
     def create(self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False,
                field_validation: str = "", keep_status: bool = False) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise errors.bad_request(f"the body of a {rt.kind} must be a JSON or YAML object")
+        self._check_body(rt, body)
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {}) or {}
         obj["metadata"] = meta
         self._check_kind(rt, obj)
+        typed = metadata.type_causes(meta)
+        if typed:  # before anything below uses the name, namespace or generateName
+            raise errors.invalid(rt.kind, rt.group, str(meta.get("name") or ""), typed)
         with self.store.lock:
             namespace = self._namespace_for(rt, namespace, meta)
             if not meta.get("name"):
@@ -137,6 +139,13 @@ class Cluster:
             meta["resourceVersion"] = str(self.store.next_resource_version())
             self.store.put(key, obj, "ADDED")
             return self._served(rt, obj)
+
+    @staticmethod
+    def _check_body(rt: ResourceType, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise errors.bad_request(f"the body of a {rt.kind} must be a JSON or YAML object")
+        if not isinstance(body.get("metadata") or {}, dict):
+            raise errors.bad_request(f"the metadata of a {rt.kind} must be an object, not {body['metadata']!r}")
 
     def _check_kind(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
@@ -255,8 +264,7 @@ class Cluster:
     def replace(self, rt: ResourceType, namespace: str | None, name: str, body: Any, *,
                 subresource: str | None = None, dry_run: bool = False, field_validation: str = ""
                 ) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise errors.bad_request(f"the body of a {rt.kind} must be a JSON or YAML object")
+        self._check_body(rt, body)
         body_name = (body.get("metadata") or {}).get("name")
         if body_name and body_name != name:
             raise errors.bad_request(

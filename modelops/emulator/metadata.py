@@ -1,8 +1,9 @@
 """Validation of object metadata every kind gets on a real API server: names and labels.
 
-Catches what a cluster would refuse from an operator or a user: a name that is not a DNS
-name (a Service's must also start with a letter and fit 63 characters), a label key or
-value that is too long or has characters labels cannot hold.
+Catches what a cluster would refuse from an operator or a user: metadata fields of the
+wrong type, a name that is not a DNS name (a Service's must also start with a letter and
+fit 63 characters), a label key or value that is too long or has characters labels cannot
+hold.
 """
 
 from __future__ import annotations
@@ -59,9 +60,30 @@ def _label_key_causes(key: str, field: str) -> list[Cause]:
     return causes
 
 
-def causes(storage_key: tuple[str, str], meta: dict[str, Any]) -> list[Cause]:
-    """Problems with an object's name and labels, as 422 causes (empty when valid)."""
+def type_causes(meta: dict[str, Any]) -> list[Cause]:
+    """Metadata fields of the wrong JSON type (what the rest of the server relies on)."""
     found: list[Cause] = []
+    for field in ("name", "generateName", "namespace"):
+        value = meta.get(field)
+        if value is not None and not isinstance(value, str):
+            found.append(("FieldValueTypeInvalid", f"metadata.{field}", f"Invalid value: {value!r}: must be a string"))
+    finalizers = meta.get("finalizers")
+    if finalizers is not None and not (isinstance(finalizers, list) and all(isinstance(f, str) for f in finalizers)):
+        found.append(("FieldValueTypeInvalid", "metadata.finalizers",
+                      f"Invalid value: {finalizers!r}: must be a list of strings"))
+    references = meta.get("ownerReferences")
+    if references is not None and not (isinstance(references, list) and all(isinstance(r, dict) for r in references)):
+        found.append(("FieldValueTypeInvalid", "metadata.ownerReferences",
+                      f"Invalid value: {references!r}: must be a list of objects"))
+    annotations = meta.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        found.append(("FieldValueTypeInvalid", "metadata.annotations", "Invalid value: annotations must be a map"))
+    return found
+
+
+def causes(storage_key: tuple[str, str], meta: dict[str, Any]) -> list[Cause]:
+    """Problems with an object's metadata types, name and labels, as 422 causes (empty when valid)."""
+    found = type_causes(meta)
     name = meta.get("name")
     if isinstance(name, str) and name:
         found.extend(_name_causes(storage_key, name))

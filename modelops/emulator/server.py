@@ -43,6 +43,29 @@ def _json(body: Any, *, status: int = 200, headers: dict[str, str] | None = None
 _HEALTH = ("/healthz", "/livez", "/readyz")
 
 
+def _number(query: Any, name: str, kind: type[int] | type[float]) -> float:
+    """A non-negative number from the query string (0 when absent); 400 naming it otherwise."""
+    raw = query.get(name, "")
+    try:
+        value = kind(raw) if raw else 0
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise errors.bad_request(f'invalid {name} "{raw}": expected a non-negative {kind.__name__}')
+    return value
+
+
+def _continue_position(token: str) -> list[str]:
+    """The [namespace, name] a continue token resumes after (as `_list` writes them)."""
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+    except ValueError:
+        after = None
+    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(part, str) for part in after)):
+        raise errors.bad_request(f"invalid continue token {token!r}: pass the metadata.continue of a previous list")
+    return after
+
+
 @dataclass(frozen=True)
 class Target:
     """A parsed resource path."""
@@ -281,6 +304,9 @@ class Emulator:
             options["propagationPolicy"] = request.query["propagationPolicy"]
         if options.get("orphanDependents") is True and "propagationPolicy" not in options:
             options["propagationPolicy"] = "Orphan"
+        if not isinstance(options.get("preconditions") or {}, dict):
+            raise errors.bad_request(f"invalid preconditions {options['preconditions']!r}: expected an object "
+                                     "with uid and/or resourceVersion")
         policy = options.get("propagationPolicy")
         if policy not in (None, "Background", "Foreground", "Orphan"):
             raise errors.bad_request(f'invalid propagationPolicy "{policy}": use Background, Foreground or Orphan')
@@ -295,15 +321,12 @@ class Emulator:
         q = request.query
         rt = target.rt
         items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q, rt))
+        limit = int(_number(q, "limit", int))
         token = q.get("continue", "")
         if token:
-            try:
-                after = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-            except ValueError as error:
-                raise errors.bad_request(f"invalid continue token {token!r}") from error
+            after = _continue_position(token)
             items = [i for i in items if [i["metadata"].get("namespace", ""), i["metadata"]["name"]] > after]
         next_token = ""
-        limit = int(q.get("limit", "0") or 0)
         if limit and len(items) > limit:
             items = items[:limit]
             last = items[-1]["metadata"]
@@ -372,7 +395,7 @@ class Emulator:
             if not raw_since.isdigit():
                 raise errors.bad_request(f'invalid resourceVersion "{raw_since}": expected a number')
             since = int(raw_since)
-        timeout = float(q.get("timeoutSeconds", "0") or 0)
+        timeout = _number(q, "timeoutSeconds", float)
         deadline = time.monotonic() + timeout if timeout > 0 else None
         store = self.cluster.store
         subscribed = store.subscribe(rt.storage_key, target.namespace, since,

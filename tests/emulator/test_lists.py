@@ -96,3 +96,17 @@ def test_events_can_be_selected_by_involved_object(api: httpx.Client) -> None:
     selected = names(api, path, fieldSelector="involvedObject.name=w1,involvedObject.kind=Widget,type=Normal")
     assert selected == ["e1"]
     assert api.get(WIDGETS, params={"fieldSelector": "involvedObject.name=w1"}).status_code == 400
+
+
+@pytest.mark.parametrize(("params", "named"), [
+    ({"limit": "two"}, "limit"),
+    ({"limit": "-1"}, "limit"),
+    ({"continue": "e30="}, "continue"),  # base64 of {}
+    ({"continue": "WzFd"}, "continue"),  # base64 of [1]
+    ({"watch": "true", "timeoutSeconds": "soon"}, "timeoutSeconds"),
+])
+def test_malformed_query_parameters_are_400_naming_them(seeded: httpx.Client, params: dict[str, str],
+                                                        named: str) -> None:
+    response = seeded.get(WIDGETS, params=params)
+    assert response.status_code == 400, response.text
+    assert named in response.json()["message"]

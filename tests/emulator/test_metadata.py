@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.emulator.conftest import WIDGETS, widget
 
@@ -164,3 +166,41 @@ def test_labels_must_be_valid(api: httpx.Client) -> None:
     assert api.post(WIDGETS, json=body).status_code == 422
     body["metadata"]["labels"] = {"modelops.dev/version": "churn-v2", "app.kubernetes.io/name": "modelops-serving"}
     assert api.post(WIDGETS, json=body).status_code == 201
+
+
+@pytest.mark.parametrize(("metadata", "field"), [
+    ({"name": 5}, "metadata.name"),
+    ({"generateName": 5}, "metadata.generateName"),
+    ({"name": "w1", "finalizers": "example.com/f"}, "metadata.finalizers"),
+    ({"name": "w1", "ownerReferences": ["not-an-object"]}, "metadata.ownerReferences"),
+    ({"name": "w1", "annotations": ["a"]}, "metadata.annotations"),
+])
+def test_metadata_of_the_wrong_type_is_422_naming_the_field(api: httpx.Client, metadata: dict[str, Any],
+                                                             field: str) -> None:
+    body = widget()
+    body["metadata"] = metadata
+    response = api.post(WIDGETS, json=body)
+    assert response.status_code == 422, response.text
+    assert [c["field"] for c in response.json()["details"]["causes"]] == [field]
+
+
+def test_metadata_of_the_wrong_type_is_refused_on_update_too(api: httpx.Client) -> None:
+    api.post(WIDGETS, json=widget())
+    response = api.patch(f"{WIDGETS}/w1", json={"metadata": {"ownerReferences": "x"}}, headers=MERGE)
+    assert response.status_code == 422
+    assert api.delete(f"{WIDGETS}/w1").status_code == 200  # deletes still look at owner references
+
+
+def test_metadata_that_is_not_an_object_is_400(api: httpx.Client) -> None:
+    body = widget()
+    body["metadata"] = "w1"
+    for response in (api.post(WIDGETS, json=body), api.put(f"{WIDGETS}/w1", json=body)):
+        assert response.status_code == 400
+        assert "metadata" in response.json()["message"]
+
+
+def test_delete_preconditions_must_be_an_object(api: httpx.Client) -> None:
+    api.post(WIDGETS, json=widget())
+    response = api.request("DELETE", f"{WIDGETS}/w1", json={"preconditions": "x"})
+    assert response.status_code == 400
+    assert "preconditions" in response.json()["message"]

@@ -222,16 +222,20 @@ class Kube:
             raise self._error("DELETE", path, status, payload)
         return True
 
-    async def ensure(self, desired: Mapping[str, Any]) -> EnsureResult:
+    async def ensure(
+        self, desired: Mapping[str, Any], current: Mapping[str, Any] | Literal["unknown"] | None = "unknown"
+    ) -> EnsureResult:
         """Create ``desired``, or merge-patch the existing object where it differs from it.
 
         Only the fields ``desired`` names are compared, so what the API server defaults or
         other controllers add never counts as drift (and never causes a write per reconcile).
+        ``current`` is the object as just listed (None: not there), which saves a GET.
         """
         resource = BY_KIND[str(desired["kind"])]
         meta = desired["metadata"]
         namespace, name = str(meta["namespace"]), str(meta["name"])
-        current = await self.get(resource, namespace, name)
+        if current == "unknown":
+            current = await self.get(resource, namespace, name)
         if current is None:
             if await self.create(resource, namespace, desired) is not None:
                 return "created"

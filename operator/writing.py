@@ -19,11 +19,19 @@ from modelops.operator.plans import ACTION_ANNOTATION, Plan, status_patch
 log = logging.getLogger(__name__)
 
 
-async def carry_out(ctx: Context, resource: kube.Resource, obj: Mapping[str, Any], plan: Plan) -> None:
+async def carry_out(
+    ctx: Context,
+    resource: kube.Resource,
+    obj: Mapping[str, Any],
+    plan: Plan,
+    listed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> None:
+    """``listed``: the children as this reconcile listed them, by (kind, name); spares a GET each."""
     meta = obj.get("metadata") or {}
     namespace, name = str(meta["namespace"]), str(meta["name"])
     for child in plan.apply:
-        outcome = await ctx.kube.ensure(child)
+        key = (str(child["kind"]), str(child["metadata"]["name"]))
+        outcome = await ctx.kube.ensure(child, "unknown" if listed is None else listed.get(key))
         if outcome != "unchanged":
             log.info("%s %s %s/%s", outcome, child["kind"], namespace, child["metadata"]["name"])
     patch = status_patch(obj.get("status"), plan.status)

@@ -17,12 +17,15 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         return None  # gone, or going: its children go with it (owner references)
     obj.setdefault("kind", kube.MODEL_DEPLOYMENTS.kind)
     selector = owned_selector(name)
+    deployments = await ctx.kube.list(kube.DEPLOYMENTS, namespace, selector)
+    services = await ctx.kube.list(kube.SERVICES, namespace, selector)
     observed = Observed.from_objects(
         owner_uid=str(obj["metadata"].get("uid")),
         versions=await ctx.kube.list(kube.MODEL_VERSIONS, namespace),
-        deployments=await ctx.kube.list(kube.DEPLOYMENTS, namespace, selector),
-        services=await ctx.kube.list(kube.SERVICES, namespace, selector),
+        deployments=deployments,
+        services=services,
     )
     plan = reconcile.plan(obj, observed, image=ctx.image, now=ctx.clock())
-    await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan)
+    listed = {(str(c["kind"]), str(c["metadata"]["name"])): c for c in [*deployments, *services]}
+    await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan, listed)
     return plan

@@ -51,7 +51,7 @@ def load_artifact(
     built the model."""
     root = Path(directory)
     # The files parsed below are hashed as they are read; the rest are hashed here.
-    manifest, digest = verify_directory(root, expected_sha256, read_later=_read_later(root))
+    manifest = verify_directory(root, expected_sha256, read_later=_read_later(root))
     metadata_bytes = _read_verified(root, manifest, METADATA_FILE)
     metadata = Metadata.from_bytes(metadata_bytes, source=str(root / METADATA_FILE))
     check_metadata(manifest, metadata, str(root / METADATA_FILE))
@@ -63,7 +63,7 @@ def load_artifact(
     model = _deserialize(metadata.format, model_bytes, model_path, trusted_types)
     check_model(model, metadata, str(model_path))
     return LoadedArtifact(
-        model=model, metadata=metadata, profile=profile, manifest=manifest, sha256=digest, path=root
+        model=model, metadata=metadata, profile=profile, manifest=manifest, sha256=manifest.digest, path=root
     )
 
 

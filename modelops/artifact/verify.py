@@ -44,11 +44,15 @@ def verify_entry(entry: ManifestEntry, data: bytes, where: str) -> None:
     check_digest(entry, sha256_bytes(data), len(data), where)
 
 
-def check_digest(entry: ManifestEntry, sha256: str, size: int, where: str) -> None:
+def check_size(entry: ManifestEntry, size: int, where: str) -> None:
     if size != entry.size:
         raise ArtifactError(
             "DigestMismatch", f"{where}: size is {size} bytes, the manifest says {entry.size}"
         )
+
+
+def check_digest(entry: ManifestEntry, sha256: str, size: int, where: str) -> None:
+    check_size(entry, size, where)
     if sha256 != entry.sha256:
         raise ArtifactError(
             "DigestMismatch", f"{where}: sha256 is {sha256}, the manifest says {entry.sha256}"
@@ -79,12 +83,13 @@ def read_manifest_file(root: Path, expected_sha256: str | None) -> Manifest:
 
 def verify_directory(
     root: Path, expected_sha256: str | None = None, read_later: Collection[str] = ()
-) -> tuple[Manifest, str]:
+) -> Manifest:
     """Verify a local artifact directory completely: the manifest's digest, then every
     listed file's size and sha256, and that no file is there that the manifest omits.
     Files in ``read_later`` get their size checked only: the caller hashes the bytes it
     reads (verify_entry), so what it parses is exactly what was verified.
-    Returns the manifest and the artifact digest."""
+    Returns the manifest, whose ``digest`` is the artifact's (manifests are canonical, so
+    it is the sha256 of the bytes read)."""
     if not root.is_dir():
         raise ArtifactError("ArtifactNotFound", f"artifact directory {root} does not exist")
     manifest = read_manifest_file(root, expected_sha256)
@@ -93,11 +98,7 @@ def verify_directory(
         if not path.is_file():
             raise ArtifactError("ArtifactNotFound", f"{path} is listed in the manifest but missing")
         if entry.path in read_later:
-            size = path.stat().st_size
-            if size != entry.size:
-                raise ArtifactError(
-                    "DigestMismatch", f"{path}: size is {size} bytes, the manifest says {entry.size}"
-                )
+            check_size(entry, path.stat().st_size, str(path))
             continue
         digest, size = sha256_file(path)
         check_digest(entry, digest, size, str(path))
@@ -106,11 +107,7 @@ def verify_directory(
         raise ArtifactError(
             "InvalidArtifact", f"{root} holds files the manifest does not list: {', '.join(extra)}"
         )
-    return manifest, manifest_digest(root)
-
-
-def manifest_digest(root: Path) -> str:
-    return sha256_file(root / MANIFEST_FILE)[0]
+    return manifest
 
 
 def list_files(root: Path) -> list[str]:

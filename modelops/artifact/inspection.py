@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from modelops.artifact.errors import ArtifactError
@@ -55,13 +54,6 @@ def check_declared_format(metadata: Metadata, declared: str, trusted: bool, wher
         raise ArtifactError(
             "UntrustedFormat", f"{where}: a joblib (pickle) artifact needs artifact.trusted: true"
         )
-
-
-async def inspect_remote_async(
-    uri: str, expected_sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> tuple[Manifest, Metadata]:
-    """inspect_remote in a worker thread, for asyncio handlers (the reads block)."""
-    return await asyncio.to_thread(inspect_remote, uri, expected_sha256, timeout_s)
 
 
 def artifact_summary(manifest: Manifest, metadata: Metadata, sha256: str | None = None) -> dict[str, Any]:

@@ -27,8 +27,6 @@ from modelops.drift.profile import Profile, ProfileError
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_PROFILE_NAME = "predict"
-
 
 @dataclass(frozen=True)
 class LoadedArtifact:

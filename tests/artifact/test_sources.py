@@ -15,12 +15,7 @@ import pytest
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.fetching import fetch
 from modelops.artifact.format import MAX_MANIFEST_BYTES
-from modelops.artifact.inspection import (
-    artifact_summary,
-    check_declared_format,
-    inspect_remote,
-    inspect_remote_async,
-)
+from modelops.artifact.inspection import artifact_summary, check_declared_format, inspect_remote
 from modelops.artifact.loading import load_artifact
 from modelops.artifact.sources import open_source
 
@@ -71,12 +66,6 @@ def test_the_declared_format_and_trust_are_checked_against_the_metadata(artifact
     with pytest.raises(ArtifactError) as err:
         check_declared_format(joblib_metadata, "joblib", trusted=False, where="mv/bc")
     assert err.value.reason == "UntrustedFormat"
-
-
-async def test_inspect_remote_async_runs_in_a_thread(artifact: Built, served: tuple[str, list[str]]) -> None:
-    url, _ = served
-    _, metadata = await inspect_remote_async(url, artifact.sha256)
-    assert metadata.target == "malignant"
 
 
 def test_without_the_protocols_package_the_error_names_it() -> None:

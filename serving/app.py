@@ -209,8 +209,8 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
             yield
         finally:
             # uvicorn calls this after in-flight requests finished (graceful drain)
-            if loading is not None and not loading.done():
-                await asyncio.wait_for(asyncio.shield(loading), timeout=None)
+            if loading is not None:
+                await loading  # a load still running finishes before the worker stops
             await asyncio.get_running_loop().run_in_executor(None, dataplane.close)
 
     app = FastAPI(

@@ -16,7 +16,7 @@ from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata
 from modelops.artifact.profiling import class_category
 from modelops.artifact.sources import DEFAULT_TIMEOUT_S, open_source, read_limited, read_small
-from modelops.artifact.verify import check_metadata, verify_entry, verify_manifest
+from modelops.artifact.verify import check_metadata, check_size_cap, verify_entry, verify_manifest
 
 
 def inspect_remote(
@@ -31,10 +31,7 @@ def inspect_remote(
     )
     entry = manifest.entry(METADATA_FILE)
     metadata_where = source.describe(METADATA_FILE)
-    if entry.size > MAX_METADATA_BYTES:
-        raise ArtifactError(
-            "InvalidArtifact", f"{metadata_where} is listed as {entry.size} bytes, over {MAX_METADATA_BYTES}"
-        )
+    check_size_cap(entry, MAX_METADATA_BYTES, metadata_where)
     # The listed size bounds the download: one byte more is already a mismatch.
     data = read_limited(source, METADATA_FILE, entry.size + 1)
     verify_entry(entry, data, metadata_where)

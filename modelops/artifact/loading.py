@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from modelops.artifact.errors import ArtifactError
-from modelops.artifact.format import MAX_METADATA_BYTES, METADATA_FILE, PROFILE_FILE, ModelFormat
+from modelops.artifact.format import (
+    MAX_METADATA_BYTES,
+    MAX_PROFILE_BYTES,
+    METADATA_FILE,
+    PROFILE_FILE,
+    ModelFormat,
+)
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata, json_labels
 from modelops.artifact.trust import refused_types
-from modelops.artifact.verify import check_metadata, verify_directory, verify_entry
+from modelops.artifact.verify import check_metadata, check_size_cap, verify_directory, verify_entry
 from modelops.drift.profile import Profile, ProfileError
 
 logger = logging.getLogger(__name__)
@@ -50,7 +56,7 @@ def load_artifact(
     root = Path(directory)
     # The files parsed below are hashed as they are read; the rest are hashed here.
     manifest = verify_directory(root, expected_sha256, read_later=_read_later(root))
-    metadata_bytes = _read_verified(root, manifest, METADATA_FILE)
+    metadata_bytes = _read_verified(root, manifest, METADATA_FILE, cap=MAX_METADATA_BYTES)
     metadata = Metadata.from_bytes(metadata_bytes, source=str(root / METADATA_FILE))
     check_metadata(manifest, metadata, str(root / METADATA_FILE))
     profile = _load_profile(root, manifest, metadata)
@@ -76,21 +82,25 @@ def _read_later(root: Path) -> frozenset[str]:
     return frozenset({METADATA_FILE, PROFILE_FILE, model_file})
 
 
-def _read_verified(root: Path, manifest: Manifest, path: str) -> bytes:
-    """The file's bytes, checked against the manifest again: what is parsed is what was hashed."""
+def _read_verified(root: Path, manifest: Manifest, path: str, cap: int | None = None) -> bytes:
+    """The file's bytes, checked against the manifest again: what is parsed is what was hashed.
+    With a ``cap``, a file listed as larger is refused before it is read."""
     full = root / path
+    entry = manifest.entry(path)
+    if cap is not None:
+        check_size_cap(entry, cap, str(full))
     try:
         data = full.read_bytes()
     except OSError as exc:
         raise ArtifactError("ArtifactNotFound", f"{full} cannot be read: {exc.strerror}") from None
-    verify_entry(manifest.entry(path), data, str(full))
+    verify_entry(entry, data, str(full))
     return data
 
 
 def _load_profile(root: Path, manifest: Manifest, metadata: Metadata) -> Profile:
     where = root / PROFILE_FILE
     try:
-        profile = Profile.from_bytes(_read_verified(root, manifest, PROFILE_FILE))
+        profile = Profile.from_bytes(_read_verified(root, manifest, PROFILE_FILE, cap=MAX_PROFILE_BYTES))
     except ProfileError as exc:
         raise ArtifactError("InvalidArtifact", f"{where}: {exc}") from None
     if profile.feature_names != metadata.feature_names:

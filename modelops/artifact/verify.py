@@ -59,6 +59,12 @@ def check_digest(entry: ManifestEntry, sha256: str, size: int, where: str) -> No
         )
 
 
+def check_size_cap(entry: ManifestEntry, cap: int, where: str) -> None:
+    """A file read whole into memory must be listed at no more than ``cap`` bytes."""
+    if entry.size > cap:
+        raise ArtifactError("InvalidArtifact", f"{where} is listed as {entry.size} bytes, over {cap}")
+
+
 def check_metadata(manifest: Manifest, metadata: Metadata, where: str) -> None:
     """The metadata's model file must be one the manifest lists (and so verifies)."""
     if metadata.model_file not in manifest.paths:

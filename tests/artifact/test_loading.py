@@ -260,6 +260,18 @@ def test_a_corrupt_model_consistent_with_its_manifest_is_invalid(artifact: Built
     assert _reason(artifact.path, digest)[0] == "InvalidArtifact"
 
 
+@pytest.mark.parametrize(("cap", "file"), [("MAX_PROFILE_BYTES", "profile.json"),
+                                           ("MAX_METADATA_BYTES", "metadata.json")])
+def test_small_files_listed_over_their_cap_are_refused_before_reading(
+    artifact: Built, monkeypatch: pytest.MonkeyPatch, cap: str, file: str
+) -> None:
+    monkeypatch.setattr(f"modelops.artifact.loading.{cap}", 100)
+    reason, message = _reason(artifact.path, artifact.sha256)
+    assert reason == "InvalidArtifact"
+    assert file in message
+    assert "over 100" in message
+
+
 def test_a_profile_for_other_features_is_invalid(artifact: Built) -> None:
     edit_json(artifact.path / "metadata.json", features=[{"name": "only", "type": "numeric"}])
     digest = resign(artifact.path)

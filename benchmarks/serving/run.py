@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured with --connections")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved measurements per server, many clients")
-    parser.add_argument("--single-rounds", type=int, default=4, help="interleaved measurements per server, 1 client")
+    parser.add_argument("--single-rounds", type=int, default=3, help="interleaved measurements per server, 1 client")
     parser.add_argument("--single-warmup", type=float, default=1.0, help="seconds of warm-up, 1 client")
     parser.add_argument("--max-batch-size", type=int, default=32, help="batching-on setting, modelops and MLServer")
     parser.add_argument("--max-batch-latency-ms", type=float, default=2.0, help="batching-on setting, both")

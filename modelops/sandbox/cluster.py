@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from modelops.sandbox.kubelet import LocalKubelet
+from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet
 
 log = logging.getLogger("modelops.sandbox")
 
 ROOT = Path(__file__).resolve().parents[2]
-_MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
 
 
 class SandboxError(RuntimeError):
@@ -108,7 +107,7 @@ class Sandbox:
         self.api_url = f"http://127.0.0.1:{port}"
         emulator_log = self._spawn(
             "emulator",
-            [*_MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", str(port),
+            [*MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", str(port),
              "--kubeconfig", str(self.kubeconfig)],
         )
         wait_for_http(f"{self.api_url}/readyz", 30, "the API emulator", emulator_log)
@@ -120,7 +119,7 @@ class Sandbox:
         if operator:
             self._spawn(
                 "operator",
-                [*_MODULE_COMMAND, "operator", "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
+                [*MODULE_COMMAND, "operator", "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
                  "--health-port", "0", "--metrics-port", "0"],
             )
         from kubernetes import config

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from modelops.conditions import find
 from modelops.sandbox.cluster import ROOT, Sandbox, SandboxError
 
 EXAMPLES = ROOT / "manifests" / "examples"
@@ -59,10 +60,8 @@ def example_documents(artifact_uri: str, sha256: str) -> list[dict[str, Any]]:
 
 
 def _ready(obj: dict[str, Any]) -> str:
-    for cond in obj.get("status", {}).get("conditions", []):
-        if cond.get("type") == "Ready":
-            return f"{cond.get('status')} ({cond.get('reason')})"
-    return "-"
+    cond = find(obj.get("status", {}).get("conditions"), "Ready")
+    return "-" if cond is None else f"{cond.get('status')} ({cond.get('reason')})"
 
 
 def status_table(sandbox: Sandbox) -> tuple[Table, list[dict[str, Any]]]:
@@ -79,7 +78,7 @@ def status_table(sandbox: Sandbox) -> tuple[Table, list[dict[str, Any]]]:
             detail = f"stable={status.get('stable')} phase={status.get('phase')} endpoint={status.get('endpoint')}"
         else:
             detail = f"target={obj['spec']['targetRef']['name']}"
-        ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), {})
+        ready = find(status.get("conditions"), "Ready") or {}
         table.add_row(obj["kind"], obj["metadata"]["name"], _ready(obj), detail, ready.get("message", ""))
     return table, list(raw.get("items", []))
 

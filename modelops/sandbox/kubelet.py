@@ -28,7 +28,8 @@ from typing import Any
 log = logging.getLogger("modelops.sandbox.kubelet")
 
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=modelops"
-_MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
+# `modelops …` as this interpreter runs it (the console script may not be on PATH).
+MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
 
 
 def _addresses() -> Iterator[str]:
@@ -89,7 +90,7 @@ class Replica:
     def _argv(self, container: dict[str, Any]) -> list[str]:
         words = [*container.get("command", []), *container.get("args", [])]
         if words and Path(words[0]).name == "modelops":
-            words = [*_MODULE_COMMAND, *words[1:]]
+            words = [*MODULE_COMMAND, *words[1:]]
         mounts = self._mounts(container)
         return [_rewrite(word, mounts) for word in words]
 

@@ -16,22 +16,12 @@ from modelops.api.common import (
     StatusModel,
     Uri,
 )
+from modelops.artifact.errors import REASONS as ARTIFACT_REASONS
+from modelops.artifact.format import ModelFormat
 
-ArtifactFormat = Literal["skops", "joblib"]
-
-# Reasons of the ArtifactVerified / Validated / Ready conditions.
-REASONS = (
-    "Verified",
-    "DigestMismatch",
-    "ArtifactNotFound",
-    "UnsupportedFormat",
-    "UntrustedFormat",
-    "InvalidArtifact",
-    "InvalidSpec",
-    "ValidationPassed",
-    "ValidationFailed",
-    "VersionSkew",
-)
+# Reasons of the ArtifactVerified / Validated / Ready conditions: every ArtifactError reason
+# (the operator copies them into status as they are) and those of success and validation.
+REASONS = ("Verified", *ARTIFACT_REASONS, "ValidationPassed", "ValidationFailed")
 
 
 class ArtifactRef(Model):
@@ -39,7 +29,7 @@ class ArtifactRef(Model):
 
     uri: Uri = Field(description="Artifact directory: file://, http(s)://, s3:// (with the s3 extra).")
     sha256: Sha256 = Field(description="sha256 of the artifact's manifest.json (see README).")
-    format: ArtifactFormat = Field(default="skops", description="Serialisation of the model file.")
+    format: ModelFormat = Field(default="skops", description="Serialisation of the model file.")
     trusted: bool = Field(
         default=False, description="joblib (pickle) artifacts load only when true: pickle runs code."
     )

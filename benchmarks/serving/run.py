@@ -27,6 +27,7 @@ import environment
 import load
 import models
 import ratios
+import report
 import servers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -396,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(report.markdown_table(results), flush=True)
     print(f"results: {args.out} ({results['runtime_s']} s)", flush=True)
     for name, entry in computed.items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[entry["met"]]

@@ -125,13 +125,17 @@ class _Parser:
 
     def arguments(self) -> list[Node]:
         self.take("(")
-        args: list[Node] = []
-        while self.peek() != ")":
-            args.append(self.ternary())
+        return self.items_until(")")
+
+    def items_until(self, closing: str) -> list[Node]:
+        """Comma-separated expressions up to and including ``closing``."""
+        items: list[Node] = []
+        while self.peek() != closing:
+            items.append(self.ternary())
             if self.peek() == ",":
                 self.take(",")
-        self.take(")")
-        return args
+        self.take(closing)
+        return items
 
     def method(self, target: Node, name: str) -> Node:
         if name in ("all", "exists", "exists_one"):
@@ -164,12 +168,7 @@ class _Parser:
             self.take(")")
             return inner
         if token.text == "[":
-            items: list[Node] = []
-            while self.peek() != "]":
-                items.append(self.ternary())
-                if self.peek() == ",":
-                    self.take(",")
-            self.take("]")
+            items = self.items_until("]")
             return lambda env: [item(env) for item in items]
         if token.kind != "name":
             raise RuleError(f"unexpected {token.text!r}")

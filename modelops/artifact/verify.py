@@ -18,6 +18,7 @@ from modelops.artifact.format import (
 )
 from modelops.artifact.manifest import Manifest, ManifestEntry
 from modelops.artifact.metadata import Metadata
+from modelops.artifact.sources import LocalSource, read_small
 
 # Files every manifest must list besides the model file (which metadata.json names).
 REQUIRED_FILES = (METADATA_FILE, PROFILE_FILE)
@@ -74,17 +75,9 @@ def check_metadata(manifest: Manifest, metadata: Metadata, where: str) -> None:
 
 
 def read_manifest_file(root: Path, expected_sha256: str | None) -> Manifest:
-    path = root / MANIFEST_FILE
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_MANIFEST_BYTES + 1)
-    except FileNotFoundError:
-        raise ArtifactError("ArtifactNotFound", f"{path} does not exist") from None
-    except OSError as exc:
-        raise ArtifactError("ArtifactNotFound", f"{path} cannot be read: {exc.strerror}") from None
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise ArtifactError("InvalidArtifact", f"{path} is larger than {MAX_MANIFEST_BYTES} bytes")
-    return verify_manifest(data, expected_sha256, str(path))
+    source = LocalSource(str(root), root)
+    data = read_small(source, MANIFEST_FILE, MAX_MANIFEST_BYTES)
+    return verify_manifest(data, expected_sha256, source.describe(MANIFEST_FILE))
 
 
 def verify_directory(

@@ -47,6 +47,14 @@ def canonical_json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+def parse_json(data: bytes, source: str) -> Any:
+    """The JSON value in ``data``; InvalidArtifact naming ``source`` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ArtifactError("InvalidArtifact", f"{source} is not valid JSON: {exc}") from None
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.format import (
     FORMAT_VERSION,
@@ -16,6 +14,7 @@ from modelops.artifact.format import (
     canonical_json,
     check_relative_path,
     is_sha256,
+    parse_json,
     sha256_bytes,
     sha256_file,
 )
@@ -73,11 +72,7 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = MANIFEST_FILE) -> Manifest:
-        try:
-            raw = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ArtifactError("InvalidArtifact", f"{source} is not valid JSON: {exc}") from None
-        manifest = cls.from_json(raw, source)
+        manifest = cls.from_json(parse_json(data, source), source)
         # One artifact content, one digest: a manifest that is not in canonical form (sorted
         # keys and paths, no whitespace) would let the same files carry several digests.
         if manifest.to_bytes() != data:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from modelops.artifact.errors import ArtifactError
-from modelops.artifact.format import FORMAT_VERSION, METADATA_FILE, MODEL_FORMATS, ModelFormat
+from modelops.artifact.format import FORMAT_VERSION, METADATA_FILE, MODEL_FORMATS, ModelFormat, parse_json
 
 Task = Literal["classification", "regression"]
 FeatureType = Literal["numeric", "categorical"]
@@ -71,10 +71,7 @@ class Metadata(_Camel):
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = METADATA_FILE) -> Metadata:
-        try:
-            raw = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ArtifactError("InvalidArtifact", f"{source} is not valid JSON: {exc}") from None
+        raw = parse_json(data, source)
         if not isinstance(raw, dict):
             raise ArtifactError("InvalidArtifact", f"{source} must be a JSON object")
         # Checked before the schema, so an artifact of a newer format or an unknown model

@@ -2,6 +2,20 @@
 
 Everything is built per call (no module-level registry), so tests can run an operator,
 stop it, and start a fresh one against the same API, as a restart would.
+
+The operator's layers (``operator/`` is a namespace portion, so this is where they are told),
+from the outside in::
+
+    cli.py, runner.py          flags -> Options; registry, settings, login, workers, probes, metrics
+    */handlers.py              kopf registrations: every event only enqueues a key
+    controller.py, workqueue   workers: one key at a time each, per-key backoff, resync
+    */sync.py, writing.py      read the object and what it depends on; carry out the plan
+    */reconcile.py, children,  pure decisions: (object, observed) -> Plan (children, status, Events)
+    observed.py, plans.py
+    kube.py, events.py         the thin API client and the Event objects
+
+The pure modules import neither kopf nor the client (tests/operator/test_layers.py checks),
+so every decision is tested without a server.
 """
 
 from __future__ import annotations

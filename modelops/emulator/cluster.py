@@ -336,12 +336,12 @@ class Cluster:
                     candidate.pop("status", None)
         candidate["apiVersion"], candidate["kind"] = rt.api_version, rt.kind
         old_served = self._served(rt, old)
+        candidate = self._admit(rt, candidate, old_served, field_validation)
         if meta_old.get("deletionTimestamp"):
             added = set(candidate["metadata"].get("finalizers") or []) - set(meta_old.get("finalizers") or [])
             if added:
                 raise errors.invalid(rt.kind, rt.group, name, [("FieldValueForbidden", "metadata.finalizers",
                                      "Forbidden: no new finalizers can be added if the object is being deleted")])
-        candidate = self._admit(rt, candidate, old_served, field_validation)
         if _content(candidate, rt) != _content(old_served, rt):
             candidate["metadata"]["generation"] = int(meta_old.get("generation", 1)) + 1
         if candidate == old_served:

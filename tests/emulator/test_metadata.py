@@ -191,6 +191,16 @@ def test_metadata_of_the_wrong_type_is_refused_on_update_too(api: httpx.Client) 
     assert api.delete(f"{WIDGETS}/w1").status_code == 200  # deletes still look at owner references
 
 
+def test_finalizers_of_the_wrong_type_on_an_object_being_deleted_are_422(api: httpx.Client) -> None:
+    body = widget()
+    body["metadata"]["finalizers"] = ["example.com/keep"]
+    api.post(WIDGETS, json=body)
+    api.delete(f"{WIDGETS}/w1")
+    response = api.patch(f"{WIDGETS}/w1", json={"metadata": {"finalizers": 5}}, headers=MERGE)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"]["causes"][0]["field"] == "metadata.finalizers"
+
+
 def test_metadata_that_is_not_an_object_is_400(api: httpx.Client) -> None:
     body = widget()
     body["metadata"] = "w1"

@@ -127,6 +127,13 @@ def decode(body: bytes) -> dict[str, Any]:
     """Decode a protobuf-encoded object of a supported kind into its JSON form."""
     if not body.startswith(MAGIC):
         raise ApiError(415, "UnsupportedMediaType", "the protobuf body lacks the k8s envelope")
+    try:
+        return _decode(body)
+    except (IndexError, ValueError, AttributeError) as error:  # truncated, bad UTF-8, a number for a string
+        raise ApiError(400, "BadRequest", f"the protobuf body is malformed: {error}") from None
+
+
+def _decode(body: bytes) -> dict[str, Any]:
     api_version = kind = ""
     raw = b""
     for number, _, value in fields(body[len(MAGIC):]):

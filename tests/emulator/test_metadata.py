@@ -214,3 +214,14 @@ def test_delete_preconditions_must_be_an_object(api: httpx.Client) -> None:
     response = api.request("DELETE", f"{WIDGETS}/w1", json={"preconditions": "x"})
     assert response.status_code == 400
     assert "preconditions" in response.json()["message"]
+
+
+@pytest.mark.parametrize("body", [
+    b"k8s\x00\x0a\xff",  # a length that never ends
+    b"k8s\x00\x0a\x03\x12\x01\xff",  # a kind that is not UTF-8
+])
+def test_a_malformed_protobuf_body_is_400(api: httpx.Client, body: bytes) -> None:
+    response = api.post("/api/v1/namespaces", content=body,
+                        headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    assert response.status_code == 400, response.text
+    assert "protobuf" in response.json()["message"]

@@ -355,8 +355,9 @@ class Emulator:
                 scale = patches.apply_patch(request.headers.get("Content-Type", ""), scale, body, custom=True)
             else:
                 scale = body
-            replicas = (scale or {}).get("spec", {}).get("replicas")
-            if not isinstance(replicas, int) or replicas < 0:
+            spec = scale.get("spec") if isinstance(scale, dict) else None
+            replicas = spec.get("replicas") if isinstance(spec, dict) else None
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise errors.invalid("Scale", "autoscaling", name, [("FieldValueInvalid", "spec.replicas",
                                      f"Invalid value: {replicas}: must be greater than or equal to 0")])
             obj, _ = self.cluster.patch(rt, target.namespace, name, "application/merge-patch+json",

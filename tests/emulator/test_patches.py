@@ -139,6 +139,14 @@ def test_scale_subresource_reads_and_sets_replicas(api: httpx.Client) -> None:
     assert api.get(f"{DEPLOYMENTS}/d").json()["spec"]["replicas"] == 3
 
 
+@pytest.mark.parametrize("body", [{"spec": "3"}, {"spec": {"replicas": True}}, ["not", "a", "scale"]])
+def test_a_malformed_scale_is_422_naming_spec_replicas(api: httpx.Client, body: object) -> None:
+    api.post(DEPLOYMENTS, json=deployment())
+    response = api.put(f"{DEPLOYMENTS}/d/scale", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"]["causes"][0]["field"] == "spec.replicas"
+
+
 def test_apply_to_custom_resources_merges_lists_as_the_schema_says() -> None:
     schema = {"type": "object", "properties": {
         "keyed": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],

@@ -19,7 +19,7 @@ import orjson
 
 from modelops.serving.errors import ServingError, bad_request
 from modelops.serving.model import ServedModel
-from modelops.serving.protocol import DATATYPES, OUTPUT_NAMES, PREDICT_OUTPUT, PROBA_OUTPUT
+from modelops.serving.protocol import DATATYPES, OUTPUT_NAMES, PREDICT_OUTPUT, PROBA_OUTPUT, datatype_of
 
 _INT_DATATYPES = frozenset(
     {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -377,19 +377,6 @@ def _matrix_rows(
 # -- encoding ----------------------------------------------------------------------------
 
 
-def _datatype(arr: npt.NDArray[Any]) -> str:
-    kind = arr.dtype.kind
-    if kind == "b":
-        return "BOOL"
-    if kind == "i":
-        return "INT64"
-    if kind == "u":
-        return "UINT64"
-    if kind == "f":
-        return "FP64"
-    return "BYTES"
-
-
 def encode_response(
     model: ServedModel,
     response_id: str,
@@ -405,7 +392,7 @@ def encode_response(
                 {
                     "name": PREDICT_OUTPUT,
                     "shape": [n],
-                    "datatype": _datatype(predictions),
+                    "datatype": datatype_of(predictions),
                     "data": predictions.tolist(),
                 }
             )

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from modelops.drift.profile import Profile
 from modelops.serving.fastpath import LinearPredictor, compile_linear
+from modelops.serving.protocol import datatype_of
 
 if TYPE_CHECKING:
     from modelops.artifact import LoadedArtifact
@@ -101,7 +102,7 @@ class ServedModel:
         self.direct: LinearPredictor | None = None
         if direct and self.all_numeric and self._columns is None:
             self.direct = compile_linear(estimator, profile, self.supports_proba)
-        self.output_datatype = _datatype_of(
+        self.output_datatype = datatype_of(
             np.asarray(classes) if classes is not None else np.zeros(0, dtype=np.float64)
         )
 
@@ -148,16 +149,3 @@ class ServedModel:
             sha256=loaded.sha256,
         )
 
-
-def _datatype_of(arr: npt.NDArray[Any]) -> str:
-    """The OIP datatype of an array of predictions."""
-    kind = arr.dtype.kind
-    if kind == "b":
-        return "BOOL"
-    if kind == "i":
-        return "INT64"
-    if kind == "u":
-        return "UINT64"
-    if kind == "f":
-        return "FP64"
-    return "BYTES"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 # OIP v2 tensor datatypes, and the numpy kinds each may carry.
@@ -33,6 +34,14 @@ DATATYPES: frozenset[str] = NUMERIC_DATATYPES | {"BYTES"}
 PROBA_OUTPUT = "predict_proba"
 PREDICT_OUTPUT = "predict"
 OUTPUT_NAMES: tuple[str, ...] = (PREDICT_OUTPUT, PROBA_OUTPUT)
+
+
+def datatype_of(values: npt.NDArray[Any]) -> str:
+    """The OIP datatype of an array of model outputs."""
+    return _KIND_DATATYPES.get(values.dtype.kind, "BYTES")
+
+
+_KIND_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}
 
 
 class _Model(BaseModel):

@@ -294,6 +294,7 @@ class Cluster:
             if not isinstance(patched, dict):
                 raise errors.invalid(rt.kind, rt.group, name, [("FieldValueInvalid", "<root>",
                                      "Invalid value: the patched object is not an object")])
+            self._check_body(rt, patched)
             return self._commit(rt, old, patched, subresource, dry_run=dry_run,
                                 field_validation=field_validation), False
 

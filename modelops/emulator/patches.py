@@ -54,7 +54,9 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def _split_pointer(pointer: str) -> list[str]:
+def _split_pointer(pointer: Any) -> list[str]:
+    if not isinstance(pointer, str):
+        raise _patch_error(f"invalid JSON pointer {pointer!r}: it must be a string")
     if pointer == "":
         return []
     if not pointer.startswith("/"):

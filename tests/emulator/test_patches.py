@@ -139,6 +139,18 @@ def test_scale_subresource_reads_and_sets_replicas(api: httpx.Client) -> None:
     assert api.get(f"{DEPLOYMENTS}/d").json()["spec"]["replicas"] == 3
 
 
+def test_malformed_patches_are_refused_naming_what_is_wrong(api: httpx.Client) -> None:
+    api.post(WIDGETS, json=widget())
+    pointer = api.patch(f"{WIDGETS}/w1", json=[{"op": "add", "path": 5, "value": 1}],
+                        headers={"Content-Type": "application/json-patch+json"})
+    assert pointer.status_code == 422, pointer.text
+    assert "JSON pointer 5" in pointer.json()["message"]
+    metadata = api.patch(f"{WIDGETS}/w1", json={"metadata": 5},
+                         headers={"Content-Type": "application/merge-patch+json"})
+    assert metadata.status_code == 400, metadata.text
+    assert "metadata" in metadata.json()["message"]
+
+
 @pytest.mark.parametrize("body", [{"spec": "3"}, {"spec": {"replicas": True}}, ["not", "a", "scale"]])
 def test_a_malformed_scale_is_422_naming_spec_replicas(api: httpx.Client, body: object) -> None:
     api.post(DEPLOYMENTS, json=deployment())

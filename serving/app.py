@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -271,7 +272,7 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
     @app.get("/v2/models/{name}/ready", response_model=ReadyResponse, responses={404: _ERRORS[404], 503: _ERRORS[503]})
     async def model_ready(name: str) -> Response:
         dataplane.check_ready(name)
-        return _json(b'{"ready":true}')
+        return _json(orjson.dumps({"name": name, "ready": True}))
 
     @app.get(
         "/v2/models/{name}/versions/{version}/ready",
@@ -280,7 +281,7 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
     )
     async def version_ready(name: str, version: str) -> Response:
         dataplane.check_ready(name, version)
-        return _json(b'{"ready":true}')
+        return _json(orjson.dumps({"name": name, "ready": True}))
 
     # -- inference -----------------------------------------------------------------------
 
@@ -325,8 +326,6 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         },
     )
     async def feedback(request: Request, name: str) -> Response:
-        import orjson
-
         body = await read_body(request, limit)
         try:
             parsed = FeedbackRequest.model_validate_json(body)
@@ -340,8 +339,6 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         responses={k: _ERRORS[k] for k in (400, 404, 503)},
     )
     async def drift(name: str, window: str | None = None) -> Response:
-        import orjson
-
         return _json(orjson.dumps(dataplane.drift(name, window)))
 
     @app.get("/metrics", response_class=Response)

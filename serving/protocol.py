@@ -120,6 +120,7 @@ class LiveResponse(BaseModel):
 
 
 class ReadyResponse(BaseModel):
+    name: str | None = Field(default=None, description="the model's name (model readiness only)")
     ready: bool
 
 

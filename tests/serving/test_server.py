@@ -47,7 +47,7 @@ def local_model(lr_artifact: Path) -> Any:
 def test_live_and_ready(client: httpx.Client) -> None:
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    assert client.get("/v2/models/cancer/ready").json() == {"ready": True}
+    assert client.get("/v2/models/cancer/ready").json() == {"name": "cancer", "ready": True}
     assert client.get("/v2/models/cancer/versions/v1/ready").status_code == 200
 
 

@@ -119,8 +119,9 @@ class DataPlane:
             self.reason = ""
         serving.metrics.set_ready(True)
         log.info(
-            "ready: serving model %r version %r (%s, %d features, sha256 %s)",
+            "ready: serving model %r version %r (%s, %d features, sha256 %s, %s)",
             model.name, model.version, model.task, len(model.features), model.sha256 or "-",
+            "direct linear predictor" if model.direct is not None else "scikit-learn predict",
         )  # fmt: skip
 
     def _fail(self, reason: str) -> None:

@@ -33,11 +33,11 @@ from modelops.artifact.metadata import (
     Task,
     framework_versions,
     json_labels,
-    utc_timestamp,
 )
 from modelops.artifact.metrics import offline_metrics
 from modelops.artifact.profiling import build_profile
 from modelops.artifact.serialization import dump_model
+from modelops.conditions import now_rfc3339
 
 
 def build_artifact(
@@ -101,7 +101,7 @@ def build_artifact(
         offline_metrics=metrics,
         lineage=_json_object(lineage) if lineage is not None else None,
         framework_versions=framework_versions(),
-        created_at=utc_timestamp(created_at or _source_date()),
+        created_at=now_rfc3339(created_at or _source_date()),
     )
     files = {
         MODEL_FILES[format]: model_bytes,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -122,9 +121,3 @@ def framework_versions() -> dict[str, str]:
         "skops": skops.__version__,
         "modelops": __version__,
     }
-
-
-def utc_timestamp(when: datetime | None = None) -> str:
-    """RFC 3339 UTC timestamp with second precision, as Kubernetes writes them."""
-    moment = (when or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -156,9 +156,14 @@ def test_metrics_count_requests_batches_and_classes(replicas: list[httpx.Client]
     client.post("/v2/models/cancer/infer", json={"inputs": []})
     assert value("modelops_requests_total", code="200") == ok + 1
     assert value("modelops_requests_total", code="400") == bad + 1
-    wait_until(lambda: value("modelops_rows_total") == rows + 5, 10, "the batch to be counted")
-    per_class = sum(value("modelops_predictions_total", **{"class": str(c)}) for c in (0, 1))
-    assert per_class == value("modelops_rows_total")
+
+    def per_class() -> float:
+        return sum(value("modelops_predictions_total", **{"class": str(c)}) for c in (0, 1))
+
+    # counted by the predict worker once the answers are out: wait for it
+    wait_until(
+        lambda: value("modelops_rows_total") == rows + 5 and per_class() == rows + 5, 10, "the batch to be counted"
+    )
     assert value("modelops_batch_size_count") >= 1
     assert value("modelops_request_duration_seconds_count") >= 2
     assert len(predicted) == 5

@@ -13,7 +13,6 @@ The last line printed is the `RATIOS ...` line; the JSON holds every raw figure 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import subprocess
@@ -236,19 +235,19 @@ def measure_model(
     records = {run.label: _record(run) for run in plan}
     bodies = model.bodies_file.read_text().splitlines()
     live: list[servers.ServerRun] = []
-    with contextlib.ExitStack() as stack:
+    started = time.monotonic()
+    with servers.running_all(plan) as failures:
         for run in plan:
-            started = time.monotonic()
             try:
-                stack.enter_context(servers.running(run))
-                records[run.label]["startup_s"] = round(time.monotonic() - started, 2)
+                if run.label in failures:
+                    raise RuntimeError(failures[run.label])
                 servers.check_predictions(run, bodies, model.expected)
             except RuntimeError as error:
                 records[run.label]["error"] = str(error)
                 print(f"--- {run.label}: FAILED: {error}", flush=True)
                 continue
             live.append(run)
-            print(f"--- {run.label}: ready in {records[run.label]['startup_s']} s, predictions checked", flush=True)
+        print(f"--- {len(live)} servers ready and checked in {time.monotonic() - started:.1f} s", flush=True)
         phases = {
             "single": (
                 load.Load(connections=1, warmup_s=args.single_warmup, duration_s=args.single_duration),

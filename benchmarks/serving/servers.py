@@ -59,11 +59,18 @@ class ServerRun:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now and not handed out before (servers start together, after all ports are chosen)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -126,8 +133,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def running(run: ServerRun, ready_timeout_s: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+def _start(run: ServerRun) -> subprocess.Popen[bytes]:
     env = {**os.environ, **ONE_THREAD, **run.env}
     run.log.parent.mkdir(parents=True, exist_ok=True)
     with run.log.open("wb") as log:
@@ -139,12 +145,26 @@ def running(run: ServerRun, ready_timeout_s: float = 120.0) -> Iterator[subproce
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        run.pid = process.pid
-        try:
-            _wait_ready(run, process, ready_timeout_s)
-            yield process
-        finally:
-            _stop(process)
+    run.pid = process.pid
+    return process
+
+
+@contextlib.contextmanager
+def running_all(runs: list[ServerRun], ready_timeout_s: float = 180.0) -> Iterator[dict[str, str]]:
+    """Start every server at once (start-up is mostly waiting), wait until each is ready, stop them all
+    at the end. Yields the start-up failures by label; the other runs are live."""
+    processes = {run.label: _start(run) for run in runs}
+    failures: dict[str, str] = {}
+    try:
+        for run in runs:
+            try:
+                _wait_ready(run, processes[run.label], ready_timeout_s)
+            except RuntimeError as error:
+                failures[run.label] = str(error)
+        yield failures
+    finally:
+        for run in runs:
+            _stop(processes[run.label])
             run.pid = None
 
 

@@ -81,8 +81,11 @@ def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSetting
         await asyncio.gather(*running, return_exceptions=True)
         await controller.close()
 
-    @kopf.on.probe(id="queue", registry=registry)
+    @kopf.on.probe(id="queue", errors=kopf.ErrorsMode.PERMANENT, registry=registry)
     def queue_length(**_: Any) -> int:
+        # Watches alone are not liveness: the workers must be running too (else /healthz fails).
+        if not running or running[0].done():
+            raise RuntimeError("the reconcile workers are not running")
         return len(controller.queue)
 
     return registry, settings, controller

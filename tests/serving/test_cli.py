@@ -1,0 +1,43 @@
+"""`modelops serve` options: durations, and invalid settings refused before serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelops.cli import build_parser, main
+
+
+def test_serve_options_parse_with_their_defaults(tmp_path: Path) -> None:
+    args = build_parser(only="serve").parse_args(["serve", "--model-dir", str(tmp_path), "--drift-window", "2h"])
+    assert args.drift_window == 7200
+    assert args.port == 8080
+    assert args.host == "0.0.0.0"
+    assert args.max_batch_size == 32
+    assert args.max_batch_latency_ms == 2.0
+    assert args.max_concurrency == 256
+    assert args.drift_bucket_seconds == 60
+    assert args.trusted is False
+
+
+def test_a_malformed_window_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--model-dir", str(tmp_path), "--drift-window", "soon"])
+    assert exit_.value.code == 2
+    assert "invalid duration 'soon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "word"),
+    [
+        ("--max-batch-size", "0", "max_batch_size"),
+        ("--max-batch-latency-ms", "-1", "max_batch_latency_ms"),
+        ("--drift-bucket-seconds", "7200", "drift window"),
+    ],
+)
+def test_invalid_settings_exit_2_before_serving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, option: str, value: str, word: str
+) -> None:
+    assert main(["serve", "--model-dir", str(tmp_path), "--port", "0", option, value]) == 2
+    assert any(word in r.getMessage() for r in caplog.records)

@@ -65,8 +65,6 @@ def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetim
 
 
 def _unsupported(spec: ModelDeploymentSpec) -> str | None:
-    if spec.strategy.type != "Recreate":
-        return f"spec.strategy.type: strategy {spec.strategy.type} is not implemented yet; use Recreate"
     if spec.router != "Replicas":
         return f"spec.router: router {spec.router} is not implemented yet; use Replicas"
     if spec.promotion == "Manual" and spec.version is None:
@@ -209,6 +207,15 @@ class _Rollout:
             phase = "RolledBack" if stable else "Failed"
             progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
         elif blocked is not None:
+            progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
+        elif target is not None and stable is not None and target != stable and self.spec.strategy.type != "Recreate":
+            # A first rollout has no stable version to compare with, so every strategy deploys it
+            # directly (as Argo Rollouts does); only a change of version needs progressive delivery.
+            blocked = _Blocked(
+                "InvalidSpec",
+                f"spec.strategy.type: a {self.spec.strategy.type} rollout from {stable} to {target} is not "
+                f"implemented yet; use Recreate",
+            )
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
         elif target != stable and self.spec.paused and self.status.get("candidate") != target:
             blocked = _Blocked("Paused", f"rollout of {target} is paused by spec.paused")

@@ -33,6 +33,8 @@ class Verify:
     uri: str
     sha256: str
     allow_version_skew: bool
+    format: str = "skops"
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify:
             generation, now,
         )
         return Plan(status={**status, "observedGeneration": generation, "conditions": conditions}, requeue_after=0)
-    return Verify(spec.artifact.uri, spec.artifact.sha256, spec.allow_version_skew)
+    return Verify(
+        spec.artifact.uri, spec.artifact.sha256, spec.allow_version_skew, spec.artifact.format, spec.artifact.trusted
+    )
 
 
 def conclude(obj: Mapping[str, Any], outcome: Outcome, now: datetime) -> Plan:

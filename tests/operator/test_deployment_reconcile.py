@@ -156,10 +156,30 @@ def test_invalid_fields_give_invalid_spec_naming_the_field_and_touch_nothing() -
     assert p.status["stable"] == "churn-v1"
 
 
-def test_strategies_other_than_recreate_are_refused_clearly() -> None:
+def test_a_first_rollout_deploys_directly_whatever_the_strategy() -> None:
     p = _plan(model_deployment(strategy={"type": "Canary"}), versions=[model_version("churn-v1")])
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert p.status["candidate"] == "churn-v1"
+
+
+def test_a_version_change_under_a_progressive_strategy_is_refused_and_the_stable_keeps_serving() -> None:
+    obj = model_deployment(version="churn-v2", strategy={"type": "Canary"}, status=_stable())
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
     assert _cond(p, "Ready") == ("False", "InvalidSpec")
-    assert _message(p, "Ready") == "spec.strategy.type: strategy Canary is not implemented yet; use Recreate"
+    assert _message(p, "Ready").startswith(
+        "spec.strategy.type: a Canary rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
+    )
+    assert ("Deployment", "churn-churn-v2") not in _names(p)
+    assert p.delete == ()
+    assert p.status["stable"] == "churn-v1"
+    assert _cond(p, "Stalled") == ("True", "InvalidSpec")
+
+
+def test_routers_other_than_replicas_are_refused_clearly() -> None:
+    p = _plan(model_deployment(router="GatewayAPI"), versions=[model_version("churn-v1")])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert _message(p, "Ready") == "spec.router: router GatewayAPI is not implemented yet; use Replicas"
     assert p.apply == ()
 
 
@@ -240,7 +260,7 @@ def test_kstatus_sees_a_rollout_in_progress_and_an_invalid_spec_as_stalled() -> 
     rolling = _plan(model_deployment(), versions=[model_version("churn-v1")])
     assert _cond(rolling, "Reconciling") == ("True", "RollingOut")
     assert "Stalled" not in _types(rolling)
-    invalid = _plan(model_deployment(strategy={"type": "Shadow"}), versions=[model_version("churn-v1")])
+    invalid = _plan(model_deployment(router="GatewayAPI"), versions=[model_version("churn-v1")])
     assert _cond(invalid, "Stalled") == ("True", "InvalidSpec")
     assert "Reconciling" not in _types(invalid)
     settled = _plan(model_deployment(status=_stable()), versions=[model_version("churn-v1")],

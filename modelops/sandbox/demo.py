@@ -69,13 +69,13 @@ def status_table(sandbox: Sandbox) -> tuple[Table, list[dict[str, Any]]]:
     table = Table(title="modelops sandbox: kubectl get mv,mdep,dp", expand=False)
     for column in ("KIND", "NAME", "READY", "DETAIL"):
         table.add_column(column, no_wrap=True)
-    table.add_column("MESSAGE", max_width=60)
+    table.add_column("MESSAGE", overflow="fold")
     for obj in raw.get("items", []):
         status = obj.get("status", {})
         if obj["kind"] == "ModelVersion":
             detail = f"sha256 {obj['spec']['artifact']['sha256'][:12]}…"
         elif obj["kind"] == "ModelDeployment":
-            detail = f"stable={status.get('stable')} phase={status.get('phase')} endpoint={status.get('endpoint')}"
+            detail = f"stable={status.get('stable')} candidate={status.get('candidate')} phase={status.get('phase')}"
         else:
             detail = f"target={obj['spec']['targetRef']['name']}"
         ready = find(status.get("conditions"), "Ready") or {}
@@ -124,6 +124,7 @@ def run_demo(workdir: Path, timeout: float = 180.0) -> int:
             raise SandboxError(f"no ready replica of {name}-{stable}")
         answer = infer_one(endpoints[0], deployment["spec"]["model"], artifact)
         console.print_json(data=answer)
+        console.print(sandbox.kubectl("get", "mv,mdep", "-o", "wide").rstrip())
         console.rule("[bold green]demo finished: the model is served and verified")
         return 0
     except SandboxError as exc:

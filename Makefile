@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all install test lint typecheck unit crds check-crds demo bench-serving bench-drift clean
+.PHONY: all install test lint typecheck unit crds demo bench-serving bench-drift clean
 
 all: test
 

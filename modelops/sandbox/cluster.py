@@ -142,10 +142,10 @@ class Sandbox:
         self._stop.set()
         if self._kubelet_thread is not None:
             self._kubelet_thread.join(timeout=30)
+        # The operator before the API it watches, so it does not log a storm of refused watches.
         for _name, proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.terminate()
-        for _name, proc in reversed(self.processes):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -129,6 +129,10 @@ def run_demo(workdir: Path, timeout: float = 180.0) -> int:
         return 0
     except SandboxError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
+        for log_path in sorted(workdir.glob("pods/*/*/*.log")):
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            console.print(f"[bold]{log_path}[/] (last lines):", *tail, sep="\n", markup=False)
+        console.print(f"operator and emulator logs: {workdir}/operator.log, {workdir}/emulator.log")
         return 1
     finally:
         sandbox.stop()

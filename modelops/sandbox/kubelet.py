@@ -127,7 +127,8 @@ class Replica:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
+        # The model copies go; the logs stay for whoever needs to know why a pod failed.
+        shutil.rmtree(self.root / "volumes", ignore_errors=True)
 
 
 def _rewrite(word: str, mounts: dict[str, Path]) -> str:

@@ -58,6 +58,13 @@ class Replica:
         self._starter.start()
 
     def _run(self) -> None:
+        try:
+            self._start_processes()
+        except OSError as exc:  # a pod that cannot start is a failed pod, not a dead kubelet thread
+            self.failed = f"cannot start: {exc}"
+            log.warning("%s: %s", self.name, self.failed)
+
+    def _start_processes(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for init in self.init_containers:
             argv = self._argv(init)
@@ -88,11 +95,13 @@ class Replica:
         return mounts
 
     def _argv(self, container: dict[str, Any]) -> list[str]:
-        words = [*container.get("command", []), *container.get("args", [])]
+        mounts = self._mounts(container)
+        # Only the container's own words name container paths: the local interpreter put in
+        # place of `modelops` may itself live under a mount path such as /tmp.
+        words = [_rewrite(word, mounts) for word in (*container.get("command", []), *container.get("args", []))]
         if words and Path(words[0]).name == "modelops":
             words = [*MODULE_COMMAND, *words[1:]]
-        mounts = self._mounts(container)
-        return [_rewrite(word, mounts) for word in words]
+        return words
 
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
         env = dict(os.environ)

@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from modelops.sandbox import kubelet
 from modelops.sandbox.kubelet import Replica, template_hash
 
 POD: dict[str, Any] = {
@@ -75,3 +78,10 @@ def test_template_hash_changes_with_the_pod_template_only() -> None:
     changed = {"metadata": {"name": "a"}, "spec": {"replicas": 1, "template": {"spec": {**POD, "volumes": []}}}}
     assert template_hash(dep) == template_hash(scaled)
     assert template_hash(dep) != template_hash(changed)
+
+
+def test_an_interpreter_under_a_mount_path_is_not_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A virtualenv under /tmp (a fresh clone there) must stay where it is, though /tmp is a mount.
+    monkeypatch.setattr(kubelet, "MODULE_COMMAND", ["/tmp/clone/.venv/bin/python", "-m", "modelops.cli"])
+    argv = _replica(tmp_path)._argv(POD["containers"][0])
+    assert argv[0] == "/tmp/clone/.venv/bin/python"

@@ -140,3 +140,10 @@ def wait_object(
         return obj if obj is not None and check(obj) else None
 
     return wait_for(current, what, timeout)
+
+
+def wait_deployment(
+    k8s: EmulatorHandle, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
+    """Wait until ModelDeployment ``churn`` satisfies ``check``; return it."""
+    return wait_object(k8s, MV_API, "ModelDeployment", "churn", check, what=what, timeout=timeout)

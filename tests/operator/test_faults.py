@@ -17,17 +17,13 @@ from .harness import (
     model_version,
     play_deployment_controller,
     running_operator,
+    wait_deployment,
     wait_for,
-    wait_object,
 )
 
 pytestmark = pytest.mark.integration
 EXPECTED_V1 = ["Deployment/churn-churn-v1", "Service/churn", "Service/churn-churn-v1"]
 EXPECTED_V2 = ["Deployment/churn-churn-v2", "Service/churn", "Service/churn-churn-v2"]
-
-
-def _mdep_when(k8s: EmulatorHandle, what: str, check: Any) -> dict[str, Any]:
-    return wait_object(k8s, MV_API, "ModelDeployment", "churn", check, what=what, timeout=45)
 
 
 def _children(k8s: EmulatorHandle) -> list[dict[str, Any]]:
@@ -65,7 +61,8 @@ def test_conflicts_and_server_errors_on_every_write_still_converge(
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment despite faults", 45)
         faults.append(k8s.fail_next("PATCH", r"/modeldeployments/churn/status$", status=500, times=3))
         play_deployment_controller(k8s, "churn-churn-v1", 2)
-        _mdep_when(k8s, "Ready despite faults", lambda o: has_condition(o, "Ready", "True", "Available"))
+        ready = "Ready despite faults"
+        wait_deployment(k8s, ready, lambda o: has_condition(o, "Ready", "True", "Available"), timeout=45)
         _assert_owned_and_unique(k8s, EXPECTED_V1)
     assert [fault.remaining for fault in faults] == [0] * len(faults)  # every fault was met on the way
 
@@ -81,7 +78,7 @@ def test_dropped_watch_streams_do_not_lose_a_rollout(
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "churn-v1 Deployment")
         k8s.drop_watches()
         play_deployment_controller(k8s, "churn-churn-v1", 2)
-        _mdep_when(k8s, "churn-v1 Ready", lambda o: has_condition(o, "Ready", "True"))
+        wait_deployment(k8s, "churn-v1 Ready", lambda o: has_condition(o, "Ready", "True"), timeout=45)
 
         k8s.drop_watches(abort=True)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
@@ -89,6 +86,6 @@ def test_dropped_watch_streams_do_not_lose_a_rollout(
         k8s.drop_watches()
         play_deployment_controller(k8s, "churn-churn-v2", 2)
         k8s.drop_watches(abort=True)
-        done = _mdep_when(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
+        done = wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2", timeout=45)
         assert has_condition(done, "Ready", "True")
         _assert_owned_and_unique(k8s, EXPECTED_V2)

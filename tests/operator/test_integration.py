@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from .harness import (
     model_version,
     play_deployment_controller,
     running_operator,
+    wait_deployment,
     wait_for,
     wait_object,
 )
@@ -28,10 +28,6 @@ pytestmark = pytest.mark.integration
 
 def _mdep(k8s: EmulatorHandle) -> dict[str, Any] | None:
     return k8s.find(MV_API, "ModelDeployment", "churn")
-
-
-def _mdep_when(k8s: EmulatorHandle, what: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    return wait_object(k8s, MV_API, "ModelDeployment", "churn", check, what=what)
 
 
 def _children(k8s: EmulatorHandle) -> list[str]:
@@ -46,7 +42,7 @@ def _serve_stable(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> 
     k8s.create(model_deployment("churn-v1"))
     wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
     play_deployment_controller(k8s, "churn-churn-v1", 2)
-    _mdep_when(k8s, "churn-v1 stable and Ready", lambda o: has_condition(o, "Ready", "True"))
+    wait_deployment(k8s, "churn-v1 stable and Ready", lambda o: has_condition(o, "Ready", "True"))
 
 
 def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_available(
@@ -73,14 +69,14 @@ def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_availabl
         service = wait_for(lambda: k8s.find("v1", "Service", "churn"), "Service churn")
         assert service["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
         # Children are written before status: wait for the status of this reconcile.
-        _mdep_when(k8s, "WaitingForPods", lambda o: has_condition(o, "Ready", "False", "WaitingForPods"))
+        wait_deployment(k8s, "WaitingForPods", lambda o: has_condition(o, "Ready", "False", "WaitingForPods"))
 
         play_deployment_controller(k8s, "churn-churn-v1", 1)
-        _mdep_when(k8s, "1/2 available reported", lambda o: o["status"].get("availableReplicas") == 1)
+        wait_deployment(k8s, "1/2 available reported", lambda o: o["status"].get("availableReplicas") == 1)
         assert has_condition(_mdep(k8s), "Ready", "False", "WaitingForPods")
 
         play_deployment_controller(k8s, "churn-churn-v1", 2)
-        ready = _mdep_when(k8s, "Ready=True", lambda o: has_condition(o, "Ready", "True", "Available"))
+        ready = wait_deployment(k8s, "Ready=True", lambda o: has_condition(o, "Ready", "True", "Available"))
         status = ready["status"]
         assert (status["stable"], status["weight"], status["phase"]) == ("churn-v1", 100, "Stable")
         assert status["observedGeneration"] == ready["metadata"]["generation"]
@@ -102,13 +98,13 @@ def test_changing_the_version_rolls_it_out_and_retires_the_old_one(
         k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "Deployment churn-churn-v2")
-        rolling = _mdep_when(k8s, "candidate churn-v2", lambda o: o["status"].get("candidate") == "churn-v2")
+        rolling = wait_deployment(k8s, "candidate churn-v2", lambda o: o["status"].get("candidate") == "churn-v2")
         assert rolling["status"]["stable"] == "churn-v1"
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v1") is not None  # still serving
 
         play_deployment_controller(k8s, "churn-churn-v2", 2)
-        done = _mdep_when(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
+        done = wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
         assert has_condition(done, "Ready", "True")
         assert "candidate" not in done["status"]
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
@@ -125,12 +121,14 @@ def test_a_version_that_is_missing_or_not_ready_leaves_the_old_one_serving(
     with running_operator(k8s):
         _serve_stable(k8s, artifacts)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        missing = _mdep_when(k8s, "VersionNotFound", lambda o: has_condition(o, "Ready", "False", "VersionNotFound"))
+        missing = wait_deployment(
+            k8s, "VersionNotFound", lambda o: has_condition(o, "Ready", "False", "VersionNotFound")
+        )
         assert missing["status"]["stable"] == "churn-v1"
 
         # A version whose digest does not match its artifact is never Ready.
         k8s.create(model_version("churn-v2", v2.uri, v1.sha256))
-        bad = _mdep_when(k8s, "VersionNotReady because of the digest", lambda o: has_condition(
+        bad = wait_deployment(k8s, "VersionNotReady because of the digest", lambda o: has_condition(
             o, "Ready", "False", "VersionNotReady") and "DigestMismatch" in (condition(o, "Ready") or {})["message"])
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v2") is None
         assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn", "Service/churn-churn-v1"]
@@ -148,7 +146,7 @@ def test_a_version_created_after_the_deployment_is_picked_up_without_a_spec_chan
     v1 = artifacts[0]
     with running_operator(k8s):
         k8s.create(model_deployment("churn-v1"))
-        _mdep_when(k8s, "VersionNotFound", lambda o: has_condition(o, "Ready", "False", "VersionNotFound"))
+        wait_deployment(k8s, "VersionNotFound", lambda o: has_condition(o, "Ready", "False", "VersionNotFound"))
         assert _children(k8s) == []
         k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment after the version")
@@ -161,7 +159,7 @@ def test_a_spec_the_operator_cannot_serve_is_invalid_and_changes_nothing(
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
     k8s.create(model_deployment("churn-v1", router="GatewayAPI"))
     with running_operator(k8s):
-        invalid = _mdep_when(k8s, "InvalidSpec", lambda o: has_condition(o, "Ready", "False", "InvalidSpec"))
+        invalid = wait_deployment(k8s, "InvalidSpec", lambda o: has_condition(o, "Ready", "False", "InvalidSpec"))
         assert "router GatewayAPI is not implemented yet" in (condition(invalid, "Ready") or {})["message"]
         assert invalid["status"]["observedGeneration"] == 1
         assert _children(k8s) == []
@@ -196,10 +194,10 @@ def test_scaling_updates_the_deployment_in_place_and_waits_for_the_new_pods(
         scaled = wait_for(lambda: (d := k8s.find("apps/v1", "Deployment", "churn-churn-v1")) is not None
                           and d["spec"]["replicas"] == 3 and d, "Deployment scaled to 3")
         assert scaled["metadata"]["uid"] == uid  # patched, not recreated
-        waiting = _mdep_when(k8s, "waiting for the third pod", lambda o: has_condition(o, "Ready", "False"))
+        waiting = wait_deployment(k8s, "waiting for the third pod", lambda o: has_condition(o, "Ready", "False"))
         assert "2/3" in (condition(waiting, "Ready") or {})["message"]
         play_deployment_controller(k8s, "churn-churn-v1", 3)
-        _mdep_when(k8s, "Ready at 3/3", lambda o: has_condition(o, "Ready", "True")
+        wait_deployment(k8s, "Ready at 3/3", lambda o: has_condition(o, "Ready", "True")
                    and o["status"]["availableReplicas"] == 3)
 
 
@@ -213,7 +211,7 @@ def test_a_candidate_not_available_by_the_deadline_is_rolled_back_until_a_retry(
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {
             "version": "churn-v2", "strategy": {"type": "Recreate", "progressDeadline": "1s"}}})
         # Nobody plays the controller for churn-v2: its pods never become available.
-        rolled_back = _mdep_when(k8s, "RolledBack", lambda o: o["status"].get("phase") == "RolledBack")
+        rolled_back = wait_deployment(k8s, "RolledBack", lambda o: o["status"].get("phase") == "RolledBack")
         assert rolled_back["status"]["stable"] == "churn-v1"
         assert has_condition(rolled_back, "Ready", "False", "RolledBack")
         assert rolled_back["status"]["history"][-1]["result"] == "RolledBack"

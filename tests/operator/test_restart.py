@@ -22,8 +22,8 @@ from .harness import (
     model_version,
     play_deployment_controller,
     running_operator,
+    wait_deployment,
     wait_for,
-    wait_object,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,10 +42,6 @@ def _ready_version(name: str, artifact: Artifact) -> dict[str, Any]:
 def _writes(k8s: EmulatorHandle, since: int) -> list[str]:
     return [f"{r.method} {r.path}" for r in k8s.requests[since:]
             if r.method in ("POST", "PUT", "PATCH", "DELETE") and "/events" not in r.path]
-
-
-def _mdep_when(k8s: EmulatorHandle, what: str, check: Any) -> dict[str, Any]:
-    return wait_object(k8s, MV_API, "ModelDeployment", "churn", check, what=what)
 
 
 def test_a_fresh_operator_resumes_a_rollout_seeded_mid_way(
@@ -70,14 +66,14 @@ def test_a_fresh_operator_resumes_a_rollout_seeded_mid_way(
     play_deployment_controller(k8s, "churn-churn-v1", 2)
 
     with running_operator(k8s):
-        resumed = _mdep_when(k8s, "the rollout observed", lambda o: has_condition(o, "Progressing", "True"))
+        resumed = wait_deployment(k8s, "the rollout observed", lambda o: has_condition(o, "Progressing", "True"))
         assert (resumed["status"]["stable"], resumed["status"]["candidate"]) == ("churn-v1", "churn-v2")
         assert resumed["status"]["stepStartedAt"] == NOW  # the rollout's clock did not restart
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v1") is not None  # stable kept until promotion
         assert len(k8s.list("apps/v1", "Deployment", "default")) == 2
 
         play_deployment_controller(k8s, "churn-churn-v2", 2)
-        done = _mdep_when(k8s, "churn-v2 promoted", lambda o: o["status"].get("stable") == "churn-v2")
+        done = wait_deployment(k8s, "churn-v2 promoted", lambda o: o["status"].get("stable") == "churn-v2")
         assert [h["version"] for h in done["status"]["history"]] == ["churn-v1", "churn-v2"]
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "churn-v1 retired")
 
@@ -92,14 +88,14 @@ def test_an_operator_restarted_during_a_rollout_finishes_it(
     with running_operator(k8s):
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "churn-v1 Deployment")
         play_deployment_controller(k8s, "churn-churn-v1", 2)
-        _mdep_when(k8s, "churn-v1 stable", lambda o: has_condition(o, "Ready", "True"))
+        wait_deployment(k8s, "churn-v1 stable", lambda o: has_condition(o, "Ready", "True"))
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        _mdep_when(k8s, "rolling out churn-v2", lambda o: o["status"].get("candidate") == "churn-v2")
+        wait_deployment(k8s, "rolling out churn-v2", lambda o: o["status"].get("candidate") == "churn-v2")
     # While no operator runs, the new pods come up.
     wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "churn-v2 Deployment")
     play_deployment_controller(k8s, "churn-churn-v2", 2)
     with running_operator(k8s):
-        done = _mdep_when(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
+        done = wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
         assert has_condition(done, "Ready", "True", "Available")
     assert sorted(d["metadata"]["name"] for d in k8s.list("apps/v1", "Deployment", "default")) == ["churn-churn-v2"]
 
@@ -113,7 +109,7 @@ def test_a_settled_cluster_gets_no_writes_from_a_restarted_operator(
     with running_operator(k8s):
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment")
         play_deployment_controller(k8s, "churn-churn-v1", 2)
-        _mdep_when(k8s, "Ready", lambda o: has_condition(o, "Ready", "True"))
+        wait_deployment(k8s, "Ready", lambda o: has_condition(o, "Ready", "True"))
     before = len(k8s.requests)
     with running_operator(k8s):
         # Every object is listed and reconciled on start; give the workers time to act if they would.

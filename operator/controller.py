@@ -110,12 +110,28 @@ class Controller:
                 self.queue.add(key)
 
     async def _worker(self, index: int) -> None:
+        # A worker never ends but by cancellation: `handle` catches every reconcile failure,
+        # and a failure in that error handling itself (a bug, an overflow) is caught here,
+        # so one bad key cannot silently take a worker, and then the controller, down.
         while True:
             key = await self.queue.get()
             try:
                 await self.handle(key)
+            except Exception as exc:
+                log.exception("%s: handling failed outside the reconcile (%s); looking again later", key, exc)
+                self._retry_after_handling_failed(key)
             finally:
                 self.queue.done(key)
+
+    def _retry_after_handling_failed(self, key: Key) -> None:
+        """Schedule the key again, with its backoff if that works, else after the longest delay."""
+        try:
+            self.queue.retry(key)
+        except Exception:
+            try:
+                self.queue.add_after(key, self.queue.backoff.maximum)
+            except Exception:
+                log.exception("%s: cannot be scheduled again; the periodic resync will", key)
 
     async def handle(self, key: Key) -> None:
         started = time.perf_counter()

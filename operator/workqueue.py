@@ -28,13 +28,19 @@ class Key:
         return f"{self.kind} {self.namespace}/{self.name}"
 
 
+MAX_EXPONENT = 62
+
+
 @dataclass(frozen=True)
 class Backoff:
     base: float = 0.5
     maximum: float = 300.0
 
     def delay(self, failures: int) -> float:
-        return float(min(self.maximum, self.base * 2 ** max(failures - 1, 0)))
+        # The exponent is clamped: 2.0 ** 1025 overflows a float, and a key failing every
+        # 300 s reaches that count in ~85 hours. 2 ** 62 times any sane base is past any maximum.
+        exponent = min(max(failures - 1, 0), MAX_EXPONENT)
+        return float(min(self.maximum, self.base * 2.0**exponent))
 
 
 class WorkQueue:
@@ -86,6 +92,10 @@ class WorkQueue:
 
     def failures(self, key: Key) -> int:
         return self._failures.get(key, 0)
+
+    def scheduled(self, key: Key) -> bool:
+        """Whether the key is due to be added later (a retry or an ``add_after``)."""
+        return key in self._timers
 
     async def get(self) -> Key:
         key = await self._ready.get()

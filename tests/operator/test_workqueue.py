@@ -46,3 +46,18 @@ async def test_delayed_adds_keep_the_earliest_deadline() -> None:
     queue.add_after(A, 0.01)
     assert await asyncio.wait_for(queue.get(), 1) == A
     queue.close()
+
+
+def test_the_backoff_stays_at_its_maximum_however_many_failures() -> None:
+    # 2 ** 1025 no longer fits a float: the old delay raised OverflowError at ~1,026 failures.
+    backoff = Backoff(base=1.0, maximum=300.0)
+    assert [backoff.delay(n) for n in (1, 2, 1025, 1026, 10_000, 10**9)] == [1.0, 2.0, 300.0, 300.0, 300.0, 300.0]
+    assert Backoff(base=1e300, maximum=5.0).delay(2000) == 5.0
+
+
+async def test_a_key_that_failed_thousands_of_times_is_still_retried_at_the_maximum() -> None:
+    queue = WorkQueue(Backoff(base=1.0, maximum=300.0))
+    delays = [queue.retry(A) for _ in range(1100)]
+    assert delays[-80:] == [300.0] * 80
+    assert queue.failures(A) == 1100
+    queue.close()

@@ -5,8 +5,11 @@ status through this client. It speaks plain JSON over aiohttp with the credentia
 logged in with, and classifies answers the way the reconcilers need:
 
 - 404 on get/delete is an answer (``None`` / ``False``), not an error;
-- 409 on create means "already exists": ``ensure`` then patches what it found; 409 on a
-  merge patch (which carries no resourceVersion) is retried;
+- 409 on create means "already exists": ``ensure`` then patches what it found, but only
+  when it is controlled by the same owner as the desired object (else ``NameConflictError``),
+  and with that object's resourceVersion as a precondition; a 409 on such a patch (the
+  object changed in between) is retried, as is one on a delete whose uid precondition
+  failed (``delete`` answers False: that name is now someone else's object);
 - 5xx and 429 raise ``ApiUnavailable`` (a ``kopf.TemporaryError``, honouring Retry-After):
   the key is retried with backoff;
 - anything else raises ``ApiError`` naming the request and the server's message.
@@ -27,6 +30,7 @@ import aiohttp
 import kopf
 
 from modelops import GROUP, VERSION
+from modelops.operator.ownership import controller_uid, describe_conflict
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -62,6 +66,18 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+
+
+class NameConflictError(Exception):
+    """An object of the desired child's name exists and is not controlled by the desired owner."""
+
+    def __init__(self, existing: Mapping[str, Any]) -> None:
+        meta = existing.get("metadata") or {}
+        super().__init__(describe_conflict(existing))
+        self.kind = str(existing.get("kind", ""))
+        self.namespace = str(meta.get("namespace", ""))
+        self.name = str(meta.get("name", ""))
+        self.existing = existing
 
 
 class ApiUnavailable(kopf.TemporaryError):
@@ -211,12 +227,16 @@ class Kube:
             raise self._error("PATCH", path, status, payload)
         return dict(payload)
 
-    async def delete(self, resource: Resource, namespace: str, name: str) -> bool:
+    async def delete(self, resource: Resource, namespace: str, name: str, uid: str | None = None) -> bool:
+        """Delete; with ``uid``, only the object of that uid (the API server checks, atomically).
+
+        False when there is nothing to delete: no such object, or one of another uid."""
         path = resource.path(namespace, name)
-        status, payload = await self._request(
-            "DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        )
-        if status == 404:
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
+        status, payload = await self._request("DELETE", path, body=options)
+        if status == 404 or (status == 409 and uid is not None):
             return False
         if status >= 400:
             raise self._error("DELETE", path, status, payload)
@@ -230,6 +250,11 @@ class Kube:
         Only the fields ``desired`` names are compared, so what the API server defaults or
         other controllers add never counts as drift (and never causes a write per reconcile).
         ``current`` is the object as just listed (None: not there), which saves a GET.
+
+        An existing object is only patched when its controller owner reference is the one
+        ``desired`` carries (both none, for an object without owner); otherwise it belongs to
+        someone else and ``NameConflictError`` is raised without writing anything. The patch
+        carries the resourceVersion of the object checked, so it cannot land on another one.
         """
         resource = BY_KIND[str(desired["kind"])]
         meta = desired["metadata"]
@@ -242,9 +267,14 @@ class Kube:
             current = await self.get(resource, namespace, name)  # created meanwhile: 409
             if current is None:
                 raise ApiUnavailable(f"{resource.kind} {namespace}/{name}: create said it exists, get says not")
+        if controller_uid(current) != controller_uid(desired):
+            raise NameConflictError({**current, "kind": resource.kind})
         if contains(current, desired):
             return "unchanged"
         patch = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind")}
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        if version:
+            patch["metadata"] = {**patch.get("metadata", {}), "resourceVersion": version}
         if await self.patch(resource, namespace, name, patch) is None:
             raise ApiUnavailable(f"{resource.kind} {namespace}/{name} vanished while being updated")
         return "updated"

@@ -28,7 +28,9 @@ class Plan:
 
     status: Mapping[str, Any]
     apply: tuple[Mapping[str, Any], ...] = ()
-    delete: tuple[tuple[str, str], ...] = ()  # (kind, name)
+    # (kind, name, uid): the uid is a precondition of the delete, so only the very object that
+    # was observed as ours goes, never one that took its name in between.
+    delete: tuple[tuple[str, str, str], ...] = ()
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
     remove_action: bool = False

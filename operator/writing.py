@@ -37,8 +37,8 @@ async def carry_out(
     patch = status_patch(obj.get("status"), plan.status)
     if patch:
         await ctx.kube.patch(resource, namespace, name, {"status": patch}, subresource="status")
-    for kind, child_name in plan.delete:
-        if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name):
+    for kind, child_name, uid in plan.delete:
+        if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name, uid=uid):
             log.info("deleted %s %s/%s", kind, namespace, child_name)
     if plan.remove_action:
         await ctx.kube.patch(resource, namespace, name, {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})

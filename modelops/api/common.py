@@ -12,25 +12,47 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Go duration syntax, the subset users write in manifests: "30s", "5m", "1h30m", "250ms".
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# The pattern also bounds the size (at most four parts of at most seven digits), so no
+# duration the API server admits can overflow a timedelta; MAX_DURATION is the real limit.
+DURATION_PATTERN = r"^([0-9]{1,7}(\.[0-9]{1,9})?(ms|s|m|h)){1,4}$"
+DURATION_MAX_LENGTH = 64
+MAX_DURATION = timedelta(days=366)
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Service names are DNS-1035 labels: a letter first. A ModelDeployment's name is the name of
+# its main Service (and the first part of every child's), so it must be one too.
+DNS_1035_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 # Object names (DNS-1123 subdomain); a version name becomes part of child names, so it is
 # kept to a label-like form without dots.
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SHA256_PATTERN = r"^[a-f0-9]{64}$"
 URI_PATTERN = r"^[a-zA-Z][a-zA-Z0-9+.-]*://.+$"
-QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+# Kubernetes' own resource.Quantity syntax (as controller-gen writes it into CRDs).
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+
+
+def _bounded_duration(value: str) -> str:
+    if parse_duration(value) > MAX_DURATION:
+        raise ValueError(f"duration {value} is longer than the limit of {format_duration(MAX_DURATION)}")
+    return value
+
 
 Duration = Annotated[
     str,
-    Field(pattern=DURATION_PATTERN, description="A duration such as 30s, 5m, 1h30m (Go syntax subset)."),
+    Field(
+        pattern=DURATION_PATTERN,
+        max_length=DURATION_MAX_LENGTH,
+        description="A duration such as 30s, 5m, 1h30m (Go syntax subset), at most 8784h (366 days).",
+    ),
+    AfterValidator(_bounded_duration),
 ]
 Percent = Annotated[int, Field(ge=0, le=100, description="A percentage, 0-100.")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, description="A fraction, 0-1.")]
@@ -39,7 +61,8 @@ ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="Lower-case hex sha256.")]
 Uri = Annotated[str, Field(pattern=URI_PATTERN, max_length=2048)]
 Quantity = Annotated[
-    int | str, Field(description="A Kubernetes quantity such as 250m, 256Mi or 2.")
+    int | Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)],
+    Field(description="A Kubernetes quantity such as 250m, 256Mi or 2."),
 ]
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -80,11 +103,18 @@ class Condition(StatusModel):
 
 
 def parse_duration(value: str) -> timedelta:
-    """Parse a Go-style duration ("1h30m", "250ms"); raises ValueError naming the value."""
-    if not re.fullmatch(DURATION_PATTERN, value):
+    """Parse a Go-style duration ("1h30m", "250ms"); raises ValueError naming the value.
+
+    Never raises anything else: a value too large for a timedelta (possible only outside
+    the pattern's bounds, e.g. from a command line) is a ValueError too.
+    """
+    if not re.fullmatch(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", value):
         raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 5m, 1h30m")
     seconds = sum(float(num) * _UNIT_SECONDS[unit] for num, unit in _DURATION_PART.findall(value))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"invalid duration {value!r}: too long") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -53,9 +53,13 @@ def _convert(node: JsonSchema, defs: Mapping[str, JsonSchema], path: str) -> Jso
         if len(options) == 1:
             return _convert({**options[0], **rest}, defs, path)
         if types == ["integer", "string"]:
+            # As controller-gen writes resource.Quantity: the string's pattern beside the flag
+            # (a pattern applies to strings only, so integers pass untouched).
+            text = next(o for o in options if o.get("type") == "string")
             out: JsonSchema = {"x-kubernetes-int-or-string": True}
-            if "description" in rest:
-                out["description"] = rest["description"]
+            for key in ("description", "pattern", "maxLength"):
+                if key in rest or key in text:
+                    out[key] = rest.get(key, text.get(key))
             return out
         raise SchemaError(f"{path or '<root>'}: union of {types} has no structural form")
 
@@ -153,12 +157,21 @@ def crd(kind: ResourceKind) -> dict[str, Any]:
                                 "status": status_schema,
                             },
                             "required": ["spec"],
+                            **_name_rules(kind),
                         }
                     },
                 }
             ],
         },
     }
+
+
+def _name_rules(kind: ResourceKind) -> JsonSchema:
+    """CEL on ``metadata.name`` (the only metadata a CRD's rules may read besides generateName),
+    so that the API server refuses a name the operator could not build children from."""
+    if kind.name_rule is None:
+        return {}
+    return {"x-kubernetes-validations": [{"rule": kind.name_rule.rule, "message": kind.name_rule.message}]}
 
 
 def _kind_doc(kind: ResourceKind) -> str:

@@ -15,6 +15,7 @@ from modelops.api.common import (
     ObjectName,
     Percent,
     Quantity,
+    Sha256,
     StatusModel,
     Uri,
 )
@@ -35,6 +36,10 @@ REASONS = (
     "Paused",
     "RolledBack",
     "ProgressDeadlineExceeded",
+    "NameConflict",
+    "VersionMissing",
+    "VersionReplaced",
+    "ChildWriteFailed",
 )
 
 
@@ -160,6 +165,22 @@ class HistoryEntry(StatusModel):
     reason: str = ""
 
 
+class PinnedArtifact(StatusModel):
+    """What one version's pods serve, copied from its ModelVersion when that was Ready.
+
+    The pods are built from this, never from the ModelVersion's current spec: a version
+    deleted and re-created under the same name (another artifact, not yet verified) leaves
+    them untouched until the new one is Ready."""
+
+    version: str
+    uid: str = Field(description="uid of the ModelVersion that was verified.")
+    uri: str
+    sha256: Sha256
+    format: str
+    trusted: bool = False
+    allow_version_skew: bool = False
+
+
 class ModelDeploymentStatus(StatusModel):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -173,5 +194,8 @@ class ModelDeploymentStatus(StatusModel):
     analysis: list[AnalysisResult] = Field(default_factory=list)
     ab_test: ABTestStatus | None = None
     endpoint: str | None = None
+    pinned: list[PinnedArtifact] = Field(
+        default_factory=list, max_length=2, description="The artifacts the stable and candidate pods serve."
+    )
     history: list[HistoryEntry] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from modelops import GROUP, VERSION
+from modelops.api.common import DNS_1035_PATTERN, DNS_LABEL_PATTERN
 from modelops.api.driftpolicy import DriftPolicySpec, DriftPolicyStatus
 from modelops.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from modelops.api.modelversion import ModelVersionSpec, ModelVersionStatus
@@ -24,6 +25,27 @@ class PrinterColumn:
 
 
 @dataclass(frozen=True)
+class NameRule:
+    """An ``x-kubernetes-validations`` rule on the object's name, and what the API server says."""
+
+    rule: str
+    message: str
+
+
+# CEL's matches() is an unanchored RE2 search: the anchors are part of the pattern.
+DNS_1035_NAME = NameRule(
+    rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{DNS_1035_PATTERN}')",
+    message="metadata.name must be a DNS-1035 label (at most 63 characters: lower-case letters, digits and '-', "
+    "starting with a letter and ending with a letter or digit): it names the ModelDeployment's Service",
+)
+DNS_1123_LABEL_NAME = NameRule(
+    rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{DNS_LABEL_PATTERN}')",
+    message="metadata.name must be a DNS-1123 label (at most 63 characters: lower-case letters, digits and '-', "
+    "no dots): it becomes the modelops.dev/version label and part of serving object names",
+)
+
+
+@dataclass(frozen=True)
 class ResourceKind:
     kind: str
     plural: str
@@ -33,6 +55,7 @@ class ResourceKind:
     status: type[BaseModel]
     columns: tuple[PrinterColumn, ...]
     immutable_spec: bool = False
+    name_rule: NameRule | None = None
     categories: tuple[str, ...] = ("modelops",)
 
     @property
@@ -65,6 +88,7 @@ MODEL_VERSION = ResourceKind(
         AGE,
     ),
     immutable_spec=True,
+    name_rule=DNS_1123_LABEL_NAME,
 )
 
 MODEL_DEPLOYMENT = ResourceKind(
@@ -82,6 +106,7 @@ MODEL_DEPLOYMENT = ResourceKind(
         READY,
         AGE,
     ),
+    name_rule=DNS_1035_NAME,
 )
 
 DRIFT_POLICY = ResourceKind(

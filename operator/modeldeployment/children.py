@@ -1,16 +1,34 @@
 """The children of a ModelDeployment, as pure functions of its spec and one ModelVersion.
 
-Per version ``V`` of deployment ``D``: Deployment ``D-V`` (init container ``modelops fetch``
-verifying every file of the artifact into an emptyDir, then ``modelops serve``) and Service
-``D-V``; plus Service ``D`` selecting the stable version. Names are deterministic, so a
-reconcile that runs twice (a restart, a retried request) finds what the first one made
-instead of making a second one; every child carries an owner reference, so deleting the
-ModelDeployment deletes them.
+Per version ``V`` of deployment ``D``: a Deployment (init container ``modelops fetch``
+verifying every file of the artifact into an emptyDir, then ``modelops serve``) and a
+Service, both named ``child_name(D, V)``; plus Service ``D`` selecting the stable version.
+Names are deterministic, so a reconcile that runs twice (a restart, a retried request)
+finds what the first one made instead of making a second one; every child carries a
+controller owner reference, so deleting the ModelDeployment deletes them (and an object of
+the same name without that reference is someone else's: see ``kube.ensure``).
+
+Child names (``child_name``) must be DNS-1035 labels (Service names), at most 63
+characters, and must not collide across the ModelDeployments of a namespace:
+
+- ``D-V``, readable, when ``D`` has no ``-``, ``V`` starts with ``D-`` (the usual
+  ``churn`` / ``churn-v1`` convention) and the result fits in 63 characters. With no
+  ``-`` in ``D``, the first ``-`` of the name says where ``D`` ends, so two such names
+  never collide; and a main Service ``D'`` could only be one of them if a ModelDeployment
+  were named ``churn-churn-v1``.
+- otherwise ``D-V`` cut to 54 characters, then ``-`` and the first 8 hex digits of
+  sha256(``D/V``) (``/`` cannot occur in either name, so the hashed pair is unambiguous).
+  ModelDeployment ``a`` with version ``b-c`` and ``a-b`` with version ``c`` no longer
+  both want ``a-b-c``: they get ``a-b-c-<hash of a/b-c>`` and ``a-b-c-<hash of a-b/c>``.
+
+A name that still meets someone else's object (by chance or on purpose) is a
+``NameConflict``, never a takeover.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +39,18 @@ SERVING_PORT = 8080
 MODEL_DIR = "/models"
 # Service names are DNS-1035 labels: at most 63 characters.
 MAX_NAME = 63
+HASH_DIGITS = 8
+# On termination the pod is removed from the Service's endpoints while the kubelet runs the
+# preStop hook; uvicorn closes its listening socket on SIGTERM, which comes after the hook.
+# Sleeping first keeps accepting connections until kube-proxies and gateways have seen the
+# endpoint go. Then the server drains in-flight requests for up to DRAIN_TIMEOUT_S, and the
+# grace period covers both with a margin, so SIGKILL never cuts a drain short.
+PRE_STOP_DELAY_S = 5
+DRAIN_TIMEOUT_S = 30
+TERMINATION_GRACE_PERIOD_S = PRE_STOP_DELAY_S + DRAIN_TIMEOUT_S + 5
+# An exec hook running the image's own Python (the image has no guarantee of a `sleep`
+# binary); the `sleep` lifecycle handler would need Kubernetes 1.30+ (GA in 1.32).
+PRE_STOP_COMMAND = ["python", "-c", f"import time; time.sleep({PRE_STOP_DELAY_S})"]
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -61,15 +91,31 @@ class ServedVersion:
     format: str = "skops"
     trusted: bool = False
     allow_version_skew: bool = False
+    uid: str = ""  # the ModelVersion's, to tell a re-created version from the verified one
+
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 def child_name(deployment: str, version: str) -> str:
-    """``D-V``, shortened with a stable hash when it would exceed 63 characters."""
-    name = f"{deployment}-{version}"
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+    """The name of version ``version``'s Deployment and Service (the rule is in the module doc)."""
+    readable = f"{deployment}-{version}"
+    if (
+        "-" not in deployment
+        and version.startswith(f"{deployment}-")
+        and len(readable) <= MAX_NAME
+        and _LABEL.fullmatch(version)
+    ):
+        return readable
+    digest = hashlib.sha256(f"{deployment}/{version}".encode()).hexdigest()[:HASH_DIGITS]
+    prefix = re.sub(r"[^a-z0-9-]", "-", readable)[: MAX_NAME - HASH_DIGITS - 1].rstrip("-")
+    return f"{prefix}-{digest}"
+
+
+def child_names(deployment: str, version: str) -> tuple[tuple[str, str], ...]:
+    """(kind, name) of one version's children."""
+    name = child_name(deployment, version)
+    return (("Deployment", name), ("Service", name))
 
 
 def selector_labels(deployment: str, version: str) -> dict[str, str]:
@@ -126,6 +172,7 @@ def serve_args(spec: ModelDeploymentSpec, version: ServedVersion) -> list[str]:
         "--max-batch-size", str(spec.serving.max_batch_size),
         "--max-batch-latency-ms", f"{spec.serving.max_batch_latency_ms:g}",
         "--max-concurrency", str(spec.serving.max_concurrency),
+        "--graceful-timeout", str(DRAIN_TIMEOUT_S),
     ]  # fmt: skip
     if version.trusted:
         args.append("--trusted")
@@ -171,6 +218,7 @@ def deployment(owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, 
         "livenessProbe": _probe("/v2/health/live", period=10, failures=6),
         "securityContext": dict(_CONTAINER_SECURITY),
         "volumeMounts": volume_mounts_serve,
+        "lifecycle": {"preStop": {"exec": {"command": list(PRE_STOP_COMMAND)}}},
     }
     fetch: dict[str, Any] = {
         "name": "fetch",
@@ -195,6 +243,7 @@ def deployment(owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, 
                 "metadata": {"labels": dict(child_labels), "annotations": {SHA256_ANNOTATION: version.sha256}},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_S,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "initContainers": [fetch],
                     "containers": [serve],

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.conditions import find
 from modelops.operator.modeldeployment.children import VERSION_LABEL, ServedVersion
+from modelops.operator.ownership import controller_uid, describe_conflict
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,20 @@ class Version:
     reason: str
     message: str
     served: ServedVersion | None
+    uid: str = ""
 
 
 def version_from_object(obj: Mapping[str, Any]) -> Version:
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     name = str(meta.get("name", ""))
+    uid = str(meta.get("uid", ""))
     raw_spec = obj.get("spec") or {}
     try:
         spec = ModelVersionSpec.model_validate(raw_spec)
     except ValidationError:
         return Version(name, str(raw_spec.get("model", "")), str(meta.get("creationTimestamp", "")), False,
-                       "InvalidSpec", f"ModelVersion {name} has an invalid spec", None)
+                       "InvalidSpec", f"ModelVersion {name} has an invalid spec", None, uid)
     ready = find(status.get("conditions"), "Ready")
     # A Ready condition about an older generation says nothing about this spec.
     current = ready is not None and ready.get("observedGeneration", meta.get("generation")) == meta.get("generation")
@@ -55,8 +58,9 @@ def version_from_object(obj: Mapping[str, Any]) -> Version:
         format=spec.artifact.format,
         trusted=spec.artifact.trusted,
         allow_version_skew=spec.allow_version_skew,
+        uid=uid,
     )
-    return Version(name, spec.model, str(meta.get("creationTimestamp", "")), is_ready, reason, message, served)
+    return Version(name, spec.model, str(meta.get("creationTimestamp", "")), is_ready, reason, message, served, uid)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Child:
     replicas: int = 0
     available: int = 0
     current: bool = True  # the Deployment controller has observed the latest spec
+    uid: str = ""  # a precondition of its deletion
     body: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -77,7 +82,8 @@ def child_from_object(obj: Mapping[str, Any], owner_uid: str) -> Child:
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    owned = any(ref.get("uid") == owner_uid for ref in meta.get("ownerReferences") or ())
+    # Ours only with our controller reference: labels can be copied by anyone.
+    owned = controller_uid(obj) == owner_uid
     observed = status.get("observedGeneration")
     return Child(
         kind=str(obj.get("kind", "")),
@@ -87,6 +93,7 @@ def child_from_object(obj: Mapping[str, Any], owner_uid: str) -> Child:
         replicas=int(spec.get("replicas", 1) or 0) if obj.get("kind") == "Deployment" else 0,
         available=int(status.get("availableReplicas") or 0),
         current=observed is None or int(observed) >= int(meta.get("generation", 0) or 0),
+        uid=str(meta.get("uid", "")),
         body=obj,
     )
 
@@ -98,6 +105,8 @@ class Observed:
     versions: Mapping[str, Version] = field(default_factory=dict)
     deployments: Mapping[str, Child] = field(default_factory=dict)
     services: Mapping[str, Child] = field(default_factory=dict)
+    # (kind, name) -> message: objects of a child's name that are not ours (NameConflict).
+    conflicts: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_objects(
@@ -106,13 +115,29 @@ class Observed:
         versions: Iterable[Mapping[str, Any]] = (),
         deployments: Iterable[Mapping[str, Any]] = (),
         services: Iterable[Mapping[str, Any]] = (),
+        others: Iterable[Mapping[str, Any]] = (),
     ) -> Observed:
+        """``others``: objects found under a child's name that the label selector did not list."""
         vs = (version_from_object(v) for v in versions)
-        ds = (child_from_object(d, owner_uid) for d in deployments)
-        ss = (child_from_object(s, owner_uid) for s in services)
-        return cls({v.name: v for v in vs}, {d.name: d for d in ds}, {s.name: s for s in ss})
+        others = list(others)
+        ds = [child_from_object(d, owner_uid) for d in [*deployments, *_of_kind(others, "Deployment")]]
+        ss = [child_from_object(s, owner_uid) for s in [*services, *_of_kind(others, "Service")]]
+        conflicts = {}
+        for child in (*ds, *ss):
+            if not child.owned:
+                conflicts[(child.kind, child.name)] = describe_conflict(child.body)
+        return cls(
+            {v.name: v for v in vs},
+            {d.name: d for d in ds if d.owned},
+            {s.name: s for s in ss if s.owned},
+            conflicts,
+        )
 
     def newest_ready(self, model: str) -> Version | None:
         """The newest Ready version of ``model`` by creation time (name breaks ties)."""
         ready = [v for v in self.versions.values() if v.model == model and v.ready]
         return max(ready, key=lambda v: (v.created, v.name), default=None)
+
+
+def _of_kind(objects: Iterable[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    return [o for o in objects if o.get("kind") == kind]

@@ -1,16 +1,25 @@
 """ModelDeployment decisions (Recreate strategy): a pure function of the object and what is observed.
 
 The rollout's whole state is in ``status`` (``stable``, ``candidate``, ``stepStartedAt``,
-``history``, conditions), so a restarted operator continues from it. With the Recreate
+``pinned``, ``history``, conditions), so a restarted operator continues from it. With the Recreate
 strategy, a new version ``V`` gets its own Deployment and Service next to the stable one;
 once its pods are all available, Service ``D`` switches to it and the old version's
 children are deleted. The stable version is never scaled down before the candidate is
 promoted; a candidate whose pods are not available by ``progressDeadline`` is rolled back
 and not retried until the spec changes or ``modelops.dev/action: retry`` is set.
+
+What the pods serve is pinned in ``status.pinned`` (uri, sha256, format, flags and the
+ModelVersion's uid) from a Ready ModelVersion, and the pods are built from the pin: a
+ModelVersion deleted while it serves leaves its pods as they are (``VersionMissing``), and
+one re-created under the same name changes them only once it is Ready itself.
+
+A child name that meets an object not controlled by this ModelDeployment is a
+``NameConflict``: that object is never written or deleted, and what depends on it waits.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,11 +27,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from modelops.api.common import parse_duration
-from modelops.api.modeldeployment import ModelDeploymentSpec
+from modelops.api.common import DNS_1035_PATTERN, parse_duration
+from modelops.api.modeldeployment import HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus, PinnedArtifact
 from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
 from modelops.operator.modeldeployment import children
-from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name
+from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
 from modelops.operator.modeldeployment.observed import Child, Observed, Version
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
@@ -30,11 +39,13 @@ HISTORY_LIMIT = 10
 # Conditions whose changes are announced as Events (with their messages, which carry the figures).
 ANNOUNCED = ("Ready", "Progressing", "Degraded")
 # Reasons that no amount of waiting fixes: the spec must change (or a retry be asked for).
-STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack"})
+STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict"})
 WARNING_REASONS = frozenset(
     {"InvalidSpec", "VersionNotFound", "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
-     "ReplicasUnavailable"}
+     "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed"}
 )
+# Another application's object raises no event of ours: look again to see whether it has gone.
+CONFLICT_RECHECK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,9 @@ def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetim
     owner = Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid")))
     generation = meta.get("generation")
     action = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    bad_name = _invalid_name(owner.name)
+    if bad_name:
+        return _invalid(owner, status, observed, bad_name, generation=generation, now=now)
     try:
         spec = ModelDeploymentSpec.model_validate(obj.get("spec") or {})
     except ValidationError as exc:
@@ -62,6 +76,30 @@ def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetim
         owner=owner, spec=spec, status=status, observed=observed, image=image, now=now, generation=generation,
         retry=action == "retry",
     ).plan()
+
+
+def _invalid_name(name: str) -> str | None:
+    """The CRD refuses such names (CEL); objects admitted before it still get a clear status."""
+    if len(name) <= children.MAX_NAME and re.fullmatch(DNS_1035_PATTERN, name):
+        return None
+    return (
+        f"metadata.name: {name!r} is not a DNS-1035 label (at most 63 characters: lower-case letters, digits "
+        f"and '-', starting with a letter): it is the name of the ModelDeployment's Service; re-create it "
+        f"under another name"
+    )
+
+
+def write_failed(obj: Mapping[str, Any], message: str, *, now: datetime) -> Plan:
+    """The status to write when the API server refused a child: the rollout's state stays as it
+    was (nothing it would claim was made), Ready says what was refused and why."""
+    meta = obj.get("metadata") or {}
+    status: Mapping[str, Any] = obj.get("status") or {}
+    generation = meta.get("generation")
+    conditions = merge(status.get("conditions"), [Desired("Ready", "False", "ChildWriteFailed", message)],
+                       generation, now)
+    new_status = _through_model({**status, "observedGeneration": generation, "conditions": conditions})
+    events = _condition_events(status.get("conditions"), conditions)
+    return Plan(status=new_status, events=tuple(events), retry=True)
 
 
 def _unsupported(spec: ModelDeploymentSpec) -> str | None:
@@ -90,7 +128,7 @@ def _invalid(
         generation,
         now,
     )
-    new_status = {**status, "observedGeneration": generation, "conditions": conditions}
+    new_status = _through_model({**status, "observedGeneration": generation, "conditions": conditions})
     return Plan(status=new_status, events=tuple(_condition_events(status.get("conditions"), conditions)))
 
 
@@ -120,7 +158,8 @@ class _Rollout:
         self.owner, self.spec, self.status, self.observed = owner, spec, status, observed
         self.image, self.now, self.generation, self.retry = image, now, generation, retry
         self.events: list[Event] = []
-        self.history: list[dict[str, Any]] = [dict(h) for h in status.get("history") or ()]
+        self.history: list[dict[str, Any]] = [dict(h) for h in status.get("history") or () if _valid_history(h)]
+        self.pins: dict[str, ServedVersion] = _pins(status)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -138,16 +177,26 @@ class _Rollout:
 
     def _target(self) -> tuple[str | None, Version | None, _Blocked | None]:
         name = self.spec.version
+        stable: str | None = self.status.get("stable")
         if self.spec.promotion == "Auto":
             newest = self.observed.newest_ready(self.spec.model)
             if newest is not None:
                 return newest.name, newest, None
+            if name is None and stable in self.pins:
+                name = stable  # nothing newer: the pinned stable version stays, whatever became of it
             if name is None:
                 return None, None, _Blocked(
                     "VersionNotReady", f"no Ready ModelVersion of model {self.spec.model} in {self.owner.namespace} yet"
                 )
         assert name is not None  # Manual without a version was rejected as InvalidSpec
         version = self.observed.versions.get(name)
+        pin = self.pins.get(name) if name == stable else None
+        if version is None and pin is not None:
+            return name, None, _Blocked(
+                "VersionMissing",
+                f"ModelVersion {name} (uid {pin.uid}) no longer exists; its pods keep serving the pinned artifact "
+                f"{pin.uri} (sha256 {pin.sha256}) and are not changed until a Ready version replaces it",
+            )
         if version is None:
             return name, None, _Blocked(
                 "VersionNotFound", f"ModelVersion {name} not found in namespace {self.owner.namespace}"
@@ -159,8 +208,26 @@ class _Rollout:
             )
         if not version.ready:
             detail = f"{version.reason}: {version.message}" if version.message else version.reason
+            if pin is not None and version.uid != pin.uid:
+                return name, version, _Blocked(
+                    "VersionReplaced",
+                    f"ModelVersion {name} was re-created (uid {pin.uid} -> {version.uid}) and is not Ready "
+                    f"({detail}); its pods keep serving the pinned artifact {pin.uri} (sha256 {pin.sha256})",
+                )
             return name, version, _Blocked("VersionNotReady", f"ModelVersion {name} is not Ready ({detail})")
         return name, version, None
+
+    def _name_conflict(self, stable: str | None, target: str | None) -> _Blocked | None:
+        """The first child name, of the stable version, the target or Service D, that is someone else's."""
+        wanted = [("Service", self.owner.name)]
+        for version in (stable, target):
+            if version:
+                wanted.extend(child_names(self.owner.name, version))
+        for key in wanted:
+            message = self.observed.conflicts.get(key)
+            if message is not None:
+                return _Blocked("NameConflict", message)
+        return None
 
     def _rolled_back_before(self, target: str) -> bool:
         """A rollback of this version on this generation is final until the spec or a retry changes it."""
@@ -196,6 +263,11 @@ class _Rollout:
     def plan(self) -> Plan:
         stable: str | None = self.status.get("stable")
         target, _version, blocked = self._target()
+        # Someone else's object under a child's name comes first: nothing is done to it, and a
+        # version whose children cannot all be ours is not rolled out.
+        conflict = self._name_conflict(stable, target if blocked is None and target != stable else None)
+        if conflict is not None:
+            blocked = conflict
         candidate: str | None = None
         started: datetime | None = None
         requeue: float | None = None
@@ -208,6 +280,8 @@ class _Rollout:
             progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
         elif blocked is not None:
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
+            if blocked.reason == "NameConflict":
+                requeue = CONFLICT_RECHECK_S
         elif target is not None and stable is not None and target != stable and self.spec.strategy.type != "Recreate":
             # A first rollout has no stable version to compare with, so every strategy deploys it
             # directly (as Argo Rollouts does); only a change of version needs progressive delivery.
@@ -255,7 +329,7 @@ class _Rollout:
         keep = self._kept_without_spec(stable, candidate)
         delete = tuple(
             sorted(
-                (child.kind, child.name)
+                (child.kind, child.name, child.uid)
                 for child in [*self.observed.deployments.values(), *self.observed.services.values()]
                 if child.owned and (child.kind, child.name) not in desired_names and child.name not in keep
             )
@@ -287,10 +361,11 @@ class _Rollout:
             "replicas": self.spec.replicas,
             "availableReplicas": serving.available if serving else 0,
             "endpoint": children.endpoint(self.owner, self.spec.model) if (stable or candidate) else None,
+            "pinned": self._pinned(stable, candidate),
             "history": self.history[-HISTORY_LIMIT:],
             "conditions": conditions,
         }
-        new_status = {k: v for k, v in new_status.items() if v is not None and v != []}
+        new_status = _through_model(new_status)
         events = [*self.events, *_condition_events(self.status.get("conditions"), conditions)]
         return Plan(
             status=new_status,
@@ -323,8 +398,29 @@ class _Rollout:
         )
 
     def _served(self, name: str) -> ServedVersion | None:
+        """What version ``name``'s pods serve: its ModelVersion when that is Ready (verified),
+        else what was pinned from it when it was; never an unverified spec."""
         version = self.observed.versions.get(name)
-        return version.served if version is not None else None
+        if version is not None and version.ready and version.served is not None:
+            return version.served
+        return self.pins.get(name)
+
+    def _pinned(self, stable: str | None, candidate: str | None) -> list[dict[str, Any]]:
+        out = []
+        for name in (stable, candidate):
+            served = self._served(name) if name else None
+            if served is None:
+                continue
+            before = self.pins.get(served.name)
+            if before is not None and before.uid != served.uid:
+                self.events.append(Event(
+                    "Warning", "VersionReplaced",
+                    f"ModelVersion {served.name} was re-created (uid {before.uid} -> {served.uid}) and is Ready: "
+                    f"its pods now serve {served.uri} (sha256 {served.sha256}) instead of {before.uri} "
+                    f"(sha256 {before.sha256})",
+                ))
+            out.append(_pin(served))
+        return out
 
     def _desired_children(self, stable: str | None, candidate: str | None) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
@@ -337,7 +433,8 @@ class _Rollout:
         front = stable or candidate
         if front:
             out.append(children.main_service(self.owner, self.spec.model, front))
-        return out
+        # Someone else's object is never written, whatever else is done.
+        return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
 
     def _kept_without_spec(self, stable: str | None, candidate: str | None) -> set[str]:
         """Children of a serving version whose ModelVersion is gone: left alone, never deleted."""
@@ -371,8 +468,50 @@ class _Rollout:
 # Status fields this reconciler computes; other fields (of later capabilities) are kept as they are.
 _OWNED_FIELDS = frozenset(
     {"observedGeneration", "phase", "stable", "candidate", "weight", "step", "stepStartedAt", "replicas",
-     "availableReplicas", "endpoint", "history", "conditions"}
+     "availableReplicas", "endpoint", "pinned", "history", "conditions"}
 )
+
+
+def _through_model(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status as ModelDeploymentStatus writes it (so the CRD schema and the writer agree):
+    the fields this reconciler owns validated and dumped by the model, the others kept as they
+    are, empty lists and nulls left out."""
+    owned = {k: v for k, v in status.items() if k in _OWNED_FIELDS and v is not None and v != []}
+    dumped = ModelDeploymentStatus.model_validate(owned).model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude_unset=True
+    )
+    others = {k: v for k, v in status.items() if k not in _OWNED_FIELDS and v is not None and v != []}
+    return {**others, **dumped}
+
+
+def _valid_history(entry: Any) -> bool:
+    try:
+        HistoryEntry.model_validate(entry)
+    except ValidationError:
+        return False
+    return True
+
+
+def _pins(status: Mapping[str, Any]) -> dict[str, ServedVersion]:
+    out: dict[str, ServedVersion] = {}
+    for raw in status.get("pinned") or ():
+        try:
+            pin = PinnedArtifact.model_validate(raw)
+        except ValidationError:
+            continue  # not ours to trust: the ModelVersion, when Ready, pins it again
+        out[pin.version] = ServedVersion(
+            name=pin.version, uri=pin.uri, sha256=pin.sha256, format=pin.format, trusted=pin.trusted,
+            allow_version_skew=pin.allow_version_skew, uid=pin.uid,
+        )
+    return out
+
+
+def _pin(served: ServedVersion) -> dict[str, Any]:
+    pin = PinnedArtifact(
+        version=served.name, uid=served.uid, uri=served.uri, sha256=served.sha256, format=served.format,
+        trusted=served.trusted, allow_version_skew=served.allow_version_skew,
+    )
+    return pin.model_dump(mode="json", by_alias=True)
 
 
 def _condition_events(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[str, Any]]) -> list[Event]:

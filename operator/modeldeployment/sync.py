@@ -1,6 +1,19 @@
-"""One ModelDeployment reconcile: read it, its ModelVersions and its children; plan; write."""
+"""One ModelDeployment reconcile: read it, its ModelVersions and its children; plan; write.
+
+Children are listed by label, which is cheap but proves nothing: a child name the plan
+wants and the listing did not return is looked up by name before anything is written, so
+that an object of that name which is not ours (another application's Service ``web``) is a
+NameConflict the plan sees, not something ``ensure`` would patch. Should one appear between
+that look and the write, ``ensure`` refuses it too, and the plan is made again knowing it.
+A child the API server refuses (422, 403) still leaves a status saying so.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
 
 from modelops.operator import kube
 from modelops.operator.context import Context
@@ -10,22 +23,62 @@ from modelops.operator.modeldeployment.observed import Observed
 from modelops.operator.plans import Plan
 from modelops.operator.writing import carry_out
 
+log = logging.getLogger(__name__)
+ChildKey = tuple[str, str]
+
 
 async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     obj = await ctx.kube.get(kube.MODEL_DEPLOYMENTS, namespace, name)
     if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
         return None  # gone, or going: its children go with it (owner references)
     obj.setdefault("kind", kube.MODEL_DEPLOYMENTS.kind)
+    uid = str(obj["metadata"].get("uid"))
     selector = owned_selector(name)
     deployments = await ctx.kube.list(kube.DEPLOYMENTS, namespace, selector)
     services = await ctx.kube.list(kube.SERVICES, namespace, selector)
-    observed = Observed.from_objects(
-        owner_uid=str(obj["metadata"].get("uid")),
-        versions=await ctx.kube.list(kube.MODEL_VERSIONS, namespace),
-        deployments=deployments,
-        services=services,
-    )
-    plan = reconcile.plan(obj, observed, image=ctx.image, now=ctx.clock())
-    listed = {(str(c["kind"]), str(c["metadata"]["name"])): c for c in [*deployments, *services]}
-    await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan, listed)
-    return plan
+    versions = await ctx.kube.list(kube.MODEL_VERSIONS, namespace)
+    listed: dict[ChildKey, Mapping[str, Any]] = {_key(c): c for c in [*deployments, *services]}
+    others: dict[ChildKey, Mapping[str, Any]] = {}
+
+    def decide() -> Plan:
+        observed = Observed.from_objects(uid, versions, deployments, services, others.values())
+        return reconcile.plan(obj, observed, image=ctx.image, now=ctx.clock())
+
+    plan = decide()
+    if await _look_up_unlisted(ctx, namespace, plan, listed, others):
+        plan = decide()
+    for _ in range(3):
+        try:
+            await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan, {**listed, **others})
+            return plan
+        except kube.NameConflictError as exc:  # appeared since the look-up
+            log.warning("%s/%s: %s", namespace, name, exc)
+            others[(exc.kind, exc.name)] = exc.existing
+            plan = decide()
+        except kube.ApiError as exc:
+            if exc.status == 401:
+                raise  # not about this object: the controller logs in again
+            failed = reconcile.write_failed(obj, f"the API server refused a child: {exc}", now=ctx.clock())
+            await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, failed)
+            raise
+    raise kube.ApiUnavailable(f"ModelDeployment {namespace}/{name}: child names keep being taken; trying again")
+
+
+async def _look_up_unlisted(
+    ctx: Context,
+    namespace: str,
+    plan: Plan,
+    listed: Mapping[ChildKey, Mapping[str, Any]],
+    found: dict[ChildKey, Mapping[str, Any]],
+) -> bool:
+    """GET each child the plan would write that the listing did not return; True if any exists."""
+    wanted = [_key(c) for c in plan.apply if _key(c) not in listed]
+    answers = await asyncio.gather(*(ctx.kube.get(kube.BY_KIND[kind], namespace, name) for kind, name in wanted))
+    for (kind, name), obj in zip(wanted, answers, strict=True):
+        if obj is not None:
+            found[(kind, name)] = {**obj, "kind": kind}
+    return any(obj is not None for obj in answers)
+
+
+def _key(child: Mapping[str, Any]) -> ChildKey:
+    return str(child["kind"]), str(child["metadata"]["name"])

@@ -54,13 +54,18 @@ def model_deployment(
     }
 
 
+def _owner(uid: str) -> dict[str, Any]:
+    return {"apiVersion": "modelops.dev/v1alpha1", "kind": "ModelDeployment", "name": "churn", "uid": uid,
+            "controller": True, "blockOwnerDeletion": True}
+
+
 def deployment(name: str, version: str, *, replicas: int = 2, available: int = 0, owner: str = UID) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS, "generation": 1,
+        "metadata": {"name": name, "namespace": NS, "generation": 1, "uid": f"uid-deployment-{name}",
                      "labels": {"app.kubernetes.io/instance": "churn", "modelops.dev/version": version,
                                 "app.kubernetes.io/managed-by": "modelops"},
-                     "ownerReferences": [{"kind": "ModelDeployment", "name": "churn", "uid": owner}]},
+                     "ownerReferences": [_owner(owner)]},
         "spec": {"replicas": replicas},
         "status": {"observedGeneration": 1, "availableReplicas": available},
     }
@@ -69,8 +74,8 @@ def deployment(name: str, version: str, *, replicas: int = 2, available: int = 0
 def service(name: str, version: str, owner: str = UID) -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": NS,
+        "metadata": {"name": name, "namespace": NS, "uid": f"uid-service-{name}",
                      "labels": {"app.kubernetes.io/instance": "churn", "modelops.dev/version": version},
-                     "ownerReferences": [{"kind": "ModelDeployment", "name": "churn", "uid": owner}]},
+                     "ownerReferences": [_owner(owner)]},
         "spec": {"selector": {"app.kubernetes.io/instance": "churn", "modelops.dev/version": version}},
     }

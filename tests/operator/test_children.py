@@ -73,7 +73,7 @@ def test_server_container_serves_the_verified_directory_with_the_spec_settings()
     assert serve["command"] + serve["args"] == [
         "modelops", "serve", "--model-dir", "/models", "--port", "8080", "--model-name", "churn",
         "--model-version", "churn-v2", "--expected-sha256", "c" * 64, "--max-batch-size", "16",
-        "--max-batch-latency-ms", "2.5", "--max-concurrency", "64",
+        "--max-batch-latency-ms", "2.5", "--max-concurrency", "64", "--graceful-timeout", "30",
     ]
     assert serve["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert serve["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}

@@ -109,7 +109,8 @@ def test_promotion_switches_the_main_service_and_deletes_the_old_version() -> No
                         service("churn-churn-v2", "churn-v2")])
     main = next(c for c in p.apply if c["metadata"]["name"] == "churn")
     assert main["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
-    assert p.delete == (("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"))
+    assert p.delete == (("Deployment", "churn-churn-v1", "uid-deployment-churn-churn-v1"),
+                        ("Service", "churn-churn-v1", "uid-service-churn-churn-v1"))
     assert p.status["stable"] == "churn-v2"
     assert _cond(p, "Ready") == ("True", "Available")
 
@@ -202,7 +203,7 @@ def test_a_candidate_not_available_by_the_progress_deadline_is_rolled_back_once(
     deps = [deployment("churn-churn-v1", "churn-v1", available=2),
             deployment("churn-churn-v2", "churn-v2", available=1)]
     p = _plan(obj, versions=versions, deployments=deps)
-    assert p.delete == (("Deployment", "churn-churn-v2"),)
+    assert p.delete == (("Deployment", "churn-churn-v2", "uid-deployment-churn-churn-v2"),)
     assert p.status["phase"] == "RolledBack"
     assert p.status["stable"] == "churn-v1"
     assert p.status["history"][-1]["result"] == "RolledBack"

@@ -34,6 +34,8 @@ FAILED_REASONS: dict[str, frozenset[str]] = {
             "ArtifactNotFound",
             "UnsupportedFormat",
             "UntrustedFormat",
+            "UntrustedType",
+            "ArtifactUnreachable",
             "ValidationFailed",
             "VersionSkew",
         }

@@ -11,6 +11,8 @@ Reason = Literal[
     "ArtifactNotFound",
     "UnsupportedFormat",
     "UntrustedFormat",
+    "UntrustedType",
+    "ArtifactUnreachable",
     "InvalidArtifact",
     "VersionSkew",
     "InvalidSpec",

@@ -27,7 +27,7 @@ from modelops.artifact.format import (
 )
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata, json_labels
-from modelops.artifact.trust import refused_types
+from modelops.artifact.trust import Refused, review, schema_types
 from modelops.artifact.verify import check_metadata, check_size_cap, verify_directory, verify_entry
 from modelops.drift.profile import Profile, ProfileError
 
@@ -127,13 +127,24 @@ def skops_untrusted_types(data: bytes, where: str) -> list[str]:
 
 
 def review_skops_types(data: bytes, where: str) -> list[str]:
-    """The types skops does not trust by default, once all of them pass the allow-list;
-    UntrustedFormat naming the refused ones otherwise."""
+    """The types to pass to skops as trusted, once every type the file names (not only those
+    skops distrusts) passed the allow-list; UntrustedType naming the refused ones otherwise.
+    Nothing is rebuilt before this answers: refusing after loading would be too late for a
+    type whose __del__ or __setstate__ has side effects."""
     untrusted = skops_untrusted_types(data, where)
-    refused = refused_types(untrusted)
+    try:
+        pairs = schema_types(data)
+    except ValueError as exc:
+        raise ArtifactError("InvalidArtifact", f"{where} is not a readable skops file: {exc}") from None
+    refused = review(pairs)
+    # What skops will be told to trust must be exactly what was reviewed.
+    named = {f"{module}.{name}" for module, name in pairs}
+    refused += [Refused(name, "not named by any node of the schema") for name in untrusted if name not in named]
     if refused:
         raise ArtifactError(
-            "UntrustedFormat", f"{where} contains types outside the allow-list: {', '.join(refused)}"
+            "UntrustedType",
+            f"{where} contains types outside the allow-list, refused before loading: "
+            + "; ".join(str(r) for r in refused),
         )
     return untrusted
 

@@ -154,7 +154,7 @@ def test_a_model_the_serving_pods_would_refuse_is_refused_at_build_time(tmp_path
     x, y = load_iris(return_X_y=True)
     with pytest.raises(ArtifactError, match="HandMade") as err:
         build_artifact(HandMade().fit(x, y), x, ["a", "b", "c", "d"], y, tmp_path / "x")
-    assert err.value.reason == "UntrustedFormat"
+    assert err.value.reason == "UntrustedType"
     assert not (tmp_path / "x").exists()
 
 

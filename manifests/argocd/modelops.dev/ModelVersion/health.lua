@@ -2,7 +2,8 @@
 -- Mirrored by modelops/health.py; tests/manifests/test_argocd_health.py keeps the two in step.
 local failedReasons = {
   InvalidSpec = true, InvalidArtifact = true, DigestMismatch = true, ArtifactNotFound = true, UnsupportedFormat = true,
-  UntrustedFormat = true, ValidationFailed = true, VersionSkew = true,
+  UntrustedFormat = true, UntrustedType = true, ArtifactUnreachable = true, ValidationFailed = true,
+  VersionSkew = true,
 }
 
 local function describe(condition)

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from modelops.drift.profile import BinnedProfile, Profile, ProfileError
+from modelops.drift.categories import category_key, lookup_names
+from modelops.drift.profile_format import BinnedProfile, Profile, ProfileError
 
 # Above this many (rows x features x edges) comparisons, per-feature searchsorted is
 # cheaper than one broadcast comparison (which materialises that many booleans).
@@ -56,25 +57,14 @@ def _count_column(edges: npt.NDArray[np.float64], column: npt.NDArray[np.float64
 
 class _CategoryLookup:
     def __init__(self, feature: BinnedProfile) -> None:
-        self.index = {c: i for i, c in enumerate(feature.categories)}
+        self.index = lookup_names(feature.categories)
         self.special = feature.n_value_bins
 
     def indices(self, values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
         get = self.index.get
         special = self.special
-        return np.fromiter(
-            (get(_category_key(v), special) for v in values), dtype=np.intp, count=len(values)
-        )
-
-
-def _category_key(v: Any) -> str:
-    # Integers and integral floats name the same category ("1" for 1 and 1.0), as they
-    # do when a reference column of ints is compared with JSON numbers.
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    if isinstance(v, (bytes, np.bytes_)):
-        return v.decode("utf-8", "replace")
-    return str(v)
+        # A missing value's key is None, which no category has: the special bin.
+        return np.fromiter((get(category_key(v), special) for v in values), dtype=np.intp, count=len(values))
 
 
 class Binner:

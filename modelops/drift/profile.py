@@ -1,235 +1,182 @@
-"""The reference profile of a model artifact (`profile.json`).
+"""Building the reference profile (`profile.json`) from reference data.
 
-A profile fixes, per input feature and for the model's output, the bins that serving
-replicas count into and the reference counts the drift scores compare against. Every
-binned quantity has the same layout: its value bins, then one last *special* bin:
+Bin layouts come from the reference data (quantile edges for numeric features, the most
+frequent categories for categorical ones, the classes for a classifier's output); the
+reference *counts* are then counted by ``modelops.drift.binning.Binner``, the very code
+the serving pods count live rows with. So a reference row and the same row served land in
+the same bin by construction: no second implementation of binning or of category naming
+can disagree with serving (``tests/drift/test_reference_profile.py`` checks it).
 
-- numeric: ``len(edges) + 1`` value bins, right-closed, ``(-inf, e0], (e0, e1], …,
-  (e_last, +inf)``; the special bin counts missing values (NaN).
-- categorical: one bin per known category, in profile order; the special bin counts
-  values never seen in the reference (and missing ones).
-
-So ``n_bins == n_value_bins + 1`` always, and replicas' counts over the same profile add
-up exactly. Scoring methods that need an order (KS, Wasserstein) use the value bins only.
+The format types are re-exported here, so ``from modelops.drift.profile import Profile``
+keeps working; the dependency is one-way: this module -> binning -> profile_format.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
-PROFILE_FORMAT_VERSION = 1
+from modelops.drift.binning import Binner
+from modelops.drift.categories import category_key
+from modelops.drift.profile_format import (
+    PROFILE_FORMAT_VERSION,
+    BinnedProfile,
+    FeatureKind,
+    Profile,
+    ProfileError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CATEGORIES",
+    "DEFAULT_NUMERIC_BINS",
+    "PROFILE_FORMAT_VERSION",
+    "BinnedProfile",
+    "FeatureKind",
+    "Profile",
+    "ProfileError",
+    "ReferenceColumn",
+    "categorical_profile",
+    "numeric_profile",
+    "output_layout",
+    "reference_profile",
+]
+
 DEFAULT_NUMERIC_BINS = 10
-# A numeric column with at most this many distinct values is still binned by quantiles;
-# it is the caller's choice (feature type in metadata) that makes a feature categorical.
-
-FeatureKind = Literal["numeric", "categorical"]
-
-
-class ProfileError(ValueError):
-    """A profile (or data given to build one) that cannot be used; the message says why."""
+DEFAULT_MAX_CATEGORIES = 50
+# Stands in for the output when only features are counted (a Binner needs a Profile).
+_NO_OUTPUT = BinnedProfile(name="", kind="numeric", reference=(0, 0))
 
 
 @dataclass(frozen=True)
-class BinnedProfile:
-    """One binned quantity: an input feature or the model's output."""
+class ReferenceColumn:
+    """One feature's reference values and how it is binned."""
 
     name: str
     kind: FeatureKind
-    # numeric: strictly increasing inner bin edges (finite floats); empty for categorical
-    edges: tuple[float, ...] = ()
-    # categorical: the known categories, as strings; empty for numeric
-    categories: tuple[str, ...] = ()
-    # reference counts, length n_bins (value bins then the special bin)
-    reference: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind == "numeric":
-            if self.categories:
-                raise ProfileError(f"numeric feature {self.name!r} must not list categories")
-            edges = np.asarray(self.edges, dtype=np.float64)
-            if not np.all(np.isfinite(edges)):
-                raise ProfileError(f"feature {self.name!r}: bin edges must be finite")
-            if edges.size > 1 and not np.all(np.diff(edges) > 0):
-                raise ProfileError(f"feature {self.name!r}: bin edges must be strictly increasing")
-        elif self.kind == "categorical":
-            if self.edges:
-                raise ProfileError(f"categorical feature {self.name!r} must not list edges")
-            if not self.categories:
-                raise ProfileError(f"categorical feature {self.name!r} lists no categories")
-            if len(set(self.categories)) != len(self.categories):
-                raise ProfileError(f"categorical feature {self.name!r} lists a category twice")
-        else:
-            raise ProfileError(f"feature {self.name!r}: unknown kind {self.kind!r}")
-        if len(self.reference) != self.n_bins:
-            raise ProfileError(
-                f"feature {self.name!r}: {len(self.reference)} reference counts for {self.n_bins} bins"
-            )
-        if any(c < 0 for c in self.reference):
-            raise ProfileError(f"feature {self.name!r}: negative reference count")
-
-    @property
-    def n_value_bins(self) -> int:
-        return len(self.edges) + 1 if self.kind == "numeric" else len(self.categories)
-
-    @property
-    def n_bins(self) -> int:
-        return self.n_value_bins + 1
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind}
-        if self.kind == "numeric":
-            out["edges"] = list(self.edges)
-        else:
-            out["categories"] = list(self.categories)
-        out["reference"] = list(self.reference)
-        return out
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> BinnedProfile:
-        try:
-            return cls(
-                name=str(raw["name"]),
-                kind=raw["kind"],
-                edges=tuple(float(e) for e in raw.get("edges", ())),
-                categories=tuple(str(c) for c in raw.get("categories", ())),
-                reference=tuple(int(c) for c in raw["reference"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ProfileError):
-                raise
-            raise ProfileError(f"malformed profile entry {raw.get('name', '?')!r}: {exc}") from exc
+    values: npt.ArrayLike
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Per-feature reference bins plus the reference distribution of the model's output."""
-
-    features: tuple[BinnedProfile, ...]
-    output: BinnedProfile
-    format_version: int = PROFILE_FORMAT_VERSION
-    _index: dict[str, int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        names = [f.name for f in self.features]
-        if len(set(names)) != len(names):
-            raise ProfileError("profile lists a feature twice")
-        object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.features)
-
-    def feature(self, name: str) -> BinnedProfile:
-        try:
-            return self.features[self._index[name]]
-        except KeyError:
-            raise ProfileError(f"profile has no feature {name!r}") from None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "formatVersion": self.format_version,
-            "features": [f.to_json() for f in self.features],
-            "output": self.output.to_json(),
-        }
-
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(self.to_json(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-
-    @property
-    def layout_digest(self) -> str:
-        """sha256 of the bin layout (not the reference counts): counts from replicas can
-        only be merged, or scored, against a profile with the same layout digest."""
-        layout = [
-            [f.name, f.kind, list(f.edges), list(f.categories)]
-            for f in (*self.features, self.output)
-        ]
-        return hashlib.sha256(orjson.dumps(layout)).hexdigest()
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Profile:
-        if not isinstance(raw, Mapping):
-            raise ProfileError("profile must be a JSON object")
-        version = raw.get("formatVersion")
-        if version != PROFILE_FORMAT_VERSION:
-            raise ProfileError(
-                f"profile formatVersion {version!r} is not supported (expected {PROFILE_FORMAT_VERSION})"
-            )
-        try:
-            features = tuple(BinnedProfile.from_json(f) for f in raw["features"])
-            output = BinnedProfile.from_json(raw["output"])
-        except KeyError as exc:
-            raise ProfileError(f"profile is missing {exc.args[0]!r}") from None
-        return cls(features=features, output=output)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Profile:
-        try:
-            raw = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ProfileError(f"profile is not valid JSON: {exc}") from None
-        return cls.from_json(raw)
+def reference_profile(
+    columns: Sequence[ReferenceColumn],
+    output: BinnedProfile,
+    outputs: npt.ArrayLike,
+    *,
+    n_bins: int = DEFAULT_NUMERIC_BINS,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+) -> Profile:
+    """The profile of reference ``columns`` (all of one length) and of the model's
+    ``outputs`` on the same rows, binned by the ``output`` layout (see ``output_layout``)."""
+    layouts = tuple(_layout(c, n_bins, max_categories) for c in columns)
+    lengths = {len(np.asarray(c.values).ravel()) for c in columns}
+    if len(lengths) > 1:
+        raise ProfileError(f"reference columns differ in length: {sorted(lengths)}")
+    binner = Binner(Profile(features=layouts, output=output))
+    counts = binner.split(binner.feature_counts(_rows(columns, layouts))) if columns else []
+    features = tuple(_with_reference(f, c) for f, c in zip(layouts, counts, strict=True))
+    output_counts = binner.output_counts(np.asarray(outputs, dtype=object if output.kind == "categorical" else None))
+    return Profile(features=features, output=_with_reference(output, output_counts))
 
 
-def numeric_profile(
-    name: str, values: npt.ArrayLike, n_bins: int = DEFAULT_NUMERIC_BINS
+def output_layout(
+    name: str, outputs: npt.ArrayLike, classes: Sequence[Any] | None, n_bins: int = DEFAULT_NUMERIC_BINS
 ) -> BinnedProfile:
-    """Quantile bins of a numeric reference column, with its reference counts.
+    """The bins of a model's outputs: one per class (in the model's order) for a
+    classifier, quantile bins of the reference predictions for a regressor."""
+    if classes is None:
+        return _numeric_layout(name, outputs, n_bins)
+    keys = [category_key(c) for c in classes]
+    if any(k is None for k in keys):
+        raise ProfileError(f"output {name!r}: a class label is missing (None or NaN)")
+    categories = tuple(str(k) for k in keys)
+    if len(set(categories)) != len(categories):
+        raise ProfileError(f"output {name!r}: classes {list(classes)} name the same category twice")
+    return BinnedProfile(name=name, kind="categorical", categories=categories, reference=(0,) * (len(categories) + 1))
 
-    Edges are the inner quantiles of the finite values, deduplicated, so a column with
-    few distinct values gets fewer bins rather than empty ones.
-    """
-    from modelops.drift.binning import bin_numeric  # local: binning imports this module
 
-    if n_bins < 1:
-        raise ProfileError("n_bins must be at least 1")
-    arr = np.asarray(values, dtype=np.float64).ravel()
-    finite = arr[np.isfinite(arr)]
-    if finite.size == 0:
-        edges: tuple[float, ...] = ()
-    else:
-        qs = np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-        uniq = np.unique(qs)
-        # the top edge equal to the maximum would leave the last bin empty in the reference
-        uniq = uniq[uniq < finite.max()] if uniq.size else uniq
-        edges = tuple(float(e) for e in uniq)
-    counts = bin_numeric(np.asarray(edges, dtype=np.float64), arr)
-    return BinnedProfile(
-        name=name, kind="numeric", edges=edges, reference=tuple(int(c) for c in counts)
-    )
+def numeric_profile(name: str, values: npt.ArrayLike, n_bins: int = DEFAULT_NUMERIC_BINS) -> BinnedProfile:
+    """Quantile bins of one numeric reference column, with its reference counts."""
+    return _single(ReferenceColumn(name, "numeric", values), n_bins, DEFAULT_MAX_CATEGORIES)
 
 
 def categorical_profile(
-    name: str, values: Sequence[Any] | npt.ArrayLike, max_categories: int = 50
+    name: str, values: Sequence[Any] | npt.ArrayLike, max_categories: int = DEFAULT_MAX_CATEGORIES
 ) -> BinnedProfile:
-    """Category bins of a reference column: the most frequent ``max_categories`` values
-    (ties broken by value), the rest counted in the special bin."""
-    arr = np.asarray(values, dtype=object).ravel()
-    missing = np.array([_is_missing(v) for v in arr], dtype=bool)
-    present = np.array([str(v) for v in arr[~missing]], dtype=object)
-    if present.size == 0:
+    """Category bins of one reference column: the ``max_categories`` most frequent
+    categories (ties broken by name), the rest and missing values in the special bin."""
+    return _single(ReferenceColumn(name, "categorical", values), DEFAULT_NUMERIC_BINS, max_categories)
+
+
+def _single(column: ReferenceColumn, n_bins: int, max_categories: int) -> BinnedProfile:
+    layout = _layout(column, n_bins, max_categories)
+    binner = Binner(Profile(features=(layout,), output=_NO_OUTPUT))
+    return _with_reference(layout, binner.feature_counts(_rows((column,), (layout,))))
+
+
+def _layout(column: ReferenceColumn, n_bins: int, max_categories: int) -> BinnedProfile:
+    if column.kind == "numeric":
+        return _numeric_layout(column.name, column.values, n_bins)
+    if column.kind == "categorical":
+        return _categorical_layout(column.name, column.values, max_categories)
+    raise ProfileError(f"feature {column.name!r}: unknown kind {column.kind!r}")
+
+
+def _numeric_layout(name: str, values: npt.ArrayLike, n_bins: int) -> BinnedProfile:
+    """Edges are the inner quantiles of the finite values, deduplicated, so a column with
+    few distinct values gets fewer bins rather than empty ones."""
+    if n_bins < 1:
+        raise ProfileError("n_bins must be at least 1")
+    arr = _floats(name, values)
+    finite = arr[np.isfinite(arr)]
+    edges: tuple[float, ...] = ()
+    if finite.size:
+        qs = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+        # the top edge equal to the maximum would leave the last bin empty in the reference
+        edges = tuple(float(e) for e in qs[qs < finite.max()])
+    return BinnedProfile(name=name, kind="numeric", edges=edges, reference=(0,) * (len(edges) + 2))
+
+
+def _categorical_layout(name: str, values: Sequence[Any] | npt.ArrayLike, max_categories: int) -> BinnedProfile:
+    if max_categories < 1:
+        raise ProfileError("max_categories must be at least 1")
+    seen = Counter(k for k in map(category_key, np.asarray(values, dtype=object).ravel()) if k is not None)
+    if not seen:
         raise ProfileError(f"categorical feature {name!r} has no non-missing reference values")
-    cats, counts = np.unique(present.astype(str), return_counts=True)
-    order = sorted(range(len(cats)), key=lambda i: (-int(counts[i]), str(cats[i])))
-    kept = order[:max_categories]
-    categories = tuple(str(cats[i]) for i in kept)
-    ref = [int(counts[i]) for i in kept]
-    special = int(missing.sum()) + int(sum(int(counts[i]) for i in order[max_categories:]))
-    return BinnedProfile(
-        name=name, kind="categorical", categories=categories, reference=(*ref, special)
-    )
+    kept = sorted(seen, key=lambda k: (-seen[k], k))[:max_categories]
+    return BinnedProfile(name=name, kind="categorical", categories=tuple(kept), reference=(0,) * (len(kept) + 1))
 
 
-def _is_missing(v: Any) -> bool:
-    if v is None:
-        return True
+def _rows(columns: Sequence[ReferenceColumn], layouts: Sequence[BinnedProfile]) -> npt.NDArray[Any]:
+    """The reference rows as serving sees a batch: floats when every feature is numeric,
+    objects otherwise (numeric values as floats, categorical ones as the data holds them)."""
+    arrays = [
+        _floats(c.name, c.values) if f.kind == "numeric" else np.asarray(c.values, dtype=object).ravel()
+        for c, f in zip(columns, layouts, strict=True)
+    ]
+    if all(f.kind == "numeric" for f in layouts):
+        return np.column_stack(arrays) if arrays else np.empty((0, 0))
+    rows = np.empty((len(arrays[0]), len(arrays)), dtype=object)
+    for i, column in enumerate(arrays):
+        rows[:, i] = column
+    return rows
+
+
+def _floats(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     try:
-        return bool(np.isnan(v))
-    except (TypeError, ValueError):
-        return False
+        return np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"numeric feature {name!r} has non-numeric reference values: {exc}") from None
+
+
+def _with_reference(layout: BinnedProfile, counts: npt.NDArray[np.int64]) -> BinnedProfile:
+    return BinnedProfile(
+        name=layout.name,
+        kind=layout.kind,
+        edges=layout.edges,
+        categories=layout.categories,
+        reference=tuple(int(c) for c in counts),
+    )

@@ -1,0 +1,172 @@
+"""Small fake serving pods and a fake Prometheus, as real HTTP servers on 127.0.0.1.
+
+A ``FakePod`` exposes the real serving metrics (``modelops.serving.metrics.ServingMetrics``,
+plus the shadow series analysis expects, when asked) and a ``/drift`` answer with output
+counts; a ``FakePrometheus`` answers instant queries with canned vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+
+from modelops.operator.analysis.sources import PodTarget
+from modelops.serving.metrics import ServingMetrics
+
+HOST = "127.0.0.1"
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.app = web.Application()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+class FakePod(_Server):
+    def __init__(self, name: str, version: str, *, model: str = "churn", shadow_of: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.version = version
+        self.model = model
+        self.shadow_of = shadow_of  # the candidate this (stable) pod mirrors to
+        self.metrics_status = 200
+        self.drift_status = 200
+        self.delay = 0.0
+        self.garbage = False
+        self.windows: list[str] = []
+        self.restart()
+        self.app.router.add_get("/metrics", self._metrics)
+        self.app.router.add_get("/v2/models/{model}/drift", self._drift)
+
+    def restart(self) -> None:
+        """A new process: every counter starts again from zero."""
+        self.m = ServingMetrics(self.model, self.version)
+        self.outputs = [0, 0, 0]
+        if self.shadow_of is not None:
+            labels = ("model", "version", "candidate")
+            self.shadow_requests = Counter(
+                "modelops_shadow_requests", "", (*labels, "outcome"), registry=self.m.registry
+            )
+            self.shadow_rows = Counter("modelops_shadow_rows", "", labels, registry=self.m.registry)
+            self.shadow_agreed = Counter("modelops_shadow_agreed_rows", "", labels, registry=self.m.registry)
+            self.shadow_latency = Histogram(
+                "modelops_shadow_duration_seconds", "", labels, buckets=(0.01, 0.1), registry=self.m.registry
+            )
+
+    @property
+    def target(self) -> PodTarget:
+        return PodTarget(name=self.name, ip=HOST, version=self.version, port=self.port)
+
+    def serve(
+        self,
+        *,
+        ok: int = 0,
+        errors: int = 0,
+        seconds: float = 0.004,
+        outputs: tuple[int, int, int] = (0, 0, 0),
+        labelled: int = 0,
+        correct: int = 0,
+    ) -> None:
+        for _ in range(ok):
+            self.m.request(200, seconds)
+        for _ in range(errors):
+            self.m.request(500, seconds)
+        self.outputs = [a + b for a, b in zip(self.outputs, outputs, strict=True)]
+        if labelled:
+            self.m.feedback(labelled, correct, correct / labelled)
+
+    def mirror(self, *, answered: int, errors: int, rows: int, agreed: int, seconds: float = 0.005) -> None:
+        assert self.shadow_of is not None
+        labels = (self.model, self.version, self.shadow_of)
+        self.shadow_requests.labels(*labels, "answered").inc(answered)
+        self.shadow_requests.labels(*labels, "error").inc(errors)
+        self.shadow_rows.labels(*labels).inc(rows)
+        self.shadow_agreed.labels(*labels).inc(agreed)
+        for _ in range(answered):
+            self.shadow_latency.labels(*labels).observe(seconds)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.garbage:
+            return web.Response(text='modelops_requests_total{code="200" 1\n')
+        if self.metrics_status != 200:
+            return web.Response(status=self.metrics_status, text="boom")
+        return web.Response(body=self.m.exposition(), content_type="text/plain")
+
+    async def _drift(self, request: web.Request) -> web.Response:
+        self.windows.append(request.query.get("window", ""))
+        if request.match_info["model"] != self.model:
+            return web.json_response({"error": "unknown model"}, status=404)
+        if self.drift_status != 200:
+            return web.json_response({"error": "window too long"}, status=self.drift_status)
+        rows = sum(self.outputs)
+        buckets = [{"start": 60, "rows": rows, "features": [[rows]], "output": self.outputs}] if rows else []
+        return web.json_response(
+            {
+                "model": self.model,
+                "version": self.version,
+                "layoutDigest": "ab" * 32,
+                "bucketSeconds": 60,
+                "start": 0,
+                "end": 120,
+                "features": ["x"],
+                "bins": [1],
+                "outputBins": 3,
+                "buckets": buckets,
+            }
+        )
+
+
+Vector = list[tuple[dict[str, str], float]]
+
+
+class FakePrometheus(_Server):
+    """Answers ``/api/v1/query`` with ``answer(promql)``: a vector, or (status, JSON body)."""
+
+    def __init__(self, answer: Callable[[str], Vector | tuple[int, dict[str, Any]]]) -> None:
+        super().__init__()
+        self.answer = answer
+        self.queries: list[str] = []
+        self.app.router.add_get("/api/v1/query", self._query)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def _query(self, request: web.Request) -> web.Response:
+        promql = request.query["query"]
+        self.queries.append(promql)
+        got = self.answer(promql)
+        if isinstance(got, tuple):
+            status, body = got
+            return web.json_response(body, status=status)
+        result = [{"metric": labels, "value": [1764504000.0, repr(value)]} for labels, value in got]
+        return web.json_response({"status": "success", "data": {"resultType": "vector", "result": result}})

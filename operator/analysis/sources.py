@@ -21,10 +21,10 @@ only (no I/O), so decision modules can import it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from modelops.api.modeldeployment import ModelDeploymentSpec
 from modelops.operator.analysis.samples import ShadowSample, VersionSample
@@ -49,6 +49,36 @@ class PodTarget:
     ip: str
     version: str | None = None  # its modelops.dev/version label, for reporting failures
     port: int | None = None  # the serving container's port when not the source's default (8080)
+
+
+VERSION_LABEL = "modelops.dev/version"  # as on the children (operator.modeldeployment.children)
+
+
+def pod_targets(pods: Iterable[Mapping[str, Any]]) -> tuple[PodTarget, ...]:
+    """The pods worth scraping, from Pod objects as the API lists them: Running, with an
+    IP, not being deleted. Readiness is not required: a replica that stopped being ready
+    still holds counts of what it served, and one that cannot answer is reported as a
+    failure (so a broken candidate replica holds the analysis instead of vanishing from
+    it). The port is the container port named ``http``, else the source's default."""
+    out: list[PodTarget] = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        status = pod.get("status") or {}
+        ip = status.get("podIP")
+        if status.get("phase") != "Running" or not ip or meta.get("deletionTimestamp"):
+            continue
+        port = next(
+            (
+                p.get("containerPort")
+                for c in (pod.get("spec") or {}).get("containers") or []
+                for p in c.get("ports") or []
+                if p.get("name") == "http" and isinstance(p.get("containerPort"), int)
+            ),
+            None,
+        )
+        labels = meta.get("labels") or {}
+        out.append(PodTarget(name=str(meta.get("name", ip)), ip=str(ip), version=labels.get(VERSION_LABEL), port=port))
+    return tuple(sorted(out, key=lambda t: t.name))
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def _round_p(p: float) -> float:
     return float(f"{p:.6g}")
 
 
-def decide(
+def compare(
     stable: Arm,
     candidate: Arm,
     *,

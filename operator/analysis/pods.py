@@ -11,7 +11,8 @@ deployment's labels), at ``http://<podIP>:8080``:
   pod's own version over the window. The sketch answers whole buckets *including the
   current, partly filled one*, so asking for one second more than the interval covers
   at least the whole interval (a 60 s window on 60 s buckets would be the current bucket
-  alone, possibly a few seconds of traffic). Bins are compared by index between versions
+  alone, possibly a few seconds of traffic). A pod that keeps less than that (HTTP 400,
+  ``--drift-window`` shorter) is asked again for the interval itself. Bins are compared by index between versions
   (``layout`` ``drift:<outputBins>``): exact for classifiers with the same classes; a
   regressor's output bins are each version's own reference quantiles.
 
@@ -135,9 +136,10 @@ class PodsSource:
         if not query.pods:
             return []
         gate = asyncio.Semaphore(self.concurrency)
-        window = f"{math.ceil(query.interval.total_seconds()) + 1}"
+        seconds = math.ceil(query.interval.total_seconds())
+        windows = (f"{seconds + 1}", f"{seconds}")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.pod_timeout)) as session:
-            tasks = [asyncio.create_task(self._scrape(session, gate, pod, query.model, window)) for pod in query.pods]
+            tasks = [asyncio.create_task(self._scrape(session, gate, pod, query.model, windows)) for pod in query.pods]
             done, pending = await asyncio.wait(tasks, timeout=self.deadline)
             for task in pending:
                 task.cancel()
@@ -151,15 +153,22 @@ class PodsSource:
         return out
 
     async def _scrape(
-        self, session: aiohttp.ClientSession, gate: asyncio.Semaphore, pod: PodTarget, model: str, window: str
+        self,
+        session: aiohttp.ClientSession,
+        gate: asyncio.Semaphore,
+        pod: PodTarget,
+        model: str,
+        windows: tuple[str, str],
     ) -> PodScrape:
         async with gate:
             base = f"http://{_host(pod.ip)}:{pod.port or self.port}"
+            drift_url = f"{base}/v2/models/{model}/drift"
             metrics, drift = await asyncio.gather(
                 _get(session, f"{base}/metrics", self.pod_timeout),
-                _get(session, f"{base}/v2/models/{model}/drift", self.pod_timeout, {"window": window}),
-                return_exceptions=False,
+                _get(session, drift_url, self.pod_timeout, {"window": windows[0]}),
             )
+            if isinstance(drift, str) and drift.startswith("HTTP 400"):
+                drift = await _get(session, drift_url, self.pod_timeout, {"window": windows[1]})
         if isinstance(metrics, str):
             return PodScrape(pod, failure=f"/metrics: {metrics}")
         try:

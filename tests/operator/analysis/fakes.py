@@ -61,6 +61,7 @@ class FakePod(_Server):
         self.delay = 0.0
         self.garbage = False
         self.windows: list[str] = []
+        self.max_window: int | None = None  # the pod's --drift-window, in seconds
         self.restart()
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/v2/models/{model}/drift", self._drift)
@@ -125,6 +126,8 @@ class FakePod(_Server):
         self.windows.append(request.query.get("window", ""))
         if request.match_info["model"] != self.model:
             return web.json_response({"error": "unknown model"}, status=404)
+        if self.max_window is not None and int(request.query["window"]) > self.max_window:
+            return web.json_response({"error": "window is longer than this server keeps"}, status=400)
         if self.drift_status != 200:
             return web.json_response({"error": "window too long"}, status=self.drift_status)
         rows = sum(self.outputs)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from modelops.api.modeldeployment import ModelDeploymentStatus
-from modelops.operator.analysis.abtest import ABOutcome, ABSpecError, Arm, arm, check_metric, decide, z_test
+from modelops.operator.analysis.abtest import ABOutcome, ABSpecError, Arm, arm, check_metric, compare, z_test
 from modelops.operator.analysis.samples import VersionSample
 
 
@@ -69,7 +69,7 @@ def test_statistic_and_p_value_equal_scipy_for_any_counts(s: tuple[int, int], c:
 
 
 def outcome(stable: Arm, candidate: Arm, metric: str = "accuracy", min_samples: int = 1000) -> ABOutcome:
-    return decide(
+    return compare(
         stable, candidate, metric=check_metric(metric), confidence=0.95, min_samples=min_samples,
         stable_version="v1", candidate_version="v2",
     )  # fmt: skip

@@ -171,6 +171,22 @@ async def test_a_pod_first_seen_mid_rollout_joins_at_the_next_interval() -> None
     assert later.sample("v2").requests == 30
 
 
+async def test_a_pod_keeping_exactly_the_interval_is_asked_for_the_interval_itself() -> None:
+    pod = FakePod("churn-v2-a", "v2")
+    pod.max_window = 3600
+    source = PodsSource()
+    async with running(pod):
+        q = query(pod.target, interval=3600)
+        await source.observe(q)
+        pod.serve(ok=10, outputs=(5, 5, 0))
+        observed = await source.observe(q)
+    assert pod.windows[-2:] == ["3601", "3600"]
+    v2 = observed.sample("v2")
+    assert v2.outputs is not None
+    assert v2.outputs.total == 10
+    assert observed.notes == ()
+
+
 async def test_a_failed_drift_answer_drops_only_the_output_counts() -> None:
     pod = FakePod("churn-v2-a", "v2")
     pod.drift_status = 400

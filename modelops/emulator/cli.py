@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
             rt = emulator.cluster.resource(obj["apiVersion"], obj["kind"])
             emulator.cluster.create(rt, obj.get("metadata", {}).get("namespace"), obj)
         url = await emulator.start(args.host, args.port)
-        path = kubeconfig.write(args.kubeconfig, url)
+        assert emulator.certificate is not None
+        path = kubeconfig.write(args.kubeconfig, url, emulator.token, emulator.certificate.cert_pem)
         print(f"Kubernetes API emulator serving on {url}; kubeconfig: {path}", flush=True)
         print(f"  kubectl --kubeconfig {path} get ns", flush=True)
         stop = asyncio.Event()

@@ -90,10 +90,9 @@ def method_not_allowed(message: str) -> ApiError:
     return ApiError(405, "MethodNotAllowed", message)
 
 
-def unsupported_media_type(content_type: str) -> ApiError:
+def unsupported_media_type(content_type: str, accepted: tuple[str, ...]) -> ApiError:
     return ApiError(
         415, "UnsupportedMediaType",
-        "the body of the request was in an unknown format - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
-        f'application/json; got "{content_type}"',
+        f"the body of the request was in an unknown format - accepted media types include: {', '.join(accepted)}; "
+        f'got "{content_type}"',
     )

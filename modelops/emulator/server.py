@@ -14,8 +14,10 @@ import asyncio
 import base64
 import collections
 import contextlib
+import hmac
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +27,7 @@ import yaml
 from aiohttp import web
 
 from modelops import __version__
-from modelops.emulator import discovery, errors, openapi, patches, protobuf, selectors, tables
+from modelops.emulator import discovery, errors, openapi, patches, protobuf, selectors, tables, tls
 from modelops.emulator.cluster import Cluster
 from modelops.emulator.errors import ApiError
 from modelops.emulator.faults import Faults
@@ -40,7 +42,41 @@ JSON = "application/json"
 def _json(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, headers=headers, content_type=JSON)
 
+
 _HEALTH = ("/healthz", "/livez", "/readyz")
+# What a real API server lets anyone read (the `system:public-info-viewer` role): the health
+# probes and /version. Discovery, OpenAPI and every resource need the bearer token.
+_PUBLIC = (*_HEALTH, "/version")
+
+# Media types a real API server decodes. A body in any other type (a browser's `text/plain`
+# "simple request", which needs no CORS preflight) is refused with 415 before it is read.
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_OBJECT_TYPES = ("application/json", "application/yaml", PROTOBUF)
+_PATCH_TYPES = (patches.JSON_PATCH, patches.MERGE_PATCH, patches.STRATEGIC_MERGE_PATCH, patches.APPLY_PATCH)
+
+
+def new_token() -> str:
+    """A random bearer token: one per emulator start, written into its kubeconfig."""
+    return secrets.token_urlsafe(32)
+
+
+def _is_watch(request: web.Request) -> bool:
+    return request.method == "GET" and request.query.get("watch") in ("true", "1")
+
+
+def _public(path: str) -> bool:
+    return any(path == p or path.startswith(f"{p}/") for p in _PUBLIC)
+
+
+def authenticated(header: str, token: str) -> bool:
+    """Whether an Authorization header carries `token` (compared in constant time)."""
+    scheme, _, presented = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def unauthorized() -> ApiError:
+    # The exact Status a real API server answers to a missing or wrong credential.
+    return ApiError(401, "Unauthorized", "Unauthorized")
 
 
 def _number(query: Any, name: str, kind: type[int] | type[float]) -> float:
@@ -90,6 +126,10 @@ class Emulator:
 
     cluster: Cluster = field(default_factory=Cluster)
     faults: Faults = field(default_factory=Faults)
+    # Every request but the public probes must carry `Authorization: Bearer <token>`, over TLS
+    # (kubectl sends a token only over https); the certificate is made at `start()`.
+    token: str = field(default_factory=new_token)
+    certificate: tls.Certificate | None = None
     bookmark_interval: float = 20.0
     # Recent requests, newest last, for tests to assert what a client did.
     requests: collections.deque[RequestRecord] = field(default_factory=lambda: collections.deque(maxlen=5000))
@@ -104,10 +144,12 @@ class Emulator:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on host:port (0 picks a free port) and return the base URL."""
+        """Listen on host:port (0 picks a free port) over https and return the base URL."""
+        if self.certificate is None:
+            self.certificate = tls.self_signed(host)
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, ssl_context=self.certificate.server_context())
         await site.start()
         server = site._server
         assert server is not None
@@ -119,20 +161,35 @@ class Emulator:
     def url(self) -> str:
         if not self._address:
             raise RuntimeError("the emulator is not started: call `await emulator.start()` first")
-        return f"http://{self._address}"
+        return f"https://{self._address}"
 
     async def stop(self) -> None:
         if self._runner is not None:
             self.cluster.store.drop_watches()
             await asyncio.sleep(0)
+            server = self._runner.server
             await self._runner.cleanup()
             self._runner = None
+            # A TLS connection closes with a shutdown handshake that needs the loop after
+            # cleanup() returns: abort what is left and let the loop run their connection_lost,
+            # so no transport outlives a loop that its owner is about to close.
+            for handler in list(server.connections) if server is not None else []:
+                if handler.transport is not None:
+                    handler.transport.abort()
+            for _ in range(100):
+                if server is None or not server.connections:
+                    break
+                await asyncio.sleep(0.01)
+            # The raw sockets under TLS close one step later still (asyncio 3.11 cannot list
+            # them): a moment for their connection_lost before the caller closes the loop.
+            await asyncio.sleep(0.1)
 
     # ---- dispatch -----------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         status = 500
         try:
+            self._authenticate(request)
             fault = self.faults.take(request.method, request.path, request.query_string)
             if fault is not None:
                 raise fault
@@ -148,7 +205,22 @@ class Emulator:
             return _json(ApiError(500, "InternalError", f"emulator error: {error!r}").status(),
                                      status=500)
         finally:
-            self.requests.append(RequestRecord(request.method, request.path, request.query_string, status))
+            if not (_is_watch(request) and status == 200):  # a watch that streamed recorded itself
+                self.requests.append(RequestRecord(request.method, request.path, request.query_string, status))
+
+    def _authenticate(self, request: web.Request) -> None:
+        """401 unless the request carries our token; anonymous requests may read the public paths.
+
+        As on a real API server, a credential that is presented but wrong is refused even on a
+        public path (authentication fails before authorization would let anonymous in).
+        """
+        header = request.headers.get("Authorization")
+        if header is None:
+            if request.method == "GET" and _public(request.path.rstrip("/") or "/"):
+                return
+            raise unauthorized()
+        if not authenticated(header, self.token):
+            raise unauthorized()
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -236,11 +308,11 @@ class Emulator:
         validation = q.get("fieldValidation", "")
         if target.name is None:
             if method == "GET":
-                if q.get("watch") in ("true", "1"):
+                if _is_watch(request):
                     return await self._watch(request, target)
                 return self._list(request, target)
             if method == "POST":
-                body = await self._body(request)
+                body = await self._body(request, _OBJECT_TYPES)
                 new = cluster.create(rt, target.namespace, body, dry_run=dry_run, field_validation=validation)
                 return _json(new, status=201)
             if method == "DELETE":
@@ -262,11 +334,11 @@ class Emulator:
                                                       include_object=q.get("includeObject", "Metadata")))
             return _json(obj)
         if method == "PUT":
-            body = await self._body(request)
+            body = await self._body(request, _OBJECT_TYPES)
             return _json(cluster.replace(rt, target.namespace, name, body, subresource=target.subresource,
                                                      dry_run=dry_run, field_validation=validation))
         if method == "PATCH":
-            body = await self._body(request)
+            body = await self._body(request, _PATCH_TYPES)
             content_type = request.headers.get("Content-Type", "")
             patched, created = cluster.patch(rt, target.namespace, name, content_type, body,
                                              subresource=target.subresource, dry_run=dry_run,
@@ -279,13 +351,16 @@ class Emulator:
             return _json(obj)
         raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}/{name}")
 
-    async def _body(self, request: web.Request) -> Any:
-        raw = await request.read()
+    async def _body(self, request: web.Request, accepted: tuple[str, ...] = _OBJECT_TYPES) -> Any:
         content_type = request.headers.get("Content-Type", "")
-        if "protobuf" in content_type:
+        media = content_type.split(";", 1)[0].strip().lower()
+        # No Content-Type reads as JSON, as on a real API server; anything unknown is refused
+        # before the body is read, so it can never be taken for JSON.
+        if media and media not in accepted:
+            raise errors.unsupported_media_type(content_type, accepted)
+        raw = await request.read()
+        if media == PROTOBUF:
             return protobuf.decode(raw)  # kubectl's typed clients (create ns/configmap/secret)
-        if "cbor" in content_type:
-            raise errors.unsupported_media_type(content_type)
         try:
             if "yaml" in content_type:
                 return yaml.safe_load(raw.decode()) if raw else None
@@ -349,7 +424,7 @@ class Emulator:
             raise errors.not_found(f"{rt.plural}/scale", rt.group, name)
         obj = self.cluster.get(rt, target.namespace, name)
         if request.method in ("PUT", "PATCH"):
-            body = await self._body(request)
+            body = await self._body(request, _PATCH_TYPES if request.method == "PATCH" else _OBJECT_TYPES)
             scale = self._scale_of(obj)
             if request.method == "PATCH":
                 scale = patches.apply_patch(request.headers.get("Content-Type", ""), scale, body, custom=True)
@@ -404,6 +479,8 @@ class Emulator:
         response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        # A watch is recorded when it starts: it may stream for as long as the client likes.
+        self.requests.append(RequestRecord(request.method, request.path, request.query_string, 200))
         if subscribed is None:
             gone = errors.gone(f"too old resource version: {since} ({store.oldest_resumable})")
             await response.write(self._line({"type": "ERROR", "object": gone.status()}))

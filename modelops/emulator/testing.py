@@ -14,6 +14,8 @@ Example::
                              {"readyReplicas": 2}, namespace="default")  # play the controller
             out = k8s.kubectl("get", "mv")                # .venv's kubectl with our kubeconfig
             # k8s.url, k8s.kubeconfig, k8s.cluster (the store), k8s.requests (recent requests)
+            # raw HTTP: https with the emulator's own certificate, and its bearer token
+            httpx.get(f"{k8s.url}/api/v1/pods", headers=k8s.auth_headers, verify=k8s.ssl_context)
 
 Objects are addressed by apiVersion and kind (or plural, or short name). Direct writes
 go through the same rules as HTTP ones (validation, status subresource, generation),
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -77,6 +80,22 @@ class EmulatorHandle:
     @property
     def cluster(self) -> Cluster:
         return self.emulator.cluster
+
+    @property
+    def token(self) -> str:
+        """The bearer token this emulator requires (also in `kubeconfig`)."""
+        return self.emulator.token
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trusts this emulator's certificate (and nothing else): `httpx.Client(verify=...)`."""
+        assert self.emulator.certificate is not None
+        return self.emulator.certificate.client_context()
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Headers for raw HTTP clients: every path but /healthz, /livez, /readyz, /version needs them."""
+        return {"Authorization": f"Bearer {self.emulator.token}"}
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -217,7 +236,8 @@ def running_emulator(kubeconfig_path: str | Path | None = None, *, host: str = "
         if kubeconfig_path is None:
             directory = Path(tempfile.mkdtemp(prefix="modelops-emulator-"))
             kubeconfig_path = directory / "kubeconfig"
-        path = kubeconfigs.write(kubeconfig_path, url)
+        assert emulator.certificate is not None
+        path = kubeconfigs.write(kubeconfig_path, url, emulator.token, emulator.certificate.cert_pem)
         handle = EmulatorHandle(emulator, url, path)
         if crds:
             handle.apply_crds(*crds)

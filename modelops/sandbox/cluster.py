@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
+from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet
 
 log = logging.getLogger("modelops.sandbox")
@@ -46,11 +50,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float, what: str, log_path: Path | None = None) -> None:
+def wait_for_http(url: str, timeout: float, what: str, log_path: Path | None = None,
+                  context: ssl.SSLContext | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as answer:
+            with urllib.request.urlopen(url, timeout=1.0, context=context) as answer:
                 if answer.status < 500:
                     return
         except (urllib.error.URLError, OSError):
@@ -103,14 +108,17 @@ class Sandbox:
 
     def start(self, operator: bool = True) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
+        # The emulator writes a new kubeconfig (its URL, certificate and token) once it serves.
+        self.kubeconfig.unlink(missing_ok=True)
         emulator_log = self._spawn(
             "emulator",
-            [*MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", str(port),
+            [*MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", "0",
              "--kubeconfig", str(self.kubeconfig)],
         )
-        wait_for_http(f"{self.api_url}/readyz", 30, "the API emulator", emulator_log)
+        self._wait_for_kubeconfig(30, emulator_log)
+        self.api_url = str(yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+        trust = ssl.create_default_context(cadata=kubeconfigs.ca_of(self.kubeconfig).decode())
+        wait_for_http(f"{self.api_url}/readyz", 30, "the API emulator", emulator_log, trust)
         crds = sorted(str(p) for p in self.crds.glob("modelops.dev_*.yaml"))
         for crd in crds:
             self.kubectl("apply", "-f", crd)
@@ -130,6 +138,14 @@ class Sandbox:
             target=self.kubelet.run, args=(self._stop,), name="sandbox-kubelet", daemon=True
         )
         self._kubelet_thread.start()
+
+    def _wait_for_kubeconfig(self, timeout: float, log_path: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.kubeconfig.exists():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise SandboxError(f"the API emulator wrote no kubeconfig within {timeout:.0f}s; see {log_path}")
+            time.sleep(0.1)
 
     def check_alive(self) -> None:
         for name, proc in self.processes:

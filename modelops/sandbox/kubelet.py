@@ -30,6 +30,29 @@ log = logging.getLogger("modelops.sandbox.kubelet")
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=modelops"
 # `modelops …` as this interpreter runs it (the console script may not be on PATH).
 MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
+# The only programs this kubelet starts: the project's own entrypoints, whatever a pod
+# template says. Anyone who can write a Deployment must not get a shell on this machine.
+ENTRYPOINTS = frozenset({"serve", "fetch", "train", "validate"})
+
+
+class RefusedCommandError(Exception):
+    """A container whose command is not `modelops <entrypoint>`; the message says which."""
+
+
+def entrypoint_refusal(container: dict[str, Any]) -> str | None:
+    """Why a container may not run here, or None when it is `modelops <one of ENTRYPOINTS> …`.
+
+    The first word is never executed (this interpreter runs `modelops.cli` in its place), so
+    only its name matters; the second must be an allowed subcommand.
+    """
+    words = [*container.get("command", []), *container.get("args", [])]
+    if not all(isinstance(word, str) for word in words):
+        return f"container {container.get('name')!r}: command and args must be strings"
+    if len(words) >= 2 and Path(words[0]).name == "modelops" and words[1] in ENTRYPOINTS:
+        return None
+    shown = " ".join(words[:4]) + (" …" if len(words) > 4 else "") if words else "(the image's default)"
+    return (f"container {container.get('name')!r} runs {shown!r}: the sandbox kubelet runs only "
+            f"`modelops {{{','.join(sorted(ENTRYPOINTS))}}}`")
 
 
 def _addresses() -> Iterator[str]:
@@ -60,11 +83,19 @@ class Replica:
     def _run(self) -> None:
         try:
             self._start_processes()
+        except RefusedCommandError as exc:
+            self.failed = str(exc)
+            log.warning("%s: refused: %s", self.name, self.failed)
         except OSError as exc:  # a pod that cannot start is a failed pod, not a dead kubelet thread
             self.failed = f"cannot start: {exc}"
             log.warning("%s: %s", self.name, self.failed)
 
     def _start_processes(self) -> None:
+        # Every container is checked before any runs: a pod is refused as a whole.
+        for container in (*self.init_containers, self.container):
+            refusal = entrypoint_refusal(container)
+            if refusal is not None:
+                raise RefusedCommandError(refusal)
         self.root.mkdir(parents=True, exist_ok=True)
         for init in self.init_containers:
             argv = self._argv(init)

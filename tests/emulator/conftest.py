@@ -31,8 +31,8 @@ def k8s(tmp_path: Path) -> Iterator[EmulatorHandle]:
 
 @pytest.fixture
 def api(k8s: EmulatorHandle) -> Iterator[httpx.Client]:
-    # Plain HTTP on loopback: verify=False only skips loading the CA bundle (~80 ms a client).
-    with httpx.Client(base_url=k8s.url, timeout=10, verify=False) as client:
+    # https with the emulator's own certificate and its bearer token, as kubectl connects.
+    with httpx.Client(base_url=k8s.url, timeout=10, verify=k8s.ssl_context, headers=k8s.auth_headers) as client:
         yield client
 
 

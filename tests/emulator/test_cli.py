@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from modelops.emulator import kubeconfig as kubeconfigs
 from tests.emulator.conftest import WIDGETS_CRD
 
 pytestmark = pytest.mark.integration
@@ -38,9 +40,13 @@ def test_serves_until_signalled_and_writes_a_kubeconfig(tmp_path: Path, stop: si
         wait_for_file(kubeconfig, process)
         config = yaml.safe_load(kubeconfig.read_text())
         url = config["clusters"][0]["cluster"]["server"]
-        assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{url}/readyz").text == "ok"
-        assert httpx.get(f"{url}/apis/test.modelops.dev/v1").status_code == 200
+        assert url.startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cadata=kubeconfigs.ca_of(kubeconfig).decode())
+        assert httpx.get(f"{url}/readyz", verify=trust).text == "ok"
+        token = kubeconfigs.token_of(kubeconfig)
+        assert httpx.get(f"{url}/apis/test.modelops.dev/v1", verify=trust).status_code == 401
+        assert httpx.get(f"{url}/apis/test.modelops.dev/v1", verify=trust,
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 200
         process.send_signal(stop)
         output, _ = process.communicate(timeout=20)
     finally:
@@ -48,5 +54,5 @@ def test_serves_until_signalled_and_writes_a_kubeconfig(tmp_path: Path, stop: si
             process.kill()
             process.communicate()
     assert process.returncode == 0
-    assert "Kubernetes API emulator serving on http://127.0.0.1:" in output
+    assert "Kubernetes API emulator serving on https://127.0.0.1:" in output
     assert "stopped" in output

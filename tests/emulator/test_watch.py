@@ -57,7 +57,7 @@ class Watch:
 
 @pytest.fixture
 def client(k8s: EmulatorHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=k8s.url, timeout=15, verify=False) as c:
+    with httpx.Client(base_url=k8s.url, timeout=15, verify=k8s.ssl_context, headers=k8s.auth_headers) as c:
         yield c
 
 
@@ -109,7 +109,8 @@ def test_watch_from_a_compacted_resource_version_gets_410(api: httpx.Client, cli
 def test_history_overflow_also_expires_old_resource_versions(tmp_path: Any) -> None:
     from modelops.emulator.testing import running_emulator
     with running_emulator(tmp_path / "kc", history_size=3) as small, \
-            httpx.Client(base_url=small.url, timeout=10, verify=False) as client:
+            httpx.Client(base_url=small.url, timeout=10, verify=small.ssl_context,
+                         headers=small.auth_headers) as client:
         path = "/api/v1/namespaces/default/configmaps"
         first = client.post(path, json={"metadata": {"name": "c0"}}).json()["metadata"]["resourceVersion"]
         for i in range(1, 6):

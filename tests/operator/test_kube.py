@@ -28,7 +28,7 @@ def _deployment(name: str, replicas: int = 1) -> dict[str, object]:
 
 
 async def test_ensure_creates_then_leaves_alone_then_patches_drift(k8s: EmulatorHandle) -> None:
-    kube = Kube(Connection(k8s.url, {}, False))
+    kube = Kube(Connection(k8s.url, k8s.auth_headers, k8s.ssl_context))
     try:
         assert await kube.ensure(_deployment("d")) == "created"
         assert await kube.ensure(_deployment("d")) == "unchanged"
@@ -42,7 +42,7 @@ async def test_ensure_creates_then_leaves_alone_then_patches_drift(k8s: Emulator
 
 
 async def test_a_409_on_create_is_already_exists_and_5xx_is_unavailable(k8s: EmulatorHandle) -> None:
-    kube = Kube(Connection(k8s.url, {}, False))
+    kube = Kube(Connection(k8s.url, k8s.auth_headers, k8s.ssl_context))
     try:
         await kube.ensure(_deployment("d"))
         k8s.fail_next("POST", r"/deployments$", status=409)

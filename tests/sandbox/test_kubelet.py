@@ -85,3 +85,40 @@ def test_an_interpreter_under_a_mount_path_is_not_rewritten(tmp_path: Path, monk
     monkeypatch.setattr(kubelet, "MODULE_COMMAND", ["/tmp/clone/.venv/bin/python", "-m", "modelops.cli"])
     argv = _replica(tmp_path)._argv(POD["containers"][0])
     assert argv[0] == "/tmp/clone/.venv/bin/python"
+
+
+@pytest.mark.parametrize("container", [
+    {"name": "c", "command": ["sh", "-c", "id"]},
+    {"name": "c", "command": ["modelops"], "args": ["operator"]},
+    {"name": "c", "command": ["python", "-m", "modelops.cli", "serve"]},
+    {"name": "c", "image": "busybox"},
+    {"name": "c", "command": ["modelops"]},
+])
+def test_only_the_projects_own_entrypoints_may_run(container: dict[str, Any]) -> None:
+    refusal = kubelet.entrypoint_refusal(container)
+    assert refusal is not None
+    assert "runs only `modelops {fetch,serve,train,validate}`" in refusal
+
+
+def test_serve_and_fetch_are_allowed() -> None:
+    assert kubelet.entrypoint_refusal(POD["containers"][0]) is None
+    assert kubelet.entrypoint_refusal(POD["initContainers"][0]) is None
+    assert kubelet.entrypoint_refusal({"command": ["/usr/local/bin/modelops", "serve"]}) is None
+
+
+@pytest.mark.parametrize("where", ["container", "init"])
+def test_a_shell_command_is_refused_and_never_runs(tmp_path: Path, where: str) -> None:
+    marker = tmp_path / "pwned"
+    shell = {"name": "evil", "command": ["sh", "-c", f"touch {marker}"]}
+    replica = Replica(
+        name="evil-0", address="127.0.1.1", root=tmp_path / "pod", template_hash="abc",
+        container=shell if where == "container" else POD["containers"][0],
+        init_containers=[shell] if where == "init" else [], volumes=[],
+    )
+    replica.start()
+    assert replica._starter is not None
+    replica._starter.join(30)
+    assert replica.failed is not None
+    assert "'sh -c touch" in replica.failed
+    assert replica.process is None
+    assert not marker.exists()

@@ -1,0 +1,174 @@
+"""The ClusterRole grants exactly what the operator's own requests need, recorded, not guessed.
+
+The real operator (kopf plus our client, over HTTPS with its token) runs a rollout against the
+emulator, which records every request. Each request maps to the (apiGroup, resource, verb)
+that a real API server's RBAC authorizer would check; the ClusterRole must grant each of
+them and nothing else. The one grant no request shows is `update` on
+`modeldeployments/finalizers`: the OwnerReferencesPermissionEnforcement admission plugin
+(OpenShift) requires it to create a child whose ownerReference sets `blockOwnerDeletion`;
+it is derived from the children the run actually created.
+
+Each later capability (HTTPRoutes, Jobs, DriftPolicies, ModelVersions created by retraining)
+adds its own grants when its code starts making those requests; this test then fails until
+the ClusterRole says so, and fails again if a grant outlives its use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelops.emulator.server import RequestRecord
+from modelops.emulator.testing import EmulatorHandle, running_emulator
+from tests.manifests.kustomize import MANIFESTS, kustomize, one
+from tests.operator.harness import (
+    CRDS,
+    MV_API,
+    has_condition,
+    make_artifact,
+    model_deployment,
+    model_version,
+    play_deployment_controller,
+    running_operator,
+    wait_deployment,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+# Non-resource URLs every authenticated client may read (the default `system:discovery` role).
+DISCOVERY = ("/api", "/apis", "/version", "/openapi")
+
+
+@dataclass(frozen=True, order=True)
+class Access:
+    group: str
+    resource: str  # plural, or plural/subresource
+    verb: str
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.resource}{'.' + self.group if self.group else ''}"
+
+
+def access(record: RequestRecord) -> Access | None:
+    """The RBAC check a real API server makes for a request; None for discovery paths."""
+    parts = record.path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        assert record.path.startswith(DISCOVERY), f"unexpected non-resource request {record}"
+        return None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    name = rest[1] if len(rest) > 1 else None
+    resource = "/".join([rest[0], *rest[2:3]])
+    watching = "watch=true" in record.query or "watch=1" in record.query
+    verb = {
+        "GET": "get" if name else "watch" if watching else "list",
+        "POST": "create", "PUT": "update", "PATCH": "patch",
+        "DELETE": "delete" if name else "deletecollection",
+    }[record.method]
+    return Access(group, resource, verb)
+
+
+def granted(rules: list[dict[str, Any]]) -> set[Access]:
+    return {Access(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+def owner_finalizer_grants(k8s: EmulatorHandle) -> set[Access]:
+    """`update` on owner/finalizers for every owner a child blocks the deletion of."""
+    needed: set[Access] = set()
+    for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service")):
+        for child in k8s.list(api_version, kind):
+            for ref in child["metadata"].get("ownerReferences") or ():
+                if ref.get("blockOwnerDeletion"):
+                    owner = k8s.resource(ref["apiVersion"], ref["kind"])
+                    needed.add(Access(owner.group, f"{owner.plural}/finalizers", "update"))
+    return needed
+
+
+def rollout_scenario(k8s: EmulatorHandle, tmp_path: Path) -> None:
+    """What the operator does today: verify, serve, roll to a new version, retire the old one,
+    act on a one-shot action annotation, and report each decision as an Event."""
+    v1, v2 = make_artifact(tmp_path / "v1", seed=1), make_artifact(tmp_path / "v2", seed=2)
+    with running_operator(k8s):
+        k8s.create(model_version("churn-v1", *v1))
+        k8s.create(model_deployment("churn-v1"))
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
+        play_deployment_controller(k8s, "churn-churn-v1", 2)
+        wait_deployment(k8s, "churn-v1 Ready", lambda o: has_condition(o, "Ready", "True"))
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"replicas": 3}})
+        wait_for(lambda: k8s.get("apps/v1", "Deployment", "churn-churn-v1")["spec"]["replicas"] == 3, "scaled")
+        play_deployment_controller(k8s, "churn-churn-v1", 3)
+        k8s.create(model_version("churn-v2", *v2))
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "Deployment churn-churn-v2")
+        play_deployment_controller(k8s, "churn-churn-v2", 3)
+        wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "churn-v1 retired")
+        for kind, name in (("ModelVersion", "churn-v1"), ("ModelDeployment", "churn")):
+            k8s.patch(MV_API, kind, name, {"metadata": {"annotations": {"modelops.dev/action": "retry"}}})
+            wait_for(_action_removed(k8s, kind, name), f"action on {kind} acted on")
+
+
+def _action_removed(k8s: EmulatorHandle, kind: str, name: str) -> Callable[[], bool]:
+    return lambda: "modelops.dev/action" not in (k8s.get(MV_API, kind, name)["metadata"].get("annotations") or {})
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Access], set[Access]]:
+    tmp_path = tmp_path_factory.mktemp("rbac")
+    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as k8s:
+        k8s.emulator.requests.clear()  # the CRDs were installed by the test, not the operator
+        rollout_scenario(k8s, tmp_path)
+        used = {a for a in map(access, k8s.requests) if a is not None}
+        return used, owner_finalizer_grants(k8s)
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[dict[str, Any]]:
+    role: list[dict[str, Any]] = one(kustomize(MANIFESTS / "rbac"), "ClusterRole")["rules"]
+    return role
+
+
+def test_every_request_of_the_operator_is_granted(recorded: tuple[set[Access], set[Access]],
+                                                  rules: list[dict[str, Any]]) -> None:
+    used, admission = recorded
+    missing = sorted(str(a) for a in (used | admission) - granted(rules))
+    assert missing == [], f"the operator needs these grants: {missing}"
+
+
+def test_nothing_is_granted_that_the_operator_does_not_use(recorded: tuple[set[Access], set[Access]],
+                                                           rules: list[dict[str, Any]]) -> None:
+    used, admission = recorded
+    unused = sorted(str(a) for a in granted(rules) - used - admission)
+    assert unused == [], f"granted but never used (add a grant in the change that starts using it): {unused}"
+
+
+def test_children_block_their_owners_deletion_so_finalizers_update_is_needed(
+    recorded: tuple[set[Access], set[Access]]
+) -> None:
+    _, admission = recorded
+    assert Access("modelops.dev", "modeldeployments/finalizers", "update") in admission
+
+
+@pytest.mark.parametrize(("record", "expected"), [
+    (RequestRecord("GET", "/apis/apps/v1/namespaces/default/deployments", "watch=true&x=1", 200),
+     Access("apps", "deployments", "watch")),
+    (RequestRecord("GET", "/apis/apps/v1/deployments", "labelSelector=a", 200), Access("apps", "deployments", "list")),
+    (RequestRecord("PATCH", "/apis/modelops.dev/v1alpha1/namespaces/d/modelversions/m/status", "", 200),
+     Access("modelops.dev", "modelversions/status", "patch")),
+    (RequestRecord("POST", "/api/v1/namespaces/default/events", "", 201), Access("", "events", "create")),
+    (RequestRecord("GET", "/api/v1/namespaces/default", "", 200), Access("", "namespaces", "get")),
+    (RequestRecord("DELETE", "/api/v1/namespaces/default/services/s", "", 200), Access("", "services", "delete")),
+    (RequestRecord("GET", "/apis/apps/v1", "", 200), None),
+])
+def test_requests_map_to_the_checks_rbac_makes(record: RequestRecord, expected: Access | None) -> None:
+    assert access(record) == expected

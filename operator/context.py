@@ -1,4 +1,5 @@
-"""What every reconcile needs besides the object: the client, the serving image, a clock."""
+"""What every reconcile needs besides the object: the client, the serving image, a clock, and
+the pool that inspects artifacts (owned by the controller, so it outlives a re-login)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from modelops.operator.kube import Kube
+from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.options import DEFAULT_IMAGE
 
 
@@ -18,5 +20,5 @@ def utcnow() -> datetime:
 class Context:
     kube: Kube
     image: str = DEFAULT_IMAGE
-    artifact_timeout_s: float = 30.0
     clock: Callable[[], datetime] = field(default=utcnow)
+    inspections: Inspections = field(default_factory=Inspections)

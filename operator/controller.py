@@ -21,6 +21,7 @@ from modelops.operator import metrics
 from modelops.operator.context import Context
 from modelops.operator.kube import ApiError, ApiUnavailable
 from modelops.operator.modeldeployment.sync import sync as sync_deployment
+from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.modelversion.sync import sync as sync_version
 from modelops.operator.plans import Plan
 from modelops.operator.workqueue import Backoff, Key, WorkQueue
@@ -40,10 +41,15 @@ class Controller:
         workers: int = 4,
         resync_s: float = 300.0,
         backoff: Backoff | None = None,
+        inspections: Inspections | None = None,
     ) -> None:
         self._context_factory = context_factory
         self._context: Context | None = None
         self.queue = WorkQueue(backoff)
+        # Artifact downloads run apart from the workers; one that ends wakes its ModelVersion.
+        self.inspections = inspections or Inspections()
+        self.inspections.wake = self._wake_version
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.workers = workers
         self.resync_s = resync_s
         self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment}
@@ -92,7 +98,13 @@ class Controller:
             await self._context.kube.close()
             self._context = None
 
+    def _wake_version(self, namespace: str, name: str) -> None:
+        """Called from an inspection's thread: enqueue on the loop, where the queue lives."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.queue.add, Key(MODEL_VERSION, namespace, name))
+
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(self._worker(i), name=f"modelops-worker-{i}") for i in range(self.workers)]
         tasks.append(asyncio.create_task(self._resync(), name="modelops-resync"))
         try:
@@ -101,7 +113,9 @@ class Controller:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._loop = None
             self.queue.close()
+            self.inspections.close()
 
     async def _resync(self) -> None:
         while True:

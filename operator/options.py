@@ -26,7 +26,9 @@ class Options:
     watch_server_timeout_s: float = 300.0  # watches are re-opened at least this often
     watch_reconnect_backoff_s: float = 1.0
     request_timeout_s: float = 30.0
-    artifact_timeout_s: float = 30.0
+    artifact_timeout_s: float = 30.0  # per socket operation of an artifact download
+    artifact_deadline_s: float = 60.0  # a whole inspection (manifest.json and metadata.json)
+    inspection_workers: int = 8  # artifact inspections at once, apart from the reconcile workers
 
     @property
     def all_namespaces(self) -> bool:

@@ -9,6 +9,7 @@ from the outside in::
     cli.py, runner.py          flags -> Options; registry, settings, login, workers, probes, metrics
     */handlers.py              kopf registrations: every event only enqueues a key
     controller.py, workqueue   workers: one key at a time each, per-key backoff, resync
+    modelversion/inspections   artifact downloads in a bounded pool of their own, with a deadline
     */sync.py, writing.py      read the object and what it depends on; carry out the plan
     */reconcile.py, children,  pure decisions: (object, observed) -> Plan (children, status, Events)
     observed.py, plans.py
@@ -34,6 +35,7 @@ from modelops.operator.kube import Connection, Kube
 from modelops.operator.login import login
 from modelops.operator.modeldeployment import handlers as deployment_handlers
 from modelops.operator.modelversion import handlers as version_handlers
+from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.options import Options
 from modelops.operator.settings import configure
 from modelops.operator.workqueue import Backoff
@@ -53,7 +55,7 @@ def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSetting
         return Context(
             kube=Kube(connection, timeout_s=options.request_timeout_s),
             image=options.image,
-            artifact_timeout_s=options.artifact_timeout_s,
+            inspections=controller.inspections,
         )
 
     controller = Controller(
@@ -61,6 +63,9 @@ def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSetting
         workers=options.workers,
         resync_s=options.resync_s,
         backoff=Backoff(options.backoff_base_s, options.backoff_max_s),
+        inspections=Inspections(
+            options.inspection_workers, timeout_s=options.artifact_timeout_s, deadline_s=options.artifact_deadline_s
+        ),
     )
     version_handlers.register(registry, controller)
     deployment_handlers.register(registry, controller)

@@ -14,7 +14,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uri", required=True, help="artifact directory: path, file://, http(s)://, s3://…")
     parser.add_argument("--sha256", required=True, help="expected artifact digest: sha256 of manifest.json")
     parser.add_argument("--dest", required=True, type=Path, help="directory to fetch into")
-    parser.add_argument("--timeout", type=float, default=30.0, help="network timeout per request, seconds")
+    parser.add_argument("--timeout", type=float, default=30.0, help="network timeout per socket operation, seconds")
+    parser.add_argument(
+        "--deadline", type=_positive, default=None,
+        help="total time for the whole download, seconds (default 1800); past it: ArtifactUnreachable",
+    )
     parser.add_argument(
         "--termination-log",
         default=DEFAULT_TERMINATION_LOG,
@@ -24,16 +28,30 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"the deadline must be a positive number of seconds, not {text}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from modelops.artifact.errors import ArtifactError
     from modelops.artifact.fetching import fetch
+    from modelops.artifact.sources import DEFAULT_FETCH_DEADLINE_S
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(f"modelops fetch: {message}", file=sys.stderr, flush=True)
 
     try:
-        manifest = fetch(args.uri, args.sha256, args.dest, timeout_s=args.timeout, progress=progress)
+        manifest = fetch(
+            args.uri, args.sha256, args.dest, timeout_s=args.timeout, progress=progress,
+            deadline_s=args.deadline or DEFAULT_FETCH_DEADLINE_S,
+        )
     except ArtifactError as exc:
         line = f"{exc.reason}: {exc.message}"
     except OSError as exc:

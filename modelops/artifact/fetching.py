@@ -19,7 +19,14 @@ from pathlib import Path
 from modelops.artifact.errors import ArtifactError
 from modelops.artifact.format import MANIFEST_FILE, MAX_MANIFEST_BYTES, sha256_file
 from modelops.artifact.manifest import Manifest, ManifestEntry
-from modelops.artifact.sources import DEFAULT_TIMEOUT_S, Source, open_source, read_small
+from modelops.artifact.sources import (
+    DEFAULT_FETCH_DEADLINE_S,
+    DEFAULT_TIMEOUT_S,
+    Deadline,
+    Source,
+    open_source,
+    read_small,
+)
 from modelops.artifact.verify import check_digest, list_files, verify_manifest
 
 TEMP_PREFIX = ".modelops-part-"
@@ -32,12 +39,15 @@ def fetch(
     expected_sha256: str,
     dest_dir: str | Path,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    *,
     progress: Progress | None = None,
+    deadline_s: float = DEFAULT_FETCH_DEADLINE_S,
 ) -> Manifest:
-    """Download and verify every file of the artifact at ``uri`` into ``dest_dir``."""
+    """Download and verify every file of the artifact at ``uri`` into ``dest_dir``, all of
+    them within ``deadline_s`` (ArtifactUnreachable after; a rerun keeps verified files)."""
     say = progress or (lambda _msg: None)
     dest = Path(dest_dir)
-    source = open_source(uri, timeout_s)
+    source = open_source(uri, timeout_s, Deadline(deadline_s))
     manifest_bytes = read_small(source, MANIFEST_FILE, MAX_MANIFEST_BYTES)
     manifest = verify_manifest(manifest_bytes, expected_sha256, source.describe(MANIFEST_FILE))
     say(f"manifest {source.describe(MANIFEST_FILE)} verified: {len(manifest.files)} files, "

@@ -15,16 +15,27 @@ from modelops.artifact.format import (
 from modelops.artifact.manifest import Manifest
 from modelops.artifact.metadata import Metadata
 from modelops.artifact.profiling import class_category
-from modelops.artifact.sources import DEFAULT_TIMEOUT_S, open_source, read_limited, read_small
+from modelops.artifact.sources import (
+    DEFAULT_INSPECTION_DEADLINE_S,
+    DEFAULT_TIMEOUT_S,
+    Deadline,
+    open_source,
+    read_limited,
+    read_small,
+)
 from modelops.artifact.verify import check_metadata, check_size_cap, verify_entry, verify_manifest
 
 
 def inspect_remote(
-    uri: str, expected_sha256: str, timeout_s: float = DEFAULT_TIMEOUT_S
+    uri: str,
+    expected_sha256: str,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    deadline_s: float = DEFAULT_INSPECTION_DEADLINE_S,
 ) -> tuple[Manifest, Metadata]:
     """Download manifest.json and metadata.json only, and verify both: the manifest against
-    the expected artifact digest, the metadata against the manifest. Raises ArtifactError."""
-    source = open_source(uri, timeout_s)
+    the expected artifact digest, the metadata against the manifest. Both downloads together
+    take at most ``deadline_s`` (ArtifactUnreachable after). Raises ArtifactError."""
+    source = open_source(uri, timeout_s, Deadline(deadline_s))
     manifest_where = source.describe(MANIFEST_FILE)
     manifest = verify_manifest(
         read_small(source, MANIFEST_FILE, MAX_MANIFEST_BYTES), expected_sha256, manifest_where

@@ -21,8 +21,8 @@ from modelops.api.modelversion import ModelVersionSpec
 from modelops.conditions import Desired, find, merge, transitions
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
-# Failures that may go away by themselves (an upload not finished, a server down).
-TRANSIENT_REASONS = frozenset({"ArtifactNotFound"})
+# Failures that may go away by themselves (an upload not finished, a server down or slow).
+TRANSIENT_REASONS = frozenset({"ArtifactNotFound", "ArtifactUnreachable"})
 ANNOUNCED = ("ArtifactVerified", "Ready")
 
 

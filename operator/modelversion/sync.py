@@ -1,4 +1,9 @@
-"""One ModelVersion reconcile: read it, decide, inspect the artifact if needed, write the result."""
+"""One ModelVersion reconcile: read it, decide, inspect the artifact if needed, write the result.
+
+The inspection runs in the inspections pool; a worker waits for it at most HOLD_S (a
+reachable artifact is inspected in milliseconds) and otherwise goes back to the queue, the
+key retried with backoff and woken when the inspection ends.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import asyncio
 
 from modelops.operator import kube
 from modelops.operator.context import Context
-from modelops.operator.modelversion import reconcile, verify
+from modelops.operator.modelversion import reconcile
 from modelops.operator.plans import Plan
 from modelops.operator.writing import carry_out
+
+HOLD_S = 1.0
 
 
 async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
@@ -18,8 +25,12 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     obj.setdefault("kind", kube.MODEL_VERSIONS.kind)
     decision = reconcile.decide(obj, ctx.clock())
     if isinstance(decision, reconcile.Verify):
-        # Downloads (two small files) block: keep them off the event loop that serves the watches.
-        outcome = await asyncio.to_thread(verify.inspect, decision, ctx.artifact_timeout_s)
+        running = ctx.inspections.start(namespace, name, decision)
+        await asyncio.wait({asyncio.wrap_future(running)}, timeout=HOLD_S)
+        outcome = ctx.inspections.take(namespace, name, decision)
+        if outcome is None:
+            # Still downloading: status already says Verifying; free this worker.
+            return Plan(status=dict(obj.get("status") or {}), retry=True)
         decision = reconcile.conclude(obj, outcome, ctx.clock())
     await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision)
     return decision

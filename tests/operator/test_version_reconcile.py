@@ -66,12 +66,14 @@ def test_a_digest_mismatch_is_final_and_not_retried() -> None:
     assert isinstance(decide(settled, NOW), Plan)  # no second download
 
 
-def test_an_unreachable_artifact_is_retried_with_backoff_and_the_condition_says_so() -> None:
-    p = conclude(_fresh(), Outcome(reason="ArtifactNotFound", message="GET http://x/manifest.json failed"), NOW)
+@pytest.mark.parametrize("reason", ["ArtifactNotFound", "ArtifactUnreachable"])
+def test_an_unreachable_artifact_is_retried_with_backoff_and_the_condition_says_so(reason: str) -> None:
+    p = conclude(_fresh(), Outcome(reason=reason, message="GET http://x/manifest.json failed"), NOW)
     assert p.retry
-    assert _cond(p, "Ready") == ("False", "ArtifactNotFound")
+    assert _cond(p, "Ready") == ("False", reason)
     message = next(c["message"] for c in p.status["conditions"] if c["type"] == "Ready")
     assert message.endswith("retrying with backoff")
+    assert "Stalled" not in [c["type"] for c in p.status["conditions"]]
     assert isinstance(decide(_fresh(status=dict(p.status)), NOW), Verify)
 
 

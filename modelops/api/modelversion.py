@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from modelops.api.common import (
     Condition,
@@ -21,7 +21,7 @@ from modelops.artifact.format import ModelFormat
 
 # Reasons of the ArtifactVerified / Validated / Ready conditions: every ArtifactError reason
 # (the operator copies them into status as they are) and those of success and validation.
-REASONS = ("Verified", *ARTIFACT_REASONS, "ValidationPassed", "ValidationFailed")
+REASONS = ("Verified", *ARTIFACT_REASONS, "ValidationPassed", "ValidationFailed", "ValidationError")
 
 
 class ArtifactRef(Model):
@@ -46,28 +46,64 @@ class Lineage(Model):
     drift_evaluation: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
 
 
-class MetricRequirement(Model):
-    name: str = Field(min_length=1, max_length=63, description="A scikit-learn metric name, e.g. roc_auc.")
-    min: float | None = None
-    max: float | None = None
-    class_: str | None = Field(default=None, alias="class", description="Score this class only.")
+class _Limits(Model):
+    """A figure's limits: ``min`` and/or ``max`` (at least one)."""
+
+    min: float | None = Field(default=None, description="The figure must be at least this.")
+    max: float | None = Field(default=None, description="The figure must be at most this.")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> _Limits:
+        if self.min is None and self.max is None:
+            raise ValueError(f"{type(self).__name__} needs min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class MetricRequirement(_Limits):
+    name: str = Field(
+        min_length=1, max_length=63,
+        description="accuracy, balanced_accuracy, precision, recall, f1, roc_auc, log_loss (classifiers); "
+        "r2, mae, rmse (regressors).",
+    )
+    class_: str | None = Field(
+        default=None, alias="class", max_length=253,
+        description="Score this class only (precision, recall, f1, roc_auc one-vs-rest).",
+    )
 
 
 class ChampionComparison(Model):
     metric: str = Field(min_length=1, max_length=63)
-    max_drop: float = Field(ge=0.0, description="Largest allowed drop below the stable version's value.")
+    max_drop: float = Field(
+        ge=0.0, description="Largest allowed loss against the stable version (direction-aware: a rise for "
+        "log_loss, mae, rmse)."
+    )
 
 
-class GroupMetricRequirement(Model):
+class GroupMetricRequirement(_Limits):
+    """A limit on every group's value of a metric, so on the worst group's."""
+
     name: str = Field(min_length=1, max_length=63)
-    min: Fraction
+    class_: str | None = Field(default=None, alias="class", max_length=253)
 
 
 class Fairness(Model):
-    sensitive_feature: str = Field(min_length=1, max_length=253)
+    sensitive_feature: str = Field(
+        min_length=1, max_length=253, description="A column of the holdout (a model input or not)."
+    )
     max_demographic_parity_difference: Fraction | None = None
     max_equalized_odds_difference: Fraction | None = None
     min_group_metric: GroupMetricRequirement | None = None
+    positive_class: str | None = Field(
+        default=None, max_length=253,
+        description="The class counted as selected/positive for the parity figures (default: a binary "
+        "classifier's second class; required for multiclass).",
+    )
+    min_group_rows: int = Field(
+        default=30, ge=1, le=1_000_000,
+        description="A group with fewer holdout rows is too small to judge: ValidationError, never a pass.",
+    )
 
 
 class Validation(Model):
@@ -105,6 +141,7 @@ class ValidationResult(StatusModel):
     group: str | None = None
     value: float | None = None
     limit: float | None = None
+    bound: Literal["min", "max"] | None = Field(default=None, description="Whether limit is a min or a max.")
     verdict: Literal["Pass", "Fail"]
 
 

@@ -74,9 +74,9 @@ def build_artifact(
     task = _task(model)
     _check_model_features(model, names)
     features = tuple(
-        FeatureSpec(name=n, type=(feature_types or {}).get(n) or _infer_type(frame[n])) for n in names
+        FeatureSpec(name=n, type=(feature_types or {}).get(n) or infer_feature_type(frame[n])) for n in names
     )
-    x = _model_input(model, frame)
+    x = model_input(model, frame)
     predictions = np.asarray(model.predict(x)).ravel()
     classes: list[ClassLabel] = json_labels(model.classes_) if task == "classification" else []
     metrics = offline_metrics(model, x, y, predictions, task=task, classes=classes)
@@ -182,7 +182,7 @@ def _check_model_features(model: Any, names: list[str]) -> None:
         raise ValueError(f"the model takes {n_in} features, {len(names)} were named")
 
 
-def _model_input(model: Any, frame: Any) -> Any:
+def model_input(model: Any, frame: Any) -> Any:
     """What the model was fitted on: a frame when it knows feature names, else an array
     (either mismatch makes scikit-learn warn)."""
     if getattr(model, "feature_names_in_", None) is not None:
@@ -190,7 +190,7 @@ def _model_input(model: Any, frame: Any) -> Any:
     return frame.to_numpy()
 
 
-def _infer_type(column: Any) -> FeatureType:
+def infer_feature_type(column: Any) -> FeatureType:
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):

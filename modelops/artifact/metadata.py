@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import platform
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -27,6 +29,34 @@ class _Camel(BaseModel):
 class FeatureSpec(_Camel):
     name: str = Field(min_length=1)
     type: FeatureType = "numeric"
+
+
+class Lineage(_Camel):
+    """What made a model: recorded as metadata.json ``lineage`` and copied into the
+    ModelVersion's ``spec.lineage`` by the operator. Every field is optional (a hand-made
+    artifact may know none of them) and unknown keys are kept, so a lineage written by
+    ``modelops package --lineage-json`` or a newer trainer still reads."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow")
+
+    parent: str | None = Field(default=None, description="The ModelVersion this one was retrained from.")
+    dataset_uri: str | None = None
+    dataset_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    estimator: str | None = Field(default=None, description="Import path of the estimator class.")
+    params: dict[str, Any] | None = Field(default=None, description="Estimator parameters as given.")
+    seed: int | None = Field(default=None, description="Seed of the train/holdout split and the estimator.")
+    holdout_fraction: float | None = None
+    train_rows: int | None = None
+    holdout_rows: int | None = None
+    job: str | None = Field(default=None, description="The training Job.")
+    drift_policy: str | None = None
+    drift_evaluation: str | None = Field(default=None, description="The drift evaluation that triggered it.")
+    training_code: dict[str, str] | None = Field(
+        default=None, description="modelops version and, when run from a git checkout, its commit."
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class Metadata(_Camel):
@@ -61,6 +91,16 @@ class Metadata(_Camel):
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
+
+    def lineage_record(self) -> Lineage | None:
+        """The lineage as a Lineage, or None when there is none or it does not fit the model
+        (a free-form lineage from ``--lineage-json`` stays readable as the dict)."""
+        if self.lineage is None:
+            return None
+        try:
+            return Lineage.model_validate(self.lineage)
+        except ValidationError:
+            return None
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -121,3 +161,35 @@ def framework_versions() -> dict[str, str]:
         "skops": skops.__version__,
         "modelops": __version__,
     }
+
+
+@functools.cache
+def training_code() -> dict[str, str]:
+    """The version of the code that trains: modelops' version and, when it runs from a git
+    checkout, the commit (read from ``.git`` without running git; once per process)."""
+    from modelops import __version__
+
+    out = {"modelops": __version__}
+    commit = _git_commit(Path(__file__).resolve().parents[2])
+    if commit:
+        out["gitCommit"] = commit
+    return out
+
+
+def _git_commit(root: Path) -> str | None:
+    git = root / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head.removeprefix("ref: ")
+        loose = git / ref
+        if loose.is_file():
+            return loose.read_text().strip() or None
+        for line in (git / "packed-refs").read_text().splitlines():
+            sha, _, name = line.partition(" ")
+            if name == ref:
+                return sha
+    except OSError:
+        return None
+    return None

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modelops.drift.profile import Profile
-from modelops.serving.fastpath import LinearPredictor, compile_linear
+from modelops.serving import direct as direct_predictors
 from modelops.serving.protocol import datatype_of
 
 if TYPE_CHECKING:
@@ -97,11 +97,15 @@ class ServedModel:
                     f"{list(self.feature_names)}"
                 )
             self._columns = columns
-        # A verified direct predictor for plain linear models (see fastpath.py); models
-        # fitted on DataFrames keep scikit-learn, which checks their column names.
-        self.direct: LinearPredictor | None = None
+        # A direct predictor (linear models, tree ensembles), used only once proven equal to
+        # scikit-learn (see modelops.serving.direct); models fitted on DataFrames keep
+        # scikit-learn, which checks their column names.
+        self.direct: direct_predictors.DirectPredictor | None = None
+        self.predictor_description = "scikit-learn predict"
         if direct and self.all_numeric and self._columns is None:
-            self.direct = compile_linear(estimator, profile, self.supports_proba)
+            self.direct = direct_predictors.choose(estimator, profile, self.supports_proba).predictor
+        if self.direct is not None:
+            self.predictor_description = self.direct.description
         self.output_datatype = datatype_of(
             np.asarray(classes) if classes is not None else np.zeros(0, dtype=np.float64)
         )

@@ -7,13 +7,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
 
 from modelops.drift.profile import Profile, categorical_profile, numeric_profile
-from modelops.serving.fastpath import check_rows, compile_linear
+from modelops.serving.direct import choose
+from modelops.serving.direct.linear import LinearPredictor
+from modelops.serving.direct.rows import profile_rows
 from tests.serving.support import cancer_data
 
 X, Y, NAMES = cancer_data()
@@ -44,9 +46,9 @@ def test_linear_classifiers_answer_exactly_as_scikit_learn(estimator: Any, label
     y = Y if labels == "binary" else np.array(["low", "mid", "high"])[np.digitize(X[:, 0], [12, 16])]
     model = estimator.fit(X, y)
     profile = profile_of(X, model.predict(X))
-    direct = compile_linear(model, profile, proba=True)
-    assert direct is not None
-    rows = np.vstack([X, check_rows(profile, seed=5)])
+    direct = choose(model, profile, proba=True).predictor
+    assert isinstance(direct, LinearPredictor)
+    rows = np.vstack([X, profile_rows(profile, seed=5)])
     assert np.array_equal(direct.predict(rows), model.predict(rows))
     assert np.allclose(direct.predict_proba(rows), model.predict_proba(rows), rtol=1e-9, atol=1e-12)
 
@@ -59,29 +61,36 @@ def test_linear_regressors_answer_as_scikit_learn(estimator: Any) -> None:
         features=tuple(numeric_profile(n, x[:, j]) for j, n in enumerate(NAMES[1:])),
         output=numeric_profile("predict", model.predict(x)),
     )
-    direct = compile_linear(model, profile, proba=False)
-    assert direct is not None
+    direct = choose(model, profile, proba=False).predictor
+    assert isinstance(direct, LinearPredictor)
     assert np.allclose(direct.predict(x), model.predict(x), rtol=1e-12)
 
 
 @pytest.mark.parametrize(
     "estimator",
     [
-        RandomForestClassifier(n_estimators=5, random_state=0),
+        SVC(),
         OwnLogistic(max_iter=5000),
         make_pipeline(MinMaxScaler(), LogisticRegression()),
     ],
-    ids=["forest", "subclass", "other-scaler"],
+    ids=["svc", "subclass", "other-scaler"],
 )
 def test_anything_else_keeps_scikit_learn(estimator: Any) -> None:
     model = estimator.fit(X, Y)
-    assert compile_linear(model, profile_of(X, model.predict(X)), proba=True) is None
+    choice = choose(model, profile_of(X, model.predict(X)), proba=False)
+    assert choice.predictor is None
+    assert not choice.disagreed
+    assert choice.reason.startswith("no direct predictor")
 
 
-def test_a_disagreeing_predictor_is_not_used() -> None:
+def test_a_disagreeing_predictor_is_not_used(caplog: pytest.LogCaptureFixture) -> None:
     model = LogisticRegression(max_iter=5000).fit(X, Y)
     profile = profile_of(X, model.predict(X))
-    assert compile_linear(model, profile, proba=True) is not None
+    assert choose(model, profile, proba=True).predictor is not None
     original = model.predict
     model.predict = lambda rows: 1 - original(rows)  # scikit-learn now answers otherwise
-    assert compile_linear(model, profile, proba=False) is None
+    with caplog.at_level("WARNING", logger="modelops.serving.direct"):
+        choice = choose(model, profile, proba=False)
+    assert choice.predictor is None
+    assert choice.disagreed
+    assert "its predictions differ from scikit-learn's" in caplog.text

@@ -114,3 +114,56 @@ def encode(result: TrainResult, limit: int = TERMINATION_MESSAGE_LIMIT) -> bytes
 
 def _short_gate(gate: GateVerdict | None) -> GateVerdict | None:
     return replace(gate, message="") if gate is not None else None
+
+
+def decode(data: str | bytes) -> TrainResult:
+    """A result as ``encode`` wrote it (the operator reads it from the Job pod's termination
+    message); ValueError naming what is wrong when it is not one."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"the trainer's result is not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError("the trainer's result is not a JSON object")
+    outcome = raw.get("result")
+    if outcome not in ("Succeeded", "GateFailed", "Failed"):
+        raise ValueError(f"the trainer's result says {outcome!r}, not Succeeded, GateFailed or Failed")
+    artifact = raw.get("artifact") or {}
+    dataset = raw.get("dataset") or {}
+    metrics = raw.get("metrics") or {}
+    try:
+        gate = _decode_gate(raw["gate"]) if raw.get("gate") else None
+        return TrainResult(
+            result=outcome,
+            reason=str(raw.get("reason") or outcome),
+            message=str(raw.get("message") or ""),
+            model_version=raw.get("modelVersion"),
+            artifact_uri=artifact.get("uri"),
+            artifact_sha256=artifact.get("sha256"),
+            dataset_uri=dataset.get("uri"),
+            dataset_sha256=dataset.get("sha256"),
+            dataset_rows=dataset.get("rows"),
+            challenger_metrics={str(k): float(v) for k, v in (metrics.get("challenger") or {}).items()},
+            champion_metrics=(
+                {str(k): float(v) for k, v in metrics["champion"].items()} if metrics.get("champion") is not None
+                else None
+            ),
+            gate=gate,
+            truncated=bool(raw.get("truncated", False)),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the trainer's result is malformed: {exc!r}") from None
+
+
+def _decode_gate(raw: Mapping[str, Any]) -> GateVerdict:
+    champion = raw.get("champion")
+    return GateVerdict(
+        metric=str(raw["metric"]),
+        higher_is_better=bool(raw["higherIsBetter"]),
+        challenger=float(raw["challenger"]),
+        champion=float(champion) if champion is not None else None,
+        min_improvement=float(raw.get("minImprovement", 0.0)),
+        passed=bool(raw["passed"]),
+        reason=str(raw["reason"]),
+        message=str(raw.get("message", "")),
+    )

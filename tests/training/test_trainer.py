@@ -18,7 +18,7 @@ from modelops.cli import main
 from modelops.training.errors import TrainingError
 from modelops.training.estimators import ALLOWED_ESTIMATORS, make_estimator
 from modelops.training.gate import decide
-from modelops.training.result import TERMINATION_MESSAGE_LIMIT, TrainResult, encode
+from modelops.training.result import TERMINATION_MESSAGE_LIMIT, TrainResult, decode, encode
 from modelops.training.train import TrainOptions, train
 
 WHEN = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
@@ -285,3 +285,17 @@ def test_the_cli_writes_the_result_and_exits_by_verdict(tmp_path: Path) -> None:
 
     assert main([*args[:-4], "--params", "[1]", "--termination-log", str(log)]) == 2
     assert orjson.loads(log.read_bytes())["reason"] == "InvalidParams"
+
+
+def test_the_operator_reads_back_what_the_trainer_wrote() -> None:
+    result = TrainResult(
+        result="GateFailed", reason="NotImproved", message="m", model_version="churn-v2",
+        artifact_uri="s3://m/churn-v2/", artifact_sha256="a" * 64, dataset_uri="s3://d/x.csv",
+        dataset_sha256="b" * 64, dataset_rows=10, challenger_metrics={"rmse": 1.5}, champion_metrics={"rmse": 1.2},
+        gate=decide("rmse", False, 1.5, 1.2, 0.0),
+    )
+    assert decode(encode(result)) == result
+    for bad, why in ((b"not json", "not JSON"), (b"[]", "not a JSON object"), (b'{"result": "Maybe"}', "'Maybe'"),
+                     (b'{"result": "Succeeded", "gate": {"metric": "x"}}', "malformed")):
+        with pytest.raises(ValueError, match=why):
+            decode(bad)

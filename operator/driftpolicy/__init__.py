@@ -1,0 +1,1 @@
+"""DriftPolicy: drift evaluation and retraining (decisions in decide.py; handlers to come)."""

@@ -22,6 +22,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelops.api.modelversion import Validation
 
 DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if outcome.retryable else 0
 
 
-def _spec(args: argparse.Namespace) -> object:
+def _spec(args: argparse.Namespace) -> Validation:
     """spec.validation parsed by the ModelVersion's own model: InvalidSpec naming each problem."""
     import pydantic
 

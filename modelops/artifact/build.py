@@ -34,7 +34,6 @@ from modelops.artifact.metadata import (
     framework_versions,
     json_labels,
 )
-from modelops.artifact.metrics import offline_metrics
 from modelops.artifact.profiling import build_profile
 from modelops.artifact.serialization import dump_model
 from modelops.conditions import now_rfc3339
@@ -79,7 +78,7 @@ def build_artifact(
     x = model_input(model, frame)
     predictions = np.asarray(model.predict(x)).ravel()
     classes: list[ClassLabel] = json_labels(model.classes_) if task == "classification" else []
-    metrics = offline_metrics(model, x, y, predictions, task=task, classes=classes)
+    metrics = _offline_metrics(model, x, y)
     profile = build_profile(
         [frame[n].to_numpy() for n in names],
         features,
@@ -109,6 +108,21 @@ def build_artifact(
         PROFILE_FILE: profile.to_bytes(),
     }
     return write_artifact(Path(out_dir), files)
+
+
+# What metadata.json records as offlineMetrics; computed by the shared evaluation module,
+# so they are the very figures the retraining gate and validation compare.
+OFFLINE_METRICS = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("r2", "mae", "rmse")}
+
+
+def _offline_metrics(model: Any, x: Any, y: npt.NDArray[Any]) -> dict[str, float]:
+    """Figures of ``model`` on the reference data; one the data leaves undefined (roc_auc
+    with one class present, or of a model without predict_proba) is left out."""
+    from modelops.evaluation import MetricRequest, evaluate, predict
+
+    predictions = predict(model, x, y)
+    requests = [MetricRequest(name) for name in OFFLINE_METRICS[predictions.task]]
+    return {r.name: r.value for r in evaluate(predictions, requests, skip_undefined=True)}
 
 
 def write_artifact(out_dir: Path, files: Mapping[str, bytes]) -> str:

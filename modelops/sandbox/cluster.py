@@ -25,6 +25,7 @@ from typing import IO, Any
 import yaml
 
 from modelops.emulator import kubeconfig as kubeconfigs
+from modelops.sandbox.api import Api
 from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet
 
 log = logging.getLogger("modelops.sandbox")
@@ -130,10 +131,7 @@ class Sandbox:
                 [*MODULE_COMMAND, "operator", "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
                  "--health-port", "0", "--metrics-port", "0"],
             )
-        from kubernetes import config
-
-        api_client = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
-        self.kubelet = LocalKubelet(api_client, self.namespace, self.workdir)
+        self.kubelet = LocalKubelet(Api.from_kubeconfig(self.kubeconfig), self.namespace, self.workdir)
         self._kubelet_thread = threading.Thread(
             target=self.kubelet.run, args=(self._stop,), name="sandbox-kubelet", daemon=True
         )

@@ -10,20 +10,27 @@ which is what the operator reads.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from modelops.sandbox import pods
+from modelops.sandbox.api import Api, ApiError
 
 log = logging.getLogger("modelops.sandbox.kubelet")
 
@@ -63,7 +70,7 @@ def _addresses() -> Iterator[str]:
 
 @dataclass
 class Replica:
-    """One pod: its address, its folder and its processes."""
+    """One pod: its address, its folder and its processes, and what happened to them."""
 
     name: str
     address: str
@@ -74,6 +81,12 @@ class Replica:
     volumes: list[dict[str, Any]]
     process: subprocess.Popen[bytes] | None = None
     failed: str | None = None
+    refused: str | None = None
+    initialized: bool = False  # the init containers all succeeded: the container may start
+    created_at: float = field(default_factory=time.time)
+    # container name -> (started, finished, exit code, message) as the kubelet saw it
+    _init_runs: dict[str, tuple[float, float | None, int | None, str]] = field(default_factory=dict, repr=False)
+    _main_run: tuple[float, float | None, int | None, str] | None = field(default=None, repr=False)
     _starter: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -84,11 +97,15 @@ class Replica:
         try:
             self._start_processes()
         except RefusedCommandError as exc:
-            self.failed = str(exc)
+            self.refused = self.failed = str(exc)
             log.warning("%s: refused: %s", self.name, self.failed)
         except OSError as exc:  # a pod that cannot start is a failed pod, not a dead kubelet thread
             self.failed = f"cannot start: {exc}"
             log.warning("%s: %s", self.name, self.failed)
+            self._main_run = (time.time(), time.time(), 128, self.failed)
+
+    def log_path(self, container: dict[str, Any]) -> Path:
+        return self.root / f"{container.get('name', 'main')}.log"
 
     def _start_processes(self) -> None:
         # Every container is checked before any runs: a pod is refused as a whole.
@@ -99,22 +116,60 @@ class Replica:
         self.root.mkdir(parents=True, exist_ok=True)
         for init in self.init_containers:
             argv = self._argv(init)
-            log.info("%s: init container %s: %s", self.name, init.get("name"), " ".join(argv))
-            with (self.root / f"{init.get('name', 'init')}.log").open("wb") as out:
-                done = subprocess.run(
-                    argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(init), check=False
-                )
+            name = str(init.get("name", "init"))
+            log.info("%s: init container %s: %s", self.name, name, " ".join(argv))
+            started = time.time()
+            self._init_runs[name] = (started, None, None, "")
+            with self.log_path(init).open("wb") as out:
+                done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(init), check=False,
+                                      preexec_fn=die_with_parent)
+            message = "" if done.returncode == 0 else log_tail(self.log_path(init))
+            self._init_runs[name] = (started, time.time(), done.returncode, message)
             if done.returncode != 0:
-                self.failed = f"init container {init.get('name')} exited {done.returncode}"
+                self.failed = f"init container {name} exited {done.returncode}"
                 log.warning("%s: %s (see %s)", self.name, self.failed, self.root)
                 return
+        self.initialized = True
+
+    def start_main(self) -> None:
+        """Start the container once the init containers succeeded; called from the kubelet's thread.
+
+        Not from the pod's own short-lived thread: PR_SET_PDEATHSIG fires when the *thread* that
+        forked the child ends, and the kubelet's thread lives as long as the pod should.
+        """
+        if not self.initialized or self.process is not None or self.failed is not None:
+            return
         argv = [*self._argv(self.container), "--host", self.address]
         log.info("%s: container %s on %s", self.name, self.container.get("name"), self.address)
-        log_path = self.root / f"{self.container.get('name', 'main')}.log"
-        with log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(self.container)
-            )
+        try:
+            with self.log_path(self.container).open("wb") as out:  # the child keeps its own copy of the descriptor
+                self.process = subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(self.container),
+                    preexec_fn=die_with_parent)  # noqa: PLW1509 - a single syscall, see die_with_parent
+        except OSError as exc:
+            self.failed = f"cannot start: {exc}"
+            self._main_run = (time.time(), time.time(), 128, self.failed)
+            return
+        self._main_run = (time.time(), None, None, "")
+
+    def view(self, ready: bool) -> pods.PodView:
+        """What this replica looks like now, for its Pod's status."""
+        main_run = self._main_run
+        if main_run is not None and main_run[2] is None and self.process is not None:
+            code = self.process.poll()
+            if code is not None:  # it ended on its own: say how, as a kubelet would
+                main_run = (main_run[0], time.time(), code,
+                            "" if code == 0 else log_tail(self.log_path(self.container)))
+                self._main_run = main_run
+        image = str(self.container.get("image", ""))
+        inits = tuple(
+            pods.ContainerView(str(c.get("name", "init")), str(c.get("image", "")),
+                               *_run_fields(self._init_runs.get(str(c.get("name", "init")))))
+            for c in self.init_containers)
+        main = pods.ContainerView(str(self.container.get("name", "main")), image, *_run_fields(main_run),
+                                  ready=ready)
+        refused = ("UnsupportedCommand", self.refused) if self.refused else None
+        return pods.PodView(self.name, self.address, self.created_at, inits, (main,), refused)
 
     def _mounts(self, container: dict[str, Any]) -> dict[str, Path]:
         local = {v["name"]: self.root / "volumes" / v["name"] for v in self.volumes if "emptyDir" in v}
@@ -171,6 +226,41 @@ class Replica:
         shutil.rmtree(self.root / "volumes", ignore_errors=True)
 
 
+def _run_fields(run: tuple[float, float | None, int | None, str] | None
+                ) -> tuple[float | None, int | None, float | None, str]:
+    if run is None:
+        return None, None, None, ""
+    started, finished, code, message = run
+    return started, code, finished, message
+
+
+def log_tail(path: Path, limit: int = 2048) -> str:
+    """The end of a log, as a kubelet's FallbackToLogsOnError termination message (2 KiB)."""
+    try:
+        with path.open("rb") as source:
+            source.seek(0, os.SEEK_END)
+            size = source.tell()
+            source.seek(max(0, size - limit))
+            return source.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+PR_SET_PDEATHSIG = 1
+# Resolved before any fork: the child must only call it (no dlopen or imports after fork).
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """`preexec_fn`: the child gets SIGTERM when the thread that forked it ends, even by SIGKILL.
+
+    Linux only (elsewhere the sandbox's stop() is the only guard). The call is a single
+    syscall through a function resolved in the parent, which is safe between fork and exec.
+    """
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def _rewrite(word: str, mounts: dict[str, Path]) -> str:
     """A container path in an argument, mapped to the local folder of its volume.
 
@@ -188,83 +278,147 @@ def template_hash(deployment: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def _pod_suffix() -> str:
+    """Five characters from the alphabet Kubernetes uses for generated names."""
+    return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+
+
 class LocalKubelet:
-    """Keeps local processes in line with modelops Deployments and reports their readiness."""
+    """Keeps local processes in line with modelops Deployments and reports them through the API.
 
-    def __init__(self, api_client: Any, namespace: str, workdir: Path) -> None:
-        from kubernetes import client
+    For each Deployment it plays the Deployment controller (ReplicaSet ``D-<hash>``, scaled to
+    zero when the template changes), the ReplicaSet controller (Pods owned by it) and the
+    kubelet (each Pod a local replica, its status written as it changes). A Pod is deleted
+    when its processes are stopped.
+    """
 
-        self.apps = client.AppsV1Api(api_client)
+    def __init__(self, api: Api, namespace: str, workdir: Path) -> None:
+        self.api = api
         self.namespace = namespace
         self.workdir = workdir
         self.replicas: dict[str, list[Replica]] = {}
         self._free = _addresses()
         self._released: list[str] = []
-        self._reported: dict[str, tuple[int, int, int]] = {}
+        self._written: dict[str, Any] = {}  # object path -> the status last written there
+        self._replicasets: dict[str, dict[str, dict[str, Any]]] = {}  # deployment -> hash -> ReplicaSet
+
+    # ---- API ----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
+              content_type: str = "application/json", timeout: float = 10.0) -> Any:
+        return self.api.call(method, path, body, query=query, content_type=content_type, timeout=timeout)
+
+    def _path(self, api: str, plural: str, name: str | None = None, sub: str | None = None) -> str:
+        path = f"{api}/namespaces/{self.namespace}/{plural}"
+        return path + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+    def _write_status(self, api: str, plural: str, name: str, status: dict[str, Any]) -> None:
+        """Replace an object's status (a JSON patch: no merging of lists or of container states)."""
+        path = self._path(api, plural, name, "status")
+        if self._written.get(path) == status:
+            return
+        self._call("PATCH", path, [{"op": "add", "path": "/status", "value": status}],
+                   content_type="application/json-patch+json")
+        self._written[path] = status
+
+    def _delete(self, api: str, plural: str, name: str) -> None:
+        try:
+            self._call("DELETE", self._path(api, plural, name), timeout=3.0)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+        self._written.pop(self._path(api, plural, name, "status"), None)
+
+    # ---- reconcile ----------------------------------------------------------------------
 
     def _address(self) -> str:
         return self._released.pop() if self._released else next(self._free)
 
     def sync_once(self) -> None:
-        listed = self.apps.list_namespaced_deployment(self.namespace, label_selector=MANAGED_SELECTOR)
+        listed = self._call("GET", self._path("/apis/apps/v1", "deployments"),
+                            query={"labelSelector": MANAGED_SELECTOR})
         seen = set()
-        for raw in self.apps.api_client.sanitize_for_serialization(listed)["items"]:
-            name = raw["metadata"]["name"]
+        for dep in listed["items"]:
+            name = dep["metadata"]["name"]
             seen.add(name)
-            self._converge(name, raw)
+            self._converge(name, dep)
         for name in list(self.replicas):
             if name not in seen:
                 log.info("deployment %s is gone: stopping its replicas", name)
                 self._stop(self.replicas.pop(name))
-                self._reported.pop(name, None)
+                self._replicasets.pop(name, None)  # the API's garbage collector deletes them
+
+    def _replicaset(self, dep: dict[str, Any], digest: str, want: int) -> dict[str, Any]:
+        """ReplicaSet D-<hash> of this template, created when absent, scaled to `want`."""
+        known = self._replicasets.setdefault(dep["metadata"]["name"], {})
+        rs = known.get(digest)
+        desired = pods.replicaset(dep, digest, want)
+        if rs is None:
+            try:
+                rs = self._call("POST", self._path("/apis/apps/v1", "replicasets"), desired)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                rs = self._call("GET", self._path("/apis/apps/v1", "replicasets", desired["metadata"]["name"]))
+        if rs["spec"].get("replicas") != want:
+            rs = self._call("PATCH", self._path("/apis/apps/v1", "replicasets", rs["metadata"]["name"]),
+                            {"spec": {"replicas": want}}, content_type="application/merge-patch+json")
+        known[digest] = rs
+        return rs
 
     def _converge(self, name: str, dep: dict[str, Any]) -> None:
         spec = dep.get("spec", {})
         want = int(spec.get("replicas", 1))
         digest = template_hash(dep)
+        rs = self._replicaset(dep, digest, want)
         current = [r for r in self.replicas.get(name, []) if r.template_hash == digest]
         stale = [r for r in self.replicas.get(name, []) if r.template_hash != digest]
         self._stop(stale)
-        pod = spec.get("template", {}).get("spec", {})
+        for old_digest, old in list(self._replicasets[name].items()):
+            if old_digest != digest:
+                self._replicaset(dep, old_digest, 0)
+                self._write_status("/apis/apps/v1", "replicasets", old["metadata"]["name"],
+                                   pods.replicaset_status(old, replicas=0, ready=0))
+        pod_spec = spec.get("template", {}).get("spec", {})
         while len(current) < want:
-            index = len(current)
+            pod = pods.pod(rs, f"{rs['metadata']['name']}-{_pod_suffix()}")
+            self._call("POST", self._path("/api/v1", "pods"), pod)  # the Pod exists before its processes
+            pod_name = pod["metadata"]["name"]
             replica = Replica(
-                name=f"{name}-{digest}-{index}",
+                name=pod_name,
                 address=self._address(),
-                root=self.workdir / "pods" / self.namespace / f"{name}-{digest}-{index}",
+                root=self.workdir / "pods" / self.namespace / pod_name,
                 template_hash=digest,
-                container=pod.get("containers", [{}])[0],
-                init_containers=list(pod.get("initContainers", [])),
-                volumes=list(pod.get("volumes", [])),
+                container=pod_spec.get("containers", [{}])[0],
+                init_containers=list(pod_spec.get("initContainers", [])),
+                volumes=list(pod_spec.get("volumes", [])),
             )
             replica.start()
             current.append(replica)
         self._stop(current[want:])
         self.replicas[name] = current[:want]
-        ready = sum(1 for r in self.replicas[name] if r.ready())
-        self._report(name, dep, want, ready)
+        ready = 0
+        for replica in self.replicas[name]:
+            replica.start_main()
+            is_ready = replica.ready()
+            ready += is_ready
+            self._write_status("/api/v1", "pods", replica.name, pods.pod_status(replica.view(is_ready)))
+        running = len(self.replicas[name])
+        self._write_status("/apis/apps/v1", "replicasets", rs["metadata"]["name"],
+                           pods.replicaset_status(rs, replicas=running, ready=ready))
+        status = pods.deployment_status(dep, new_replicaset=rs["metadata"]["name"], replicas=running,
+                                        updated=running, ready=ready, now=time.time())
+        # Compare without the timestamps of conditions that did not change: one write per change.
+        self._write_status("/apis/apps/v1", "deployments", name, status)
 
     def _stop(self, replicas: list[Replica]) -> None:
         for replica in replicas:
             replica.stop()
             self._released.append(replica.address)
-
-    def _report(self, name: str, dep: dict[str, Any], want: int, ready: int) -> None:
-        generation = int(dep["metadata"].get("generation", 1))
-        observed = (generation, want, ready)
-        if self._reported.get(name) == observed:
-            return
-        status = {
-            "observedGeneration": generation,
-            "replicas": want,
-            "updatedReplicas": want,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "unavailableReplicas": max(want - ready, 0),
-        }
-        self.apps.patch_namespaced_deployment_status(name, self.namespace, {"status": status})
-        self._reported[name] = observed
-        log.info("deployment %s: %d/%d replicas ready", name, ready, want)
+            try:
+                self._delete("/api/v1", "pods", replica.name)
+            except Exception as exc:  # the API may be gone already (shutdown); the pod's processes are not
+                log.warning("could not delete pod %s: %s", replica.name, exc)
 
     def endpoints(self, name: str) -> list[str]:
         """Base URLs of the ready replicas of a Deployment."""

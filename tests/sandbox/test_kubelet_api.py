@@ -1,0 +1,155 @@
+"""The sandbox kubelet against the emulator: real Pods, ReplicaSets and Deployment status.
+
+The kubelet runs in a thread against a running emulator, with real `modelops fetch` and
+`modelops serve` processes of a tiny artifact; the test reads what it wrote through the API
+and through kubectl, as a user of a cluster would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.sandbox.api import Api
+from modelops.sandbox.kubelet import LocalKubelet
+from tests.operator.harness import make_artifact, wait_for
+
+pytestmark = pytest.mark.integration
+
+MANAGED = {"app.kubernetes.io/managed-by": "modelops", "app.kubernetes.io/instance": "churn"}
+
+
+@dataclass
+class Node:
+    k8s: EmulatorHandle
+    kubelet: LocalKubelet
+    artifact: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    return make_artifact(tmp_path_factory.mktemp("artifact") / "v1")
+
+
+@pytest.fixture
+def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
+    with running_emulator(tmp_path / "kubeconfig") as k8s:
+        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox")
+        stop = threading.Event()
+        thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
+        thread.start()
+        try:
+            yield Node(k8s, kubelet, artifact)
+        finally:
+            stop.set()
+            thread.join(60)
+
+
+def deployment(name: str, artifact: tuple[str, str], *, replicas: int = 1,
+               command: list[str] | None = None, sha256: str | None = None) -> dict[str, Any]:
+    uri, sha = artifact
+    labels = {**MANAGED, "modelops.dev/version": name}
+    serve = {"name": "serve", "image": "ghcr.io/modelops/modelops:test", "command": command or ["modelops"],
+             "args": [] if command else ["serve", "--model-dir", "/models/current", "--port", "8080"],
+             "ports": [{"name": "http", "containerPort": 8080}],
+             "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}]}
+    fetch = {"name": "fetch", "image": "ghcr.io/modelops/modelops:test", "command": ["modelops"],
+             "args": ["fetch", "--uri", uri, "--sha256", sha256 or sha, "--dest", "/models/current"],
+             "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}]}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default", "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"initContainers": [fetch], "containers": [serve],
+                                           "volumes": [{"name": "models", "emptyDir": {}},
+                                                       {"name": "tmp", "emptyDir": {}}]}}}}
+
+
+def pods_of(k8s: EmulatorHandle, name: str) -> list[dict[str, Any]]:
+    return k8s.list("v1", "Pod", "default", label_selector=f"modelops.dev/version={name}")
+
+
+def ready_pods(k8s: EmulatorHandle, name: str, count: int) -> list[dict[str, Any]] | None:
+    found = [p for p in pods_of(k8s, name) if any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))]
+    return found if len(found) == count else None
+
+
+def test_replicas_are_pods_of_a_replicaset_of_the_deployment(node: Node) -> None:
+    k8s = node.k8s
+    dep = k8s.create(deployment("churn-v1", node.artifact))
+    [pod] = wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a ready pod", timeout=90)
+    [rs] = wait_for(lambda: [r for r in k8s.list("apps/v1", "ReplicaSet", "default")
+                             if r.get("status", {}).get("readyReplicas") == 1], "the ReplicaSet's status")
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == dep["metadata"]["uid"]
+    assert rs["metadata"]["name"] == f"churn-v1-{rs['metadata']['labels']['pod-template-hash']}"
+    meta, status = pod["metadata"], pod["status"]
+    assert meta["name"].startswith(rs["metadata"]["name"] + "-")
+    assert meta["ownerReferences"][0] == {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
+                                          "uid": rs["metadata"]["uid"], "controller": True,
+                                          "blockOwnerDeletion": True}
+    assert meta["labels"]["modelops.dev/version"] == "churn-v1"
+    assert status["phase"] == "Running"
+    assert status["podIP"].startswith("127.0.1.")
+    assert status["hostIP"] == "127.0.0.1"
+    assert pod["spec"]["nodeName"] == "modelops-sandbox"
+    [serve] = status["containerStatuses"]
+    assert serve["ready"] is True
+    assert serve["restartCount"] == 0
+    assert "running" in serve["state"]
+    [fetch] = status["initContainerStatuses"]
+    assert fetch["state"]["terminated"]["exitCode"] == 0
+    assert {c["type"] for c in status["conditions"]} == {"PodScheduled", "Initialized", "ContainersReady", "Ready"}
+    shown = wait_for(lambda: (s := k8s.get("apps/v1", "Deployment", "churn-v1").get("status", {})).get(
+        "readyReplicas") == 1 and s, "deployment status")
+    assert (shown["replicas"], shown["readyReplicas"], shown["availableReplicas"], shown["updatedReplicas"]) == (
+        1, 1, 1, 1)
+    available = next(c for c in shown["conditions"] if c["type"] == "Available")
+    assert (available["status"], available["reason"]) == ("True", "MinimumReplicasAvailable")
+
+    wide = k8s.kubectl("get", "pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+                               "READINESS", "GATES"]
+    row = wide[1].split()
+    assert row[:4] == [meta["name"], "1/1", "Running", "0"]
+    assert row[5:7] == [status["podIP"], "modelops-sandbox"]
+
+    # Scaled to zero: the processes stop and the Pod object goes with them.
+    process = node.kubelet.replicas["churn-v1"][0].process
+    assert process is not None
+    k8s.patch("apps/v1", "Deployment", "churn-v1", {"spec": {"replicas": 0}})
+    wait_for(lambda: pods_of(k8s, "churn-v1") == [], "pod deleted")
+    assert process.poll() is not None
+
+
+def test_a_refused_command_is_a_failed_pod_that_says_why(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("evil", node.artifact, command=["sh", "-c", "id"]))
+    [pod] = wait_for(lambda: [p for p in pods_of(k8s, "evil") if p.get("status", {}).get("phase") == "Failed"],
+                     "a failed pod")
+    assert pod["status"]["reason"] == "UnsupportedCommand"
+    assert "runs only `modelops {fetch,serve,train,validate}`" in pod["status"]["message"]
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "UnsupportedCommand"
+    row = k8s.kubectl("get", "pods").stdout.splitlines()[1].split()
+    assert row[1:3] == ["0/1", "UnsupportedCommand"]
+
+
+def test_a_failing_init_container_fails_the_pod_with_its_exit_code_and_log(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("bad", node.artifact, sha256="0" * 64))
+    [pod] = wait_for(lambda: [p for p in pods_of(k8s, "bad") if p.get("status", {}).get("phase") == "Failed"],
+                     "a failed pod", timeout=60)
+    terminated = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] != 0
+    assert terminated["reason"] == "Error"
+    assert terminated["message"]  # the end of the fetch log: why it failed
+    assert pod["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    row = k8s.kubectl("get", "pods").stdout.splitlines()[1].split()
+    assert row[2] == "Init:Error"

@@ -2,8 +2,8 @@
 
 kubectl asks for tables on `get` and prints the cells as they come, so a CRD's
 `additionalPrinterColumns` (a simple JSONPath each) are evaluated here, dates rendered as
-ages the way the API server does. Kinds without printer columns get NAME and AGE, with a
-few extra columns for Pods and Deployments.
+ages the way the API server does. Built-in kinds print Kubernetes' own columns
+(`printers.py`); other kinds without printer columns get NAME and AGE.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
+from modelops.emulator import printers
 from modelops.emulator.resources import ResourceType
 
 _STEP_RE = re.compile(
@@ -129,51 +129,6 @@ _AGE_COLUMN = {"name": "Age", "type": "string", "format": "", "priority": 0,
                "description": "CreationTimestamp is the server time when this object was created."}
 
 
-def _pod_ready(pod: dict[str, Any]) -> str:
-    statuses = pod.get("status", {}).get("containerStatuses", [])
-    total = len(pod.get("spec", {}).get("containers", []))
-    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
-
-
-def _pod_status(pod: dict[str, Any]) -> str:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return "Terminating"
-    return str(pod.get("status", {}).get("phase", "Pending"))
-
-
-def _deploy_ready(deploy: dict[str, Any]) -> str:
-    return f"{deploy.get('status', {}).get('readyReplicas', 0)}/{deploy.get('spec', {}).get('replicas', 1)}"
-
-
-def _job_status(job: dict[str, Any]) -> str:
-    for condition in job.get("status", {}).get("conditions", []):
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            return str(condition["type"])
-    return "Running"
-
-
-BuiltinColumn = tuple[dict[str, Any], Callable[[dict[str, Any]], Any]]
-
-_BUILTIN_COLUMNS: dict[tuple[str, str], list[BuiltinColumn]] = {
-    ("", "pods"): [
-        ({"name": "Ready", "type": "string"}, _pod_ready),
-        ({"name": "Status", "type": "string"}, _pod_status),
-        ({"name": "Restarts", "type": "integer"},
-         lambda p: sum(s.get("restartCount", 0) for s in p.get("status", {}).get("containerStatuses", []))),
-    ],
-    ("apps", "deployments"): [
-        ({"name": "Ready", "type": "string"}, _deploy_ready),
-        ({"name": "Up-to-date", "type": "integer"}, lambda d: d.get("status", {}).get("updatedReplicas", 0)),
-        ({"name": "Available", "type": "integer"}, lambda d: d.get("status", {}).get("availableReplicas", 0)),
-    ],
-    ("batch", "jobs"): [
-        ({"name": "Status", "type": "string"}, _job_status),
-        ({"name": "Completions", "type": "string"},
-         lambda j: f"{j.get('status', {}).get('succeeded', 0)}/{j.get('spec', {}).get('completions', 1)}"),
-    ],
-}
-
-
 def _definition(column: dict[str, Any]) -> dict[str, Any]:
     return {"name": column["name"], "type": column.get("type", "string"), "format": column.get("format", ""),
             "description": column.get("description", ""), "priority": column.get("priority", 0)}
@@ -196,13 +151,17 @@ def table(rt: ResourceType, objects: list[dict[str, Any]], resource_version: str
         for obj in objects:
             cells = [obj.get("metadata", {}).get("name")] + [_cell(c, obj) for c in rt.printer_columns]
             rows.append(_row(cells, obj, include_object))
+    elif rt.storage_key in printers.PRINTERS:
+        columns, render = printers.PRINTERS[rt.storage_key]
+        definitions = [_NAME_COLUMN if (name, priority) == ("Name", 0) else
+                       {"name": name, "type": kind, "format": "", "description": "", "priority": priority}
+                       for name, kind, priority in columns]
+        rows.extend(_row(render(obj), obj, include_object) for obj in objects)
     else:
-        extra = _BUILTIN_COLUMNS.get(rt.storage_key, [])
-        definitions = [_NAME_COLUMN] + [_definition(c) for c, _ in extra] + [_AGE_COLUMN]
+        definitions = [_NAME_COLUMN, _AGE_COLUMN]
         for obj in objects:
             meta = obj.get("metadata", {})
-            cells = [meta.get("name")] + [render(obj) for _, render in extra] + [age(meta.get("creationTimestamp"))]
-            rows.append(_row(cells, obj, include_object))
+            rows.append(_row([meta.get("name"), age(meta.get("creationTimestamp"))], obj, include_object))
     metadata: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
         metadata["continue"] = continue_token

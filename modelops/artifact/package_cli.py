@@ -11,7 +11,8 @@ from typing import Any
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path, help="fitted estimator: .skops, or .joblib with --trusted")
-    parser.add_argument("--reference", required=True, type=Path, help="reference/holdout data: .csv or .parquet")
+    parser.add_argument("--reference", required=True,
+                        help="reference/holdout data: .csv or .parquet, a path or a file://, http(s)://, s3:// uri")
     parser.add_argument("--target", required=True, help="the target column of the reference data")
     parser.add_argument("--out", required=True, type=Path, help="artifact directory to create (absent or empty)")
     parser.add_argument("--format", choices=("skops", "joblib"), default="skops", help="model file format")
@@ -26,10 +27,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from modelops.artifact.errors import ArtifactError
+    from modelops.datasets import DatasetError
 
     try:
         sha = _package(args)
-    except ArtifactError as exc:
+    except (ArtifactError, DatasetError) as exc:
         return _fail(f"{exc.reason}: {exc.message}")
     except (ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))
@@ -46,10 +48,11 @@ def _fail(message: str) -> int:
 def _package(args: argparse.Namespace) -> str:
     from modelops.artifact.build import build_artifact
     from modelops.artifact.serialization import load_fitted_model
+    from modelops.datasets import read_dataset
 
     lineage = _lineage(args.lineage_json)
     model = load_fitted_model(args.model, trusted=args.trusted)
-    frame = read_table(args.reference)
+    frame = read_dataset(args.reference).frame
     if args.target not in frame.columns:
         raise ValueError(f"{args.reference} has no target column {args.target!r}")
     features = _split(args.features) or _default_features(model, frame, args.target)
@@ -70,21 +73,6 @@ def _package(args: argparse.Namespace) -> str:
         n_bins=args.bins,
         target_name=args.target,
     )
-
-
-def read_table(path: Path) -> Any:
-    """A CSV or parquet file as a pandas DataFrame."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except ImportError as exc:
-            raise ValueError(f"reading {path} needs pyarrow (pip install pyarrow): {exc}") from None
-    if suffix in (".csv", ".txt", ".gz"):
-        return pd.read_csv(path)
-    raise ValueError(f"{path}: unknown data file type {suffix!r} (expected .csv or .parquet)")
 
 
 def _split(value: str | None) -> list[str]:

@@ -25,7 +25,7 @@ _LEGACY_INTEGRAL_FLOAT = re.compile(r"-?\d+\.0")
 def category_key(value: Any) -> str | None:
     """The category a value names, or None when it is missing."""
     if isinstance(value, str):  # the common case first: this runs once per value served
-        return str(value)
+        return value  # np.str_ too: it hashes and compares as the plain str
     if value is None:
         return None
     if isinstance(value, (float, np.floating)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -12,6 +13,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="where to write a kubeconfig for kubectl (default: .sandbox/kubeconfig)")
     parser.add_argument("--crds", action="append", default=[], metavar="PATH",
                         help="CRD files or directories to install at start (repeatable)")
+    parser.add_argument("--pod-logs", type=Path, default=None, metavar="DIR",
+                        help="serve pods/log from DIR/<namespace>/<pod>/<container>.log (the sandbox kubelet's files)")
     parser.add_argument("--bookmark-interval", type=float, default=20.0,
                         help="seconds between BOOKMARK events on watches that allow them (default: 20)")
 
@@ -25,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from modelops.emulator.testing import load_manifests
 
     async def serve() -> None:
-        emulator = Emulator(bookmark_interval=args.bookmark_interval)
+        emulator = Emulator(bookmark_interval=args.bookmark_interval, pod_logs=args.pod_logs)
         for obj in load_manifests(args.crds):
             rt = emulator.cluster.resource(obj["apiVersion"], obj["kind"])
             emulator.cluster.create(rt, obj.get("metadata", {}).get("namespace"), obj)

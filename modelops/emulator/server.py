@@ -20,6 +20,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ import yaml
 from aiohttp import web
 
 from modelops import __version__
-from modelops.emulator import discovery, errors, openapi, patches, protobuf, selectors, tables, tls
+from modelops.emulator import discovery, errors, logs, openapi, patches, protobuf, selectors, tables, tls
 from modelops.emulator.cluster import Cluster
 from modelops.emulator.errors import ApiError
 from modelops.emulator.faults import Faults
@@ -130,6 +131,8 @@ class Emulator:
     # (kubectl sends a token only over https); the certificate is made at `start()`.
     token: str = field(default_factory=new_token)
     certificate: tls.Certificate | None = None
+    # Where the sandbox kubelet writes container output (`pods/log`); None: no logs served.
+    pod_logs: Path | None = None
     bookmark_interval: float = 20.0
     # Recent requests, newest last, for tests to assert what a client did.
     requests: collections.deque[RequestRecord] = field(default_factory=lambda: collections.deque(maxlen=5000))
@@ -327,6 +330,10 @@ class Emulator:
         name = target.name
         if target.subresource == "scale":
             return await self._scale(request, target)
+        if target.subresource == "log" and rt.storage_key == ("", "pods"):
+            if method != "GET":
+                raise errors.method_not_allowed(f"{method} is not supported on pods/log")
+            return await self._log(request, target)
         if method == "GET":
             obj = cluster.get(rt, target.namespace, name)
             if tables.wants_table(request.headers.get("Accept", "")):
@@ -451,6 +458,55 @@ class Emulator:
                 "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
                 "status": {"replicas": obj.get("status", {}).get("replicas", 0),
                            "selector": ",".join(f"{k}={v}" for k, v in selector.items())}}
+
+    # ---- logs ---------------------------------------------------------------------------
+
+    async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        assert target.name is not None
+        pod = self.cluster.get(target.rt, target.namespace, target.name)
+        container = logs.container_of(pod, q.get("container", ""))
+        if q.get("previous") in ("true", "1"):
+            raise errors.bad_request(f'previous terminated container "{container}" in pod "{target.name}" not found')
+        if not (pod.get("spec") or {}).get("nodeName"):
+            raise errors.bad_request(f'pod "{target.name}" does not have a host assigned')
+        if self.pod_logs is None:
+            raise errors.bad_request("this emulator serves no pod logs: start it with --pod-logs DIR "
+                                     "(the sandbox does)")
+        path = logs.log_file(self.pod_logs, target.namespace or "default", target.name, container)
+        tail_lines = int(_number(q, "tailLines", int)) if q.get("tailLines") else None
+        limit = int(_number(q, "limitBytes", int)) if q.get("limitBytes") else None
+        data = path.read_bytes() if path.exists() else b""
+        offset = len(data)
+        data = logs.tail(data, tail_lines)
+        if limit:
+            data = data[:limit]
+        if q.get("follow") not in ("true", "1"):
+            return web.Response(body=data, content_type="text/plain")
+        response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            await response.write(data)
+            # Follow until the container ends or the pod is gone (its processes stopped).
+            while request.transport is not None and not request.transport.is_closing():
+                await asyncio.sleep(0.2)
+                chunk = b""
+                if path.exists():
+                    with path.open("rb") as source:
+                        source.seek(offset)
+                        chunk = source.read()
+                    offset += len(chunk)
+                if chunk:
+                    await response.write(chunk)
+                current = self.cluster.store.peek((*target.rt.storage_key, target.namespace or "", target.name))
+                if current is None or logs.container_ended(current, container):
+                    break
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            return response
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
 
     # ---- watching -----------------------------------------------------------------------
 

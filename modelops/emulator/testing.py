@@ -227,9 +227,14 @@ class _Thread:
 @contextlib.contextmanager
 def running_emulator(kubeconfig_path: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 0,
                      bookmark_interval: float = 20.0, history_size: int = 20_000,
-                     crds: Iterable[str | Path | dict[str, Any]] = ()) -> Iterator[EmulatorHandle]:
-    """Start an emulator on a free port, write a kubeconfig, yield a handle, stop on exit."""
-    emulator = Emulator(cluster=Cluster(history_size=history_size), bookmark_interval=bookmark_interval)
+                     crds: Iterable[str | Path | dict[str, Any]] = (),
+                     pod_logs: Path | None = None) -> Iterator[EmulatorHandle]:
+    """Start an emulator on a free port, write a kubeconfig, yield a handle, stop on exit.
+
+    `pod_logs`: the folder a sandbox kubelet writes container output to, served as pods/log.
+    """
+    emulator = Emulator(cluster=Cluster(history_size=history_size), bookmark_interval=bookmark_interval,
+                        pod_logs=pod_logs)
     runner = _Thread(emulator, host, port)
     url = runner.start()
     try:

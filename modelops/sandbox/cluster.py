@@ -114,7 +114,7 @@ class Sandbox:
         emulator_log = self._spawn(
             "emulator",
             [*MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", "0",
-             "--kubeconfig", str(self.kubeconfig)],
+             "--kubeconfig", str(self.kubeconfig), "--pod-logs", str(self.workdir / "pods")],
         )
         self._wait_for_kubeconfig(30, emulator_log)
         self.api_url = str(yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"])

@@ -7,6 +7,7 @@ and through kubectl, as a user of a cluster would.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.emulator.testing import KUBECTL, EmulatorHandle, running_emulator
 from modelops.sandbox.api import Api
 from modelops.sandbox.kubelet import LocalKubelet
 from tests.operator.harness import make_artifact, wait_for
@@ -39,7 +40,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 @pytest.fixture
 def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
-    with running_emulator(tmp_path / "kubeconfig") as k8s:
+    with running_emulator(tmp_path / "kubeconfig", pod_logs=tmp_path / "sandbox" / "pods") as k8s:
         kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox")
         stop = threading.Event()
         thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
@@ -153,3 +154,40 @@ def test_a_failing_init_container_fails_the_pod_with_its_exit_code_and_log(node:
     assert pod["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
     row = k8s.kubectl("get", "pods").stdout.splitlines()[1].split()
     assert row[2] == "Init:Error"
+
+
+def test_kubectl_logs_of_a_pod_and_of_a_deployment_tail_and_follow(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("churn-v1", node.artifact))
+    [pod] = wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a ready pod", timeout=90)
+    name = pod["metadata"]["name"]
+    log_file = node.kubelet.replicas["churn-v1"][0].log_path({"name": "serve"})
+    on_disk = log_file.read_text()
+    assert on_disk
+    assert k8s.kubectl("logs", name).stdout == on_disk
+    by_deployment = k8s.kubectl("logs", "deploy/churn-v1")
+    assert by_deployment.stdout == on_disk
+    assert k8s.kubectl("logs", name, "-c", "fetch").stdout == node.kubelet.replicas["churn-v1"][0].log_path(
+        {"name": "fetch"}).read_text()
+    with log_file.open("a") as out:
+        out.write("one\ntwo\n")
+    assert k8s.kubectl("logs", name, "--tail=1").stdout == "two\n"
+    refused = k8s.kubectl("logs", name, "--previous", check=False)
+    assert refused.returncode != 0
+    assert 'previous terminated container "serve"' in refused.stderr
+
+    follower = subprocess.Popen([str(KUBECTL), "--kubeconfig", str(k8s.kubeconfig), "logs", "-f", "--tail=1", name],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "two\n"  # connected: what comes next can only come from following
+        with log_file.open("a") as out:
+            out.write("three\n")
+        assert follower.stdout.readline() == "three\n"
+        # The pod goes away with its process: the follow ends, as on a cluster.
+        k8s.patch("apps/v1", "Deployment", "churn-v1", {"spec": {"replicas": 0}})
+        assert follower.wait(30) == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        follower.communicate()

@@ -31,7 +31,7 @@ class FeatureSpec(_Camel):
     type: FeatureType = "numeric"
 
 
-class Lineage(_Camel):
+class ArtifactLineage(_Camel):
     """What made a model: recorded as metadata.json ``lineage`` and copied into the
     ModelVersion's ``spec.lineage`` by the operator. Every field is optional (a hand-made
     artifact may know none of them) and unknown keys are kept, so a lineage written by
@@ -92,13 +92,13 @@ class Metadata(_Camel):
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
-    def lineage_record(self) -> Lineage | None:
-        """The lineage as a Lineage, or None when there is none or it does not fit the model
+    def lineage_record(self) -> ArtifactLineage | None:
+        """The lineage as an ArtifactLineage, or None when there is none or it does not fit the model
         (a free-form lineage from ``--lineage-json`` stays readable as the dict)."""
         if self.lineage is None:
             return None
         try:
-            return Lineage.model_validate(self.lineage)
+            return ArtifactLineage.model_validate(self.lineage)
         except ValidationError:
             return None
 

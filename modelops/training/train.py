@@ -26,7 +26,7 @@ from typing import Any
 
 from modelops.artifact.build import build_artifact, infer_feature_type, model_input
 from modelops.artifact.loading import LoadedArtifact
-from modelops.artifact.metadata import FeatureType, Lineage, Task, training_code
+from modelops.artifact.metadata import ArtifactLineage, FeatureType, Task, training_code
 from modelops.datasets import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, Dataset, read_dataset
 from modelops.evaluation import EvaluationError, Predictions, default_metrics, evaluate, metric_spec, predict, score
 from modelops.training import gate as gating
@@ -253,7 +253,7 @@ def _feature_types(frame: Any, features: tuple[str, ...], categorical: tuple[str
 
 
 def _lineage(o: TrainOptions, dataset: Dataset, train_rows: int, holdout_rows: int) -> dict[str, Any]:
-    return Lineage(
+    return ArtifactLineage(
         parent=o.parent,
         dataset_uri=dataset.uri,
         dataset_sha256=dataset.sha256,

@@ -270,6 +270,11 @@ class TreeEnsemblePredictor:
     def predict_proba(self, rows: Floats) -> Floats:
         return self.readout.predict_proba(self._sums(rows))
 
+    def answers(self, rows: Floats, proba: bool) -> tuple[Array, Floats | None]:
+        """``predict`` and (if asked) ``predict_proba`` from one walk: for the load-time check."""
+        sums = self._sums(rows)
+        return self.readout.predict(sums), self.readout.predict_proba(sums) if proba else None
+
 
 # -- from scikit-learn's fitted estimators ---------------------------------------------------
 

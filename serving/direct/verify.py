@@ -25,7 +25,9 @@ def disagreement(
     tolerance: float = PROBA_TOLERANCE,
 ) -> str | None:
     """Why ``direct`` cannot stand in for ``estimator`` on ``rows``, or None when it can."""
-    ours, theirs = np.asarray(direct.predict(rows)), np.asarray(estimator.predict(rows))
+    both = getattr(direct, "answers", None)  # one pass for both answers, where offered
+    ours_both = both(rows, proba) if both is not None else (direct.predict(rows), None)
+    ours, theirs = np.asarray(ours_both[0]), np.asarray(estimator.predict(rows))
     if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
         if ours.shape != theirs.shape:
             return f"its predictions have shape {ours.shape}, scikit-learn's {theirs.shape}"
@@ -36,7 +38,7 @@ def disagreement(
             f"(row {first}: {ours[first]!r} instead of {theirs[first]!r})"
         )
     if proba:
-        ours_p = np.asarray(direct.predict_proba(rows), dtype=np.float64)
+        ours_p = np.asarray(ours_both[1] if ours_both[1] is not None else direct.predict_proba(rows), dtype=np.float64)
         theirs_p = np.asarray(estimator.predict_proba(rows), dtype=np.float64)
         if ours_p.shape != theirs_p.shape:
             return f"its probabilities have shape {ours_p.shape}, scikit-learn's {theirs_p.shape}"

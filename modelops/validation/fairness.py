@@ -174,7 +174,7 @@ def _group_metric_figures(
     try:
         frame = MetricFrame(metrics=fn, y_true=predictions.y_true, y_pred=y_input, sensitive_features=groups)
     except EvaluationError as exc:
-        raise as_cannot_validate(exc, where) from None
+        raise as_cannot_validate(exc, f"{where} ({_undefined_in(fn, predictions.y_true, y_input, groups)})") from None
     out: list[Figure] = []
     for group, value in _by_group(frame.by_group).items():
         out.extend(limited(
@@ -182,6 +182,19 @@ def _group_metric_figures(
             group=f"{feature}={group}", detail={"rows": counts[group]},
         ))
     return out
+
+
+def _undefined_in(fn: Any, y_true: Any, y_input: Any, groups: npt.NDArray[np.str_]) -> str:
+    """Which groups the figure is undefined in, for the message only (the figures are
+    fairlearn's; this just names where its MetricFrame stopped)."""
+    bad = []
+    for g in sorted(set(groups.tolist())):
+        rows = groups == g
+        try:
+            fn(y_true[rows], y_input[rows])
+        except EvaluationError:
+            bad.append(g)
+    return f"undefined in group {', '.join(bad)}" if bad else "undefined in some group"
 
 
 def _by_group(series: Any) -> dict[str, float]:

@@ -94,7 +94,7 @@ def test_equalized_odds_needs_both_outcomes_in_every_group() -> None:
     groups = sensitive_groups(frame, SENSITIVE, "mem")
     # Every row of group B is a "no": its true-positive rate does not exist.
     only_no = np.where(groups == "B", "no", np.asarray(preds.y_true))
-    stripped = type(preds)(task="classification", y_true=only_no, y_pred=preds.y_pred,
+    stripped = Predictions(task="classification", y_true=only_no, y_pred=preds.y_pred,
                            classes=preds.classes, probabilities=preds.probabilities)
     with pytest.raises(CannotValidateError) as caught:
         fairness_figures(Fairness(sensitive_feature=SENSITIVE, max_equalized_odds_difference=0.5), stripped, groups)
@@ -119,3 +119,17 @@ def test_group_recall_per_group_equals_scikit_learns() -> None:
                                 pos_label="yes")
         assert f.value == pytest.approx(expected)
         assert f.detail["rows"] == int(rows.sum())
+
+
+def test_a_group_metric_undefined_in_one_group_is_too_small_to_judge() -> None:
+    preds, frame = _predictions(["no", "yes"])
+    groups = sensitive_groups(frame, SENSITIVE, "mem")
+    only_no = np.where(groups == "B", "no", np.asarray(preds.y_true))
+    stripped = Predictions(task="classification", y_true=only_no, y_pred=preds.y_pred, classes=preds.classes,
+                           probabilities=preds.probabilities)
+    spec = Fairness.model_validate({"sensitiveFeature": SENSITIVE, "minGroupMetric": {"name": "roc_auc", "min": 0.7}})
+    with pytest.raises(CannotValidateError) as caught:
+        fairness_figures(spec, stripped, groups)
+    assert caught.value.problem == "HoldoutTooSmall"
+    assert "SingleClassHoldout" in caught.value.message
+    assert f"per group of {SENSITIVE!r} (undefined in group B)" in caught.value.message

@@ -9,7 +9,7 @@
 
 Classifiers: accuracy, balanced_accuracy, precision, recall, f1, roc_auc, log_loss.
 Regressors: r2, mae, rmse. Binary and multiclass are handled explicitly (see
-``modelops.evaluation.metrics``). A figure that cannot be computed raises
+``modelops.evaluation.catalog``). A figure that cannot be computed raises
 ``EvaluationError`` with a CamelCase reason, never a bare scikit-learn exception or warning.
 
 Fairness (fairlearn's MetricFrame) plugs in through ``metric_function``: it gives the
@@ -19,8 +19,7 @@ probabilities, which is what a MetricFrame takes, so group figures use the same 
 
 from __future__ import annotations
 
-from modelops.evaluation.errors import EvaluationError, Reason
-from modelops.evaluation.metrics import (
+from modelops.evaluation.catalog import (
     CLASSIFICATION_METRICS,
     LOWER_IS_BETTER,
     METRICS,
@@ -32,6 +31,7 @@ from modelops.evaluation.metrics import (
     metric_function,
     metric_spec,
 )
+from modelops.evaluation.errors import EvaluationError, Reason
 from modelops.evaluation.predictions import Predictions, predict
 from modelops.evaluation.results import MetricRequest, MetricResult, default_metrics, evaluate, score
 

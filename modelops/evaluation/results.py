@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelops.evaluation.catalog import CLASSIFICATION_METRICS, REGRESSION_METRICS, metric_function, metric_spec
 from modelops.evaluation.errors import EvaluationError
-from modelops.evaluation.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, metric_function, metric_spec
 from modelops.evaluation.predictions import Predictions
 
 

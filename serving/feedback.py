@@ -1,12 +1,20 @@
 """Remembered predictions by request id, scored when true labels arrive later.
 
-The store is bounded (oldest requests forgotten first) and each request can be scored
-once, so a retried feedback call cannot count twice. Accuracy is rolling over the last
-``accuracy_window`` labelled rows of each model version, alongside all-time totals.
+The store is bounded three ways, oldest requests forgotten first: by requests, by rows
+and by the bytes it holds (which it accounts itself, so the bound does not depend on
+the allocator). A request over ``max_request_rows`` is not remembered at all (the caller
+says so in its response): one huge request must not flush everyone else's predictions.
+Predictions are kept compact: one small unsigned integer per row indexing the request's
+distinct label keys, never a Python object per row.
+
+Each request can be scored once, so a retried feedback call cannot count twice. Accuracy
+is rolling over the last ``accuracy_window`` labelled rows of each model version,
+alongside all-time totals.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -66,23 +74,117 @@ class _Rolling:
         return self.correct / len(self.hits) if self.hits else None
 
 
+# What one remembered request costs beyond its codes, id and keys: the entry object, the
+# array header and the OrderedDict slot and link (tracemalloc: 300-380 bytes, dict growth
+# included; tests/serving/test_feedback_store.py checks it stays an upper bound).
+_ENTRY_OVERHEAD = 400
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    version: str
+    codes: npt.NDArray[np.unsignedinteger[Any]]  # per row: index into ``keys``
+    keys: tuple[str, ...]  # the request's distinct predictions, as label keys
+    nbytes: int  # accounted size of this entry (see ``_ENTRY_OVERHEAD``)
+
+
+def _factorize(predictions: npt.NDArray[Any]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], tuple[str, ...]]:
+    """(codes, keys) with ``keys[codes[i]] == label_key(predictions[i])``."""
+    flat = predictions.reshape(-1)
+    if flat.dtype.kind in "biufUS":
+        uniques, inverse = np.unique(flat, return_inverse=True)
+        values = uniques.tolist()
+    else:  # objects: a dict, without sorting mixed types (keyed by type: True == 1)
+        index: dict[tuple[type, Any], int] = {}
+        inverse = np.fromiter(
+            (index.setdefault((type(v), v), len(index)) for v in flat.tolist()), np.intp, flat.size
+        )
+        values = [v for _, v in index]
+    keys: dict[str, int] = {}
+    remap = np.fromiter((keys.setdefault(label_key(v), len(keys)) for v in values), np.intp, len(values))
+    codes = remap[inverse.reshape(-1)] if len(keys) != len(values) else inverse.reshape(-1)
+    dtype = np.min_scalar_type(max(len(keys) - 1, 0))
+    return codes.astype(dtype), tuple(keys)
+
+
 class FeedbackStore:
-    def __init__(self, capacity: int = 100_000, accuracy_window: int = 10_000) -> None:
-        if capacity < 1 or accuracy_window < 1:
-            raise ValueError("capacity and accuracy_window must be positive")
+    def __init__(
+        self,
+        capacity: int = 100_000,
+        accuracy_window: int = 10_000,
+        *,
+        max_rows: int = 1_000_000,
+        max_bytes: int = 64 << 20,
+        max_request_rows: int = 65_536,
+    ) -> None:
+        for name, value in (("capacity", capacity), ("accuracy_window", accuracy_window),
+                            ("max_rows", max_rows), ("max_bytes", max_bytes),
+                            ("max_request_rows", max_request_rows)):  # fmt: skip
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
         self.capacity = capacity
         self.accuracy_window = accuracy_window
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.max_request_rows = min(max_request_rows, max_rows)
         self._lock = threading.Lock()
-        self._pending: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
+        self._pending: OrderedDict[str, _Entry] = OrderedDict()
+        self._rows = 0
+        self._bytes = 0
         self._rolling: dict[str, _Rolling] = {}
 
-    def remember(self, request_id: str, version: str, predictions: npt.NDArray[Any]) -> None:
-        keys = [label_key(v) for v in predictions.tolist()]
+    @property
+    def rows(self) -> int:
+        """Rows remembered now (at most ``max_rows``)."""
+        return self._rows
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the remembered requests hold, as accounted (at most ``max_bytes``)."""
+        return self._bytes
+
+    def refusal(self, rows: int) -> str | None:
+        """Why a request of ``rows`` rows would not be remembered, or None if it would."""
+        if rows > self.max_request_rows:
+            return f"not-stored: {rows} rows > limit {self.max_request_rows}"
+        return None
+
+    def remember(self, request_id: str, version: str, predictions: npt.NDArray[Any]) -> str | None:
+        """Remember a request's predictions for scoring; None when remembered, else the
+        reason it was not (``not-stored: …``), to tell the client."""
+        rows = int(predictions.shape[0]) if predictions.ndim else 1
+        refused = self.refusal(rows)
+        if refused is not None:
+            return refused
+        codes, keys = _factorize(predictions)
+        nbytes = (
+            _ENTRY_OVERHEAD + sys.getsizeof(request_id) + codes.nbytes
+            + sys.getsizeof(keys) + sum(sys.getsizeof(k) for k in keys)
+        )  # fmt: skip
+        if nbytes > self.max_bytes:
+            return f"not-stored: {nbytes} bytes > limit {self.max_bytes}"
+        entry = _Entry(version, codes, keys, nbytes)
         with self._lock:
-            self._pending[request_id] = (version, keys)
-            self._pending.move_to_end(request_id)
-            while len(self._pending) > self.capacity:
-                self._pending.popitem(last=False)
+            self._drop(request_id)
+            self._pending[request_id] = entry
+            self._rows += rows
+            self._bytes += nbytes
+            while (
+                len(self._pending) > self.capacity or self._rows > self.max_rows or self._bytes > self.max_bytes
+            ):
+                self._drop(next(iter(self._pending)))
+        return None
+
+    def forget(self, request_id: str) -> None:
+        """Drop a remembered request (one whose answer could not be sent)."""
+        with self._lock:
+            self._drop(request_id)
+
+    def _drop(self, request_id: str) -> None:  # with the lock held
+        entry = self._pending.pop(request_id, None)
+        if entry is not None:
+            self._rows -= entry.codes.size
+            self._bytes -= entry.nbytes
 
     def score(self, request_id: str, labels: list[Any]) -> Scored:
         with self._lock:
@@ -91,21 +193,26 @@ class FeedbackStore:
                 raise FeedbackError(
                     404,
                     f"no remembered prediction for request id {request_id!r}: unknown, already "
-                    f"scored, or older than the last {self.capacity} requests",
+                    f"scored, not stored (over {self.max_request_rows} rows), or forgotten (the "
+                    f"store keeps the last {self.capacity} requests, {self.max_rows} rows, "
+                    f"{self.max_bytes} bytes)",
                 )
-            version, predicted = entry
-            if len(labels) != len(predicted):
+            predicted = entry.codes.size
+            if len(labels) != predicted:
                 raise FeedbackError(
                     400,
-                    f"request {request_id!r} predicted {len(predicted)} row(s); feedback gives "
+                    f"request {request_id!r} predicted {predicted} row(s); feedback gives "
                     f"{len(labels)} label(s)",
                 )
-            del self._pending[request_id]
-            hits = [label_key(t) == p for t, p in zip(labels, predicted, strict=True)]
-            rolling = self._rolling.setdefault(version, _Rolling(self.accuracy_window))
+            self._drop(request_id)
+        index = {k: i for i, k in enumerate(entry.keys)}
+        given = np.fromiter((index.get(label_key(t), -1) for t in labels), np.intp, len(labels))
+        hits = (given == entry.codes).tolist()
+        with self._lock:
+            rolling = self._rolling.setdefault(entry.version, _Rolling(self.accuracy_window))
             rolling.add(hits)
             return Scored(
-                version=version,
+                version=entry.version,
                 rows=len(hits),
                 correct=sum(hits),
                 rolling_accuracy=rolling.accuracy,

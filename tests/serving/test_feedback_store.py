@@ -1,6 +1,9 @@
-"""The feedback store: bounded, scores each request once, rolling accuracy per version."""
+"""The feedback store: bounded (requests, rows, bytes), scores each request once, rolling
+accuracy per version."""
 
 from __future__ import annotations
+
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -39,7 +42,7 @@ def test_the_store_is_bounded_oldest_first() -> None:
     for rid in ("a", "b", "c"):
         store.remember(rid, "v1", np.array([0]))
     assert len(store) == 2
-    with pytest.raises(FeedbackError, match="older than the last 2"):
+    with pytest.raises(FeedbackError, match="last 2 requests"):
         store.score("a", [0])
     assert store.score("c", [0]).correct == 1
 
@@ -54,3 +57,72 @@ def test_rolling_accuracy_covers_the_last_rows_per_version() -> None:
     assert samples == 4
     assert store.accuracy("v2") == (1.0, 1)
     assert store.accuracy("v3") == (None, 0)
+
+
+def test_the_store_is_bounded_by_rows() -> None:
+    store = FeedbackStore(max_rows=250, max_request_rows=100)
+    for i in range(10):
+        assert store.remember(str(i), "v1", np.zeros(100, dtype=np.int64)) is None
+        assert store.rows <= 250
+    assert len(store) == 2  # the newest two of 100 rows fit in 250
+    assert store.score("9", [0] * 100).correct == 100
+    with pytest.raises(FeedbackError):
+        store.score("7", [0] * 100)
+
+
+def test_the_store_is_bounded_by_its_bytes() -> None:
+    store = FeedbackStore(max_bytes=64 << 10)
+    for i in range(2000):
+        store.remember(f"request-{i}", "v1", np.array(["yes", "no", "yes"]))
+        assert store.nbytes <= 64 << 10
+    assert 0 < len(store) < 2000
+    assert store.score("request-1999", ["yes", "no", "no"]).correct == 2
+
+
+def test_a_request_over_the_row_limit_is_answered_but_not_remembered() -> None:
+    store = FeedbackStore(max_request_rows=1000)
+    store.remember("small", "v1", np.zeros(10, dtype=np.int64))
+    note = store.remember("big", "v1", np.zeros(1001, dtype=np.int64))
+    assert note == "not-stored: 1001 rows > limit 1000"
+    assert (len(store), store.rows) == (1, 10)  # nothing else was pushed out for it
+    with pytest.raises(FeedbackError, match="not stored") as missing:
+        store.score("big", [0] * 1001)
+    assert missing.value.status == 404
+
+
+def test_predictions_take_about_a_byte_a_row() -> None:
+    """Compact: one small code per row, not a Python string per row (the store once held
+    ~60 bytes a row, and 2.5 GiB for eight 4M-row requests)."""
+    store = FeedbackStore()
+    store.remember("a", "v1", np.random.default_rng(0).integers(0, 2, 60_000))
+    assert store.nbytes < 61_000
+
+
+def test_accounted_bytes_cover_what_the_store_allocates() -> None:
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 3, int(n)) for n in rng.integers(1, 500, 300)]
+    tracemalloc.start()
+    try:
+        store = FeedbackStore()
+        before = tracemalloc.get_traced_memory()[0]
+        for i, predictions in enumerate(batches):
+            store.remember(f"request-{i:06d}", "v1", predictions)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= store.nbytes, (held, store.nbytes)
+
+
+def test_remembering_an_id_again_replaces_it_and_forget_drops_it() -> None:
+    store = FeedbackStore()
+    store.remember("a", "v1", np.zeros(5, dtype=np.int64))
+    store.remember("a", "v1", np.ones(2, dtype=np.int64))
+    assert (len(store), store.rows) == (1, 2)
+    store.forget("a")
+    assert (len(store), store.rows, store.nbytes) == (0, 0, 0)
+
+
+def test_object_and_string_predictions_compare_as_labels() -> None:
+    store = FeedbackStore()
+    store.remember("a", "v1", np.array(["no", 1, 2.0, True], dtype=object))
+    assert store.score("a", ["no", "1", 2, True]).correct == 4

@@ -26,12 +26,17 @@ def read_holdout(uri: str, *, deadline_s: float | None = None) -> Any:
     try:
         return read_dataset(uri, deadline_s=DEFAULT_DEADLINE_S if deadline_s is None else deadline_s)
     except DatasetError as exc:
-        scheme = urllib.parse.urlsplit(uri).scheme.lower()
-        remote = len(scheme) > 1 and scheme != "file"  # a one-letter scheme is a drive letter
-        retryable = exc.reason == "DatasetTimeout" or (remote and exc.reason == "DatasetNotFound")
+        retryable = exc.reason == "DatasetTimeout" or (is_remote(uri) and exc.reason == "DatasetNotFound")
         raise CannotValidateError(
             "HoldoutUnreadable", f"holdout {uri}: {exc.reason}: {exc.message}", retryable=retryable
         ) from None
+
+
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` is read over a network, where "not found" may be a passing failure
+    (a refused connection, an object not uploaded yet) that a rerun can cure."""
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    return len(scheme) > 1 and scheme != "file"  # a one-letter scheme is a drive letter
 
 
 def columns(frame: Any) -> list[str]:

@@ -15,7 +15,7 @@ from modelops.evaluation import EvaluationError, Predictions, predict
 from modelops.validation.errors import CannotValidateError
 from modelops.validation.fairness import fairness_figures, group_counts
 from modelops.validation.figures import Figure
-from modelops.validation.holdout import model_input, read_holdout, sensitive_groups, target_values
+from modelops.validation.holdout import is_remote, model_input, read_holdout, sensitive_groups, target_values
 from modelops.validation.outcome import Outcome
 from modelops.validation.thresholds import as_cannot_validate, champion_figure, metric_figures
 
@@ -95,9 +95,12 @@ def _load(source: ArtifactSource, dest: Path, who: str) -> Any:
         fetch(source.uri, source.sha256, dest)
         return load_artifact(dest, source.sha256, trusted=source.trusted, allow_version_skew=source.allow_version_skew)
     except ArtifactError as exc:
+        # As the operator retries them: unreachable, or not found over a network.
+        retryable = exc.reason == "ArtifactUnreachable" or (
+            is_remote(source.uri) and exc.reason == "ArtifactNotFound"
+        )
         raise CannotValidateError(
-            "ArtifactUnusable", f"{who} {source.uri}: {exc.reason}: {exc.message}",
-            retryable=exc.reason == "ArtifactUnreachable",
+            "ArtifactUnusable", f"{who} {source.uri}: {exc.reason}: {exc.message}", retryable=retryable
         ) from None
 
 

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,14 @@ def test_champion_arguments_go_together(fair: Built, tmp_path: Path) -> None:
     code = main(["validate", "--artifact-uri", fair.uri, "--sha256", fair.sha256, "--spec", "{}",
                  "--champion-uri", fair.uri, "--termination-log", str(tmp_path / "log")])
     assert code == 2
+
+
+def test_an_unreachable_artifact_is_retried(holdout_csv: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, result = _validate(Built(Path("/nowhere"), "0" * 64), {"holdoutUri": holdout_csv.as_uri(), **SPEC},
+                             tmp_path / "log", "--no-report", "--artifact-uri", f"http://127.0.0.1:{port}/v1/")
+    assert code == 1
+    assert (result["problem"], result["retryable"]) == ("ArtifactUnusable", True)
+    assert "Connection refused" in result["message"]

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelops.serving.budget import BodyBudget
 from modelops.serving.codec import error_body
 from modelops.serving.dataplane import DataPlane
 from modelops.serving.errors import ServingError
@@ -92,6 +93,7 @@ class InferFastPath:
         self.app = app
         self.dataplane = dataplane
         self.limit = dataplane.config.max_body_bytes
+        self.budget = dataplane.body_budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/infer"):
@@ -115,30 +117,66 @@ class InferFastPath:
                 declared = int(value)
         status = 200
         headers: dict[str, str] = {}
+        held = _Held(self.budget)
         try:
-            if declared is not None and declared > self.limit:
-                raise ServingError(
-                    413, f"request body of {declared} bytes is over the limit of {self.limit} bytes"
+            try:
+                if declared is not None and declared > self.limit:
+                    raise ServingError(
+                        413, f"request body of {declared} bytes is over the limit of {self.limit} bytes"
+                    )
+                held.grow(declared or 0)
+                body = await _receive_body(receive, self.limit, held)
+                result = await self.dataplane.infer(
+                    unquote(name), unquote(version) if version else None, body, rid
                 )
-            body = await _receive_body(receive, self.limit)
-            result = await self.dataplane.infer(unquote(name), unquote(version) if version else None, body, rid)
-            out, rid = result.body, result.request_id
-        except ServingError as exc:
-            status, out, headers = exc.status, error_body(exc), exc.headers
-        except Exception as exc:
-            log.exception("unexpected error")
-            status, out = 500, error_body(f"internal error: {type(exc).__name__}")
-        raw = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(out)).encode()),
-            (_REQUEST_ID_BYTES, (rid or uuid.uuid4().hex).encode("latin-1")),
-        ]
-        raw.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": out})
+                out, rid = result.body, result.request_id
+            except ServingError as exc:
+                status, out, headers = exc.status, error_body(exc), exc.headers
+            except Exception as exc:
+                log.exception("unexpected error")
+                status, out = 500, error_body(f"internal error: {type(exc).__name__}")
+            raw = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(out)).encode()),
+                (_REQUEST_ID_BYTES, _header_id(rid)),
+            ]
+            raw.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+            await send({"type": "http.response.start", "status": status, "headers": raw})
+            await send({"type": "http.response.body", "body": out})
+        finally:
+            held.release()
 
 
-async def _receive_body(receive: Receive, limit: int) -> bytes:
+def _header_id(rid: str | None) -> bytes:
+    """The id as a header value; the data plane refuses ids that cannot be one, and a
+    header id arrives as Latin-1, so the fresh id is only a last resort."""
+    if rid:
+        try:
+            return rid.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+    return uuid.uuid4().hex.encode()
+
+
+class _Held:
+    """The bytes one request holds in the body budget: grown as its body arrives (or at
+    once, to its declared length), all given back when it is answered."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def grow(self, size: int) -> None:
+        if size > self.size:
+            self.budget.take(size - self.size)
+            self.size = size
+
+    def release(self) -> None:
+        self.budget.give(self.size)
+        self.size = 0
+
+
+async def _receive_body(receive: Receive, limit: int, held: _Held) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -150,6 +188,7 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
             size += len(chunk)
             if size > limit:
                 raise ServingError(413, f"request body is over the limit of {limit} bytes")
+            held.grow(size)
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -172,18 +211,21 @@ def _describe_validation(errors: Any) -> str:
     return "invalid request: " + "; ".join(parts[:5])
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, held: _Held) -> bytes:
     """The body, refusing with 413 past ``limit`` bytes (before reading it, when the
-    client declares its length)."""
+    client declares its length), and with 503 past the body budget ``held`` counts in."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ServingError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise ServingError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
+        held.grow(int(declared))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise ServingError(413, f"request body is over the limit of {limit} bytes")
+        held.grow(size)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -286,12 +328,15 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
     # -- inference -----------------------------------------------------------------------
 
     async def _infer(request: Request, name: str, version: str | None) -> Response:
+        held = _Held(dataplane.body_budget)
         try:
-            body = await read_body(request, limit)
+            body = await read_body(request, limit, held)
             result = await dataplane.infer(name, version, body, request.scope.get(_SCOPE_KEY))
         except ServingError as exc:
             return _error(exc)
-        return _json(result.body, headers={REQUEST_ID: result.request_id})
+        finally:
+            held.release()
+        return _json(result.body, headers={REQUEST_ID: _header_id(result.request_id).decode("latin-1")})
 
     infer_doc: dict[str, Any] = {
         "response_model": InferenceResponse,
@@ -326,12 +371,23 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         },
     )
     async def feedback(request: Request, name: str) -> Response:
-        body = await read_body(request, limit)
+        held = _Held(dataplane.body_budget)
         try:
-            parsed = FeedbackRequest.model_validate_json(body)
-        except ValidationError as exc:
-            raise ServingError(400, _describe_validation(exc.errors())) from None
-        return _json(orjson.dumps(dataplane.feedback(name, parsed)))
+            body = await read_body(request, limit, held)
+
+            def score() -> bytes:
+                try:
+                    parsed = FeedbackRequest.model_validate_json(body)
+                except ValidationError as exc:
+                    raise ServingError(400, _describe_validation(exc.errors())) from None
+                return orjson.dumps(dataplane.feedback(name, parsed))
+
+            # a long list of labels is parsed and scored off the event loop, as large
+            # inference requests are
+            big = len(body) >= dataplane.config.offload_body_bytes
+            return _json(await dataplane.offload(score) if big else score())
+        finally:
+            held.release()
 
     @app.get(
         "/v2/models/{name}/drift",

@@ -8,8 +8,10 @@ waits up to ``max_latency`` for them. Predicting off the event loop also keeps s
 fair under load: a slow model never starves connections of the loop.
 
 Monitoring (``on_batch``) runs in the same thread, once per batch and vectorised, but
-only after the answers are out: when the worker is idle (or every few batches under
-continuous load), so counting never holds the GIL while the event loop is answering.
+only after the answers are out: when the worker is idle (or every few batches, or rows,
+under continuous load), so counting never holds the GIL while the event loop is
+answering. The backlog waiting for it is bounded by rows too: it holds the batches'
+rows and predictions, which for a few huge requests is a lot of memory.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 # Monitoring of answered batches waits for an idle moment (at most this many batches),
 # and that moment starts with a wait this long, which lets the event loop answer first.
 _BACKLOG_LIMIT = 16
+_BACKLOG_ROWS = 1 << 16
 _YIELD_SECONDS = 0.0002
 
 
@@ -125,8 +128,11 @@ class Batcher:
                 self._flush()
                 return
             self._predict(batch)
-            if len(self._backlog) >= _BACKLOG_LIMIT:
+            if len(self._backlog) >= _BACKLOG_LIMIT or self._backlog_rows() >= _BACKLOG_ROWS:
                 self._flush()
+
+    def _backlog_rows(self) -> int:
+        return sum(rows.shape[0] for rows, _ in self._backlog)
 
     def _flush(self) -> None:
         """Run monitoring for the batches answered since the last flush."""

@@ -13,6 +13,8 @@ def _duration_seconds(value: str) -> int:
         seconds = int(value) if value.isdigit() else int(parse_duration(value).total_seconds())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{value!r} is out of range") from None
     if seconds < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be at least one second")
     return seconds
@@ -45,7 +47,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-body-bytes", type=int, default=8 << 20, help="larger bodies get 413")
     parser.add_argument(
-        "--feedback-capacity", type=int, default=100_000, help="predictions remembered for feedback"
+        "--max-inflight-body-bytes",
+        type=int,
+        help="bytes of request bodies served at once, past which 503 (default: 32 MiB, at least --max-body-bytes)",
+    )
+    parser.add_argument(
+        "--feedback-capacity", type=int, default=100_000, help="requests remembered for feedback"
+    )
+    parser.add_argument(
+        "--feedback-max-rows", type=int, default=1_000_000, help="rows remembered for feedback, in all"
+    )
+    parser.add_argument(
+        "--feedback-max-bytes", type=int, default=64 << 20, help="bytes the feedback store holds at most"
+    )
+    parser.add_argument(
+        "--feedback-max-request-rows",
+        type=int,
+        default=65_536,
+        help="larger requests are answered but not remembered (the answer says so)",
     )
     parser.add_argument(
         "--graceful-timeout", type=float, default=30.0, help="seconds to drain in-flight requests on SIGTERM"
@@ -85,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
             drift_window_seconds=args.drift_window,
             max_body_bytes=args.max_body_bytes,
             feedback_capacity=args.feedback_capacity,
+            feedback_max_rows=args.feedback_max_rows,
+            feedback_max_bytes=args.feedback_max_bytes,
+            feedback_max_request_rows=args.feedback_max_request_rows,
+            max_inflight_body_bytes=(
+                args.max_inflight_body_bytes
+                if args.max_inflight_body_bytes is not None
+                else max(32 << 20, args.max_body_bytes)
+            ),
         )
     except ValueError as exc:
         log.error("invalid options: %s", exc)

@@ -4,12 +4,17 @@ The hot path parses with orjson and validates by hand: one numpy conversion for 
 features in the common case (every value a finite number), and a slower, per-tensor
 pass that names the exact feature, shape or value at fault when anything is off. Both
 accept exactly what ``protocol.InferenceRequest`` documents.
+
+Large requests are decoded and encoded in a worker thread (see ``dataplane``); so that
+such a thread never holds the GIL for long, long lists go through numpy and orjson in
+pieces of ``_CHUNK`` values, which lets the event loop's thread in between.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +33,12 @@ _FLOAT_DATATYPES = frozenset({"FP16", "FP32", "FP64"})
 _MATRIX_DATATYPES = _FLOAT_DATATYPES | _INT_DATATYPES
 _NUMBER_KINDS = "fiub"
 _LISTED = 8  # names listed in one error message before "…"
+_CHUNK = 1 << 16  # values per numpy/orjson call on long lists (~1-3 ms each)
+MAX_ID_LENGTH = 1024
+# What an HTTP header value can carry back (the id is echoed in x-request-id): Latin-1
+# without control characters (tab allowed), as uvicorn's header checks require.
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_INT64_DIGITS = 20  # orjson's range is int64/uint64: at most 20 digits
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,132 @@ def parse_json(body: bytes) -> Any:
     the NaN/infinity checks and get their precise message.
     """
     try:
+        if len(body) >= _PIECEWISE_BODY:
+            parsed = _parse_in_pieces(body)
+            if parsed is not _UNSPLIT:
+                return parsed
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         if b"NaN" in body or b"Infinity" in body:
             try:
-                return json.loads(body)
+                return json.loads(body, parse_int=_int64)
             except (ValueError, RecursionError):
                 pass
         raise bad_request(f"request body is not valid JSON: {exc}") from None
+
+
+_PIECEWISE_BODY = 1 << 18  # bodies parsed in pieces from this size on
+_PIECE_BYTES = 1 << 16  # a piece of a long list: ~1 ms of orjson
+# A tensor's "data" key and the opening bracket of its list (JSON whitespace only).
+_DATA_LIST = re.compile(rb'"data"[ \t\n\r]*:[ \t\n\r]*\[')
+_FLAT_NUMBERS = b"0123456789eE+-.,"  # with JSON whitespace: all a flat list of numbers holds
+_JSON_SPACE = b" \t\n\r"
+_UNSPLIT = object()
+
+
+def _parse_in_pieces(body: bytes) -> Any:
+    """The body as ``orjson.loads`` gives it, with each long, flat list of numbers under a
+    ``"data"`` key parsed in pieces of ~``_PIECE_BYTES`` (see the module docstring).
+
+    The long lists are cut out and replaced by markers, the rest is parsed by orjson, and
+    the markers found as tensors' ``data`` get their lists back. Anything unexpected (a
+    nested or non-numeric list, a marker anywhere else, a piece orjson refuses) returns
+    ``_UNSPLIT`` and the caller parses the whole body at once, which then decides.
+    """
+    skeleton: list[bytes] = []
+    lists: list[tuple[int, int]] = []
+    pos = 0
+    for match in _DATA_LIST.finditer(body):
+        start = match.end()
+        if start < pos:
+            continue
+        end = body.find(b"]", start)
+        if end < 0:
+            break
+        if end - start < _PIECE_BYTES:
+            continue
+        skeleton += (body[pos : start - 1], b'{"\\u0000piece":%d}' % len(lists))
+        lists.append((start, end))
+        pos = end + 1
+    if not lists:
+        return _UNSPLIT
+    skeleton.append(body[pos:])
+    try:
+        parsed = orjson.loads(b"".join(skeleton))
+    except orjson.JSONDecodeError:
+        return _UNSPLIT
+    tensors = parsed.get("inputs") if isinstance(parsed, dict) else None
+    found: list[tuple[dict[str, Any], int]] = []
+    for tensor in tensors if isinstance(tensors, list) else ():
+        marker = tensor.get("data") if isinstance(tensor, dict) else None
+        if isinstance(marker, dict) and list(marker) == ["\u0000piece"]:
+            found.append((tensor, marker["\u0000piece"]))
+    if sorted(k for _, k in found) != list(range(len(lists))):
+        return _UNSPLIT
+    for tensor, k in found:
+        values = _numbers_in_pieces(body, *lists[k])
+        if values is None:
+            return _UNSPLIT
+        tensor["data"] = values
+    return parsed
+
+
+def _numbers_in_pieces(body: bytes, start: int, end: int) -> list[Any] | None:
+    """The numbers of ``body[start:end]`` (a list's inside), or None if it is not a
+    flat list of numbers that orjson accepts piece by piece."""
+    values: list[Any] = []
+    i = start
+    while i < end:
+        j = body.find(b",", min(i + _PIECE_BYTES, end), end)
+        j = end if j < 0 else j
+        piece = body[i:j]
+        if piece.translate(None, _FLAT_NUMBERS + _JSON_SPACE) or not piece.strip(_JSON_SPACE):
+            return None  # not only numbers, or an empty element (",,", a trailing ",")
+        try:
+            values += orjson.loads(b"[" + piece + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        i = j + 1
+    if body[end - 1 : end] == b",":
+        return None  # "[1,2,]"
+    return values
+
+
+def _int64(text: str) -> int:
+    """Integers as orjson takes them (64 bits), so both parsers refuse the same bodies;
+    a longer one would overflow float conversion later (OverflowError, a 500)."""
+    value = int(text) if len(text.lstrip("-")) <= _INT64_DIGITS else None
+    if value is None or not -(1 << 63) <= value < (1 << 64):
+        shown = text if len(text) <= 24 else f"{text[:12]}…{text[-4:]} ({len(text.lstrip('-'))} digits)"
+        raise bad_request(f"request body has integer {shown}, out of the 64-bit range numbers must fit in")
+    return value
+
+
+def check_request_id(value: str, where: str) -> None:
+    """Refuse an id that cannot be echoed in the ``x-request-id`` header, naming why."""
+    if len(value) > MAX_ID_LENGTH:
+        raise bad_request(f"{where} is {len(value)} characters long; at most {MAX_ID_LENGTH}")
+    bad = _HEADER_UNSAFE.search(value)
+    if bad is not None:
+        raise bad_request(
+            f"{where} {value[:64]!r} has {bad.group()!r} at position {bad.start()}: it is echoed in the "
+            "x-request-id header, which takes Latin-1 text without control characters"
+        )
+
+
+def _array(data: list[Any], dtype: Any = None) -> npt.NDArray[Any]:
+    """``np.asarray(data, dtype)``, in pieces for long lists (see the module docstring).
+
+    When pieces come out with different dtypes (e.g. ``null`` in some), the whole list is
+    converted at once, so the result is always what one ``np.asarray`` call gives.
+    """
+    if len(data) <= _CHUNK:
+        return np.asarray(data, dtype=dtype)
+    pieces = [np.asarray(data[i : i + _CHUNK], dtype=dtype) for i in range(0, len(data), _CHUNK)]
+    first = pieces[0]
+    if any(p.dtype != first.dtype or p.shape[1:] != first.shape[1:] for p in pieces):
+        return np.asarray(data, dtype=dtype)
+    return np.concatenate(pieces)
 
 
 def _names(names: list[str] | tuple[str, ...] | set[str]) -> str:
@@ -122,8 +251,10 @@ def decode_request(body: bytes, model: ServedModel) -> DecodedRequest:
     if not isinstance(inputs, list) or not inputs:
         raise bad_request("request needs a non-empty list 'inputs'")
     request_id = request.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise bad_request("'id' must be a string")
+    if request_id is not None:
+        if not isinstance(request_id, str):
+            raise bad_request("'id' must be a string")
+        check_request_id(request_id, "'id'")
     outputs = _requested_outputs(request, model)
     rows = _fast_rows(inputs, model)
     if rows is None:
@@ -145,7 +276,7 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
             inp = inputs[0]
             if inp["shape"][1] != n_features:
                 return None
-            arr = np.asarray(inp["data"])
+            arr = _array(inp["data"])
             if not _fast_kind(inp["datatype"], arr):
                 return None
             n = inp["shape"][0]
@@ -169,7 +300,10 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
                 ordered[j] = inp["data"]
             if len(shape0) > 2 or (len(shape0) == 2 and shape0[1] != 1):
                 return None
-            arr = np.asarray(ordered)
+            columns = [_array(data) for data in ordered]
+            if any(c.shape != columns[0].shape for c in columns):
+                return None  # ragged: the checked path names the tensor
+            arr = np.stack(columns)
             if not all(_fast_kind(dt, arr) for dt in datatypes):
                 return None
             n = shape0[0]
@@ -257,7 +391,7 @@ def _values(name: str, shape: list[int], datatype: str, data: list[Any]) -> npt.
     """The tensor's values as a flat array, after checking them against its shape."""
     expected = math.prod(shape)
     try:
-        arr = np.asarray(data, dtype=object if datatype == "BYTES" else None)
+        arr = _array(data, dtype=object if datatype == "BYTES" else None)
     except ValueError:
         raise bad_request(f"input {name!r}: nested 'data' is ragged (rows of different lengths)") from None
     if arr.ndim > 1 and list(arr.shape) != shape:
@@ -383,31 +517,37 @@ def encode_response(
     outputs: tuple[str, ...],
     predictions: npt.NDArray[Any],
     probabilities: npt.NDArray[np.float64] | None,
+    *,
+    parameters: dict[str, Any] | None = None,
 ) -> bytes:
-    out: list[dict[str, Any]] = []
-    n = int(predictions.shape[0])
+    """The OIP v2 response; ``parameters`` (e.g. the feedback note) when given."""
+    tensors: list[tuple[str, list[int], str, npt.NDArray[Any]]] = []
     for name in outputs:
         if name == PREDICT_OUTPUT:
-            out.append(
-                {
-                    "name": PREDICT_OUTPUT,
-                    "shape": [n],
-                    "datatype": datatype_of(predictions),
-                    "data": predictions.tolist(),
-                }
-            )
+            tensors.append((PREDICT_OUTPUT, [int(predictions.shape[0])], datatype_of(predictions), predictions))
         elif probabilities is not None:
-            out.append(
-                {
-                    "name": PROBA_OUTPUT,
-                    "shape": list(probabilities.shape),
-                    "datatype": "FP64",
-                    "data": probabilities.ravel().tolist(),
-                }
-            )
-    return orjson.dumps(
-        {"model_name": model.name, "model_version": model.version, "id": response_id, "outputs": out}
-    )
+            tensors.append((PROBA_OUTPUT, list(probabilities.shape), "FP64", probabilities.ravel()))
+    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version, "id": response_id}
+    if parameters:
+        head["parameters"] = parameters
+    if all(values.size <= _CHUNK for *_, values in tensors):
+        out = [
+            {"name": name, "shape": shape, "datatype": datatype, "data": values.tolist()}
+            for name, shape, datatype, values in tensors
+        ]
+        return orjson.dumps({**head, "outputs": out})
+    # Long outputs: the same JSON, written piece by piece (see the module docstring).
+    parts = [orjson.dumps(head)[:-1], b',"outputs":[']
+    for i, (name, shape, datatype, values) in enumerate(tensors):
+        tensor = orjson.dumps({"name": name, "shape": shape, "datatype": datatype})[:-1]
+        parts.extend((b"," if i else b"", tensor, b',"data":', _json_list(values), b"}"))
+    parts.append(b"]}")
+    return b"".join(parts)
+
+
+def _json_list(values: npt.NDArray[Any]) -> bytes:
+    pieces = (orjson.dumps(values[i : i + _CHUNK].tolist())[1:-1] for i in range(0, values.size, _CHUNK))
+    return b"[" + b",".join(pieces) + b"]"
 
 
 def error_body(error: ServingError | str) -> bytes:

@@ -20,15 +20,31 @@ class ServingConfig:
     drift_bucket_seconds: int = 60
     drift_window_seconds: int = 3600
     max_body_bytes: int = 8 << 20
-    feedback_capacity: int = 100_000
+    feedback_capacity: int = 100_000  # requests remembered for feedback
+    feedback_max_rows: int = 1_000_000  # rows remembered, over all requests
+    feedback_max_bytes: int = 64 << 20  # bytes the feedback store holds (its own accounting)
+    feedback_max_request_rows: int = 65_536  # larger requests are answered, not remembered
+    # Bytes of request bodies being read or served at once; past it, 503 + Retry-After.
+    # A body costs several times its size while decoded (rows, predictions, response).
+    max_inflight_body_bytes: int = 32 << 20
+    # Bodies (or predictions) at least this large are decoded (encoded) in a worker
+    # thread, off the event loop; smaller ones stay inline, where a hop costs more.
+    offload_body_bytes: int = 64 << 10
+    offload_rows: int = 4096
     accuracy_window: int = 10_000
     retry_after_seconds: int = 1
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_concurrency", "drift_bucket_seconds", "max_body_bytes",
-                     "feedback_capacity", "accuracy_window"):  # fmt: skip
+                     "feedback_capacity", "feedback_max_rows", "feedback_max_bytes",
+                     "feedback_max_request_rows", "max_inflight_body_bytes", "accuracy_window"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_inflight_body_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"max_inflight_body_bytes ({self.max_inflight_body_bytes}) must hold at least one "
+                f"body of max_body_bytes ({self.max_body_bytes})"
+            )
         if self.max_batch_latency_ms < 0:
             raise ValueError(f"max_batch_latency_ms must not be negative, got {self.max_batch_latency_ms}")
         if self.drift_window_seconds < self.drift_bucket_seconds:

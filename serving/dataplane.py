@@ -3,21 +3,37 @@
 It knows nothing about HTTP frameworks: it takes bytes and names, returns bytes and
 dicts, and raises ``ServingError`` (status + message) for anything it refuses. The REST
 routes in ``app.py`` only translate.
+
+Large requests never run on the event loop: a body of ``offload_body_bytes`` or more is
+decoded, and an answer of ``offload_rows`` rows or more is encoded and remembered for
+feedback, in one worker thread (``codec_pool``), so health checks and small requests are
+answered meanwhile. One worker also bounds the memory that decoding takes at once. Small
+requests stay inline: the hop to a thread would cost more than their decoding. A second
+after large requests, the C heap's free memory is handed back to the system
+(``malloc_trim``): worker threads allocate in arenas of their own, which glibc would
+otherwise keep at their high-water mark.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
 import logging
+import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from modelops import __version__
-from modelops.serving.batching import Batcher, BatcherStoppedError
-from modelops.serving.codec import decode_request, encode_response
+from modelops.serving.batching import Batcher, BatcherStoppedError, Prediction
+from modelops.serving.budget import BodyBudget
+from modelops.serving.codec import DecodedRequest, decode_request, encode_response
 from modelops.serving.config import ServingConfig
 from modelops.serving.errors import ServingError, bad_request, not_found, unavailable
 from modelops.serving.feedback import FeedbackError, FeedbackStore
@@ -29,6 +45,20 @@ from modelops.serving.sketch import DriftSketch, WindowError
 log = logging.getLogger("modelops.serving")
 
 State = Literal["loading", "ready", "failed", "stopping"]
+T = TypeVar("T")
+_TRIM_DELAY_SECONDS = 1.0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:  # glibc only; elsewhere freed memory simply stays with the process
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _malloc_trim()
+FEEDBACK_PARAMETER = "feedback"  # response parameter saying a request was not remembered
 
 
 @dataclass(frozen=True)
@@ -50,8 +80,15 @@ class _Serving:
             bucket_seconds=config.drift_bucket_seconds,
             window_seconds=config.drift_window_seconds,
         )
-        self.feedback = FeedbackStore(config.feedback_capacity, config.accuracy_window)
+        self.feedback = FeedbackStore(
+            config.feedback_capacity,
+            config.accuracy_window,
+            max_rows=config.feedback_max_rows,
+            max_bytes=config.feedback_max_bytes,
+            max_request_rows=config.feedback_max_request_rows,
+        )
         classification = model.task == "classification"
+        self.classification = classification
 
         def on_batch(rows: Any, predictions: Any) -> None:
             self.sketch.add(rows, predictions)
@@ -74,6 +111,9 @@ class DataPlane:
         self.in_flight = 0
         self._serving: _Serving | None = None
         self._lock = threading.Lock()
+        self.codec_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelops-codec")
+        self.body_budget = BodyBudget(config.max_inflight_body_bytes, config.retry_after_seconds)
+        self._trim_pending = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -138,6 +178,24 @@ class DataPlane:
             serving = self._serving
         if serving is not None:
             serving.batcher.stop()
+        self.codec_pool.shutdown(wait=True)
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the codec worker thread, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.codec_pool, fn, *args)
+
+    def _trim_soon(self) -> None:
+        """Hand free heap memory back a second from now (once, however many requests)."""
+        if self._trim_pending or _MALLOC_TRIM is None:
+            return
+        self._trim_pending = True
+
+        def trim() -> None:
+            self._trim_pending = False
+            with contextlib.suppress(RuntimeError):  # the pool is shut down: nothing to do
+                self.codec_pool.submit(_MALLOC_TRIM, 0)
+
+        asyncio.get_running_loop().call_later(_TRIM_DELAY_SECONDS, trim)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -224,8 +282,12 @@ class DataPlane:
         metrics.in_flight_child.inc()
         started = time.perf_counter()
         code = 500
+        large = len(body) >= config.offload_body_bytes
         try:
-            decoded = decode_request(body, model)
+            if large:
+                decoded = await self.offload(decode_request, body, model)
+            else:
+                decoded = decode_request(body, model)
             try:
                 result = await serving.batcher.predict(decoded.rows, PROBA_OUTPUT in decoded.outputs)
             except BatcherStoppedError:
@@ -235,10 +297,10 @@ class DataPlane:
                 # its encoder never saw): the client's input, not a server fault.
                 raise bad_request(f"model {model.name!r} rejected the input: {exc}") from None
             rid = request_id or decoded.id or uuid.uuid4().hex
-            serving.feedback.remember(rid, model.version, result.predictions)
-            out = encode_response(
-                model, decoded.id or rid, decoded.outputs, result.predictions, result.probabilities
-            )
+            if result.predictions.shape[0] >= config.offload_rows:
+                out = await self.offload(_answer, serving, rid, decoded, result)
+            else:
+                out = _answer(serving, rid, decoded, result)
             code = 200
             return InferResult(out, rid)
         except ServingError as exc:
@@ -248,6 +310,8 @@ class DataPlane:
             self.in_flight -= 1
             metrics.in_flight_child.dec()
             metrics.request(code, time.perf_counter() - started)
+            if large:
+                self._trim_soon()
 
     def feedback(self, name: str, request: FeedbackRequest) -> dict[str, Any]:
         serving = self._serving_for(name)
@@ -281,14 +345,44 @@ class DataPlane:
             raise bad_request(str(exc)) from None
 
 
+def _answer(serving: _Serving, rid: str, decoded: DecodedRequest, result: Prediction) -> bytes:
+    """Remember the predictions for feedback (classifiers only: feedback scores accuracy),
+    then encode the answer, which says when they were not remembered. Remembering comes
+    last but one, and is undone if encoding fails: a refused request leaves nothing."""
+    model = serving.model
+    note = None
+    if serving.classification:
+        note = serving.feedback.remember(rid, model.version, result.predictions)
+    try:
+        return encode_response(
+            model,
+            decoded.id or rid,
+            decoded.outputs,
+            result.predictions,
+            result.probabilities,
+            parameters={FEEDBACK_PARAMETER: note} if note is not None else None,
+        )
+    except BaseException:
+        if note is None:
+            serving.feedback.forget(rid)
+        raise
+
+
 def parse_window(value: str) -> float:
-    """A window as a Go-style duration ("1h", "15m") or a number of seconds."""
+    """A window as a Go-style duration ("1h", "15m") or a number of seconds: finite and
+    positive, or a 400 naming the value (the sketch then checks it against what it keeps)."""
     from modelops.api.common import parse_duration
 
+    shown = repr(value) if len(value) <= 24 else f"{value[:16]!r}… ({len(value)} characters)"
     try:
-        return float(value) if value.replace(".", "", 1).isdigit() else _seconds(parse_duration(value))
+        seconds = float(value) if value.replace(".", "", 1).isdigit() else _seconds(parse_duration(value))
     except ValueError as exc:
-        raise bad_request(f"window: {exc}") from None
+        raise bad_request(f"window: {exc}" if len(value) <= 24 else f"window: invalid duration {shown}") from None
+    except OverflowError:  # a duration past timedelta's range (~2.7 million years)
+        raise bad_request(f"window {shown} is out of range") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise bad_request(f"window {shown} must be a positive, finite duration")
+    return seconds
 
 
 def _seconds(delta: timedelta) -> float:

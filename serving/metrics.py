@@ -18,6 +18,7 @@ _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
     0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+_CHUNK = 1 << 16  # predictions per np.unique call
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
@@ -87,9 +88,11 @@ class ServingMetrics:
         if n == 1:  # the common single-row batch: no np.unique
             self._class_child(predictions[0]).inc()
             return
-        values, counts = np.unique(predictions, return_counts=True)
-        for value, count in zip(values, counts.tolist(), strict=True):
-            self._class_child(value).inc(count)
+        # in pieces: this runs in the predicting thread, which must not hold the GIL long
+        for i in range(0, n, _CHUNK):
+            values, counts = np.unique(predictions[i : i + _CHUNK], return_counts=True)
+            for value, count in zip(values, counts.tolist(), strict=True):
+                self._class_child(value).inc(count)
 
     def _class_child(self, value: Any) -> Any:
         raw = value.item() if isinstance(value, np.generic) else value

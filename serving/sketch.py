@@ -3,6 +3,10 @@
 Buckets are aligned to multiples of ``bucket_seconds`` (unix time), so replicas' buckets
 line up and ``modelops.drift.counts.merge`` adds them exactly. Memory is fixed at start:
 (window / bucket + 1) x (all features' bins + output bins) integers.
+
+A huge batch is counted in pieces of ``_CHUNK`` rows: counting runs in the predicting
+thread, and a few milliseconds per numpy call keep the event loop's thread from waiting
+long for the GIL.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import numpy.typing as npt
 from modelops.drift.binning import Binner
 from modelops.drift.counts import CountsBucket, DriftCounts
 from modelops.drift.profile import Profile
+
+_CHUNK = 1 << 16
+_FEW = 64  # up to this many predictions, the binner's own per-value lookup is as cheap
 
 
 class WindowError(ValueError):
@@ -60,8 +67,13 @@ class DriftSketch:
         """Count a batch of rows (n x features, profile order) and their predictions."""
         if rows.shape[0] == 0:
             return
+        if rows.shape[0] > _CHUNK:
+            now = self._clock() if now is None else now  # one bucket for the whole batch
+            for i in range(0, rows.shape[0], _CHUNK):
+                self.add(rows[i : i + _CHUNK], predictions[i : i + _CHUNK], now)
+            return
         features = self.binner.feature_counts(rows)
-        output = self.binner.output_counts(predictions)
+        output = self._output_counts(predictions)
         start = self._bucket_start(self._clock() if now is None else now)
         slot = (start // self.bucket_seconds) % self._slots
         with self._lock:
@@ -76,14 +88,28 @@ class DriftSketch:
             self._counts[slot] += features
             self._output[slot] += output
 
+    def _output_counts(self, predictions: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+        """The binner's output counts; for class labels, looked up once per distinct class
+        rather than once per row (the lookup is a Python call per value)."""
+        if self.profile.output.kind != "categorical" or predictions.size <= _FEW or predictions.dtype.kind == "O":
+            return self.binner.output_counts(predictions)
+        classes, counts = np.unique(predictions.ravel(), return_counts=True)
+        bins = np.stack([self.binner.output_counts(classes[i : i + 1]) for i in range(classes.size)])
+        return np.asarray(counts @ bins, dtype=np.int64)
+
     def _bucket_start(self, now: float) -> int:
         return int(now) // self.bucket_seconds * self.bucket_seconds
 
     def window(self, seconds: float, now: float | None = None) -> DriftCounts:
         """Counts of the buckets in the last ``seconds`` (rounded up to whole buckets),
         up to and including the current bucket: ``[end - window, end)``."""
-        if seconds <= 0:
+        if not seconds > 0:
             raise WindowError(f"window must be positive, got {seconds}s")
+        if seconds > self.window_seconds:  # also infinity, before any arithmetic on it
+            raise WindowError(
+                f"window {seconds:g}s is longer than the {self.window_seconds}s this server keeps "
+                "(see --drift-window)"
+            )
         span = math.ceil(seconds / self.bucket_seconds) * self.bucket_seconds
         if span > self.window_seconds:
             raise WindowError(

@@ -28,12 +28,24 @@ def test_a_malformed_window_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
     assert "invalid duration 'soon'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("window", ["99999999999999h", "9" * 400 + "h"])
+def test_a_window_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], window: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--model-dir", str(tmp_path), "--drift-window", window])
+    assert exit_.value.code == 2
+    assert "--drift-window" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("option", "value", "word"),
     [
         ("--max-batch-size", "0", "max_batch_size"),
         ("--max-batch-latency-ms", "-1", "max_batch_latency_ms"),
         ("--drift-bucket-seconds", "7200", "drift window"),
+        ("--feedback-max-bytes", "0", "feedback_max_bytes"),
+        ("--max-inflight-body-bytes", "1000", "max_inflight_body_bytes"),
     ],
 )
 def test_invalid_settings_exit_2_before_serving(

@@ -254,6 +254,54 @@ def test_oversized_body_is_413(client: httpx.Client) -> None:
     assert client.post("/v2/models/cancer/infer", json=infer_body(X[:1], NAMES)).status_code == 200
 
 
+def _remembered(client: httpx.Client, rid: str) -> bool:
+    response = client.post("/v2/models/cancer/feedback", json={"id": rid, "labels": [0]})
+    assert response.status_code in (200, 400, 404), response.text
+    return response.status_code != 404
+
+
+@pytest.mark.parametrize(
+    ("rid", "words"),
+    [("訂單-1", ["'訂'", "x-request-id"]), ("a\r\nb", ["'\\r'", "x-request-id"])],
+    ids=["non-latin-1", "cr-lf"],
+)
+def test_ids_the_header_cannot_carry_are_400_and_not_remembered(
+    client: httpx.Client, rid: str, words: list[str]
+) -> None:
+    """Issue 12 item 8: the first was a 500 (encoding the header failed after the
+    prediction was stored), the second got no answer at all (uvicorn refused the header)."""
+    response = client.post("/v2/models/cancer/infer", json=infer_body(X[:1], NAMES, id=rid))
+    assert response.status_code == 400, response.text
+    for word in words:
+        assert word in response.json()["error"]
+    assert response.headers["x-request-id"]  # a generated one
+    assert not _remembered(client, rid)
+
+
+def test_a_long_integer_is_400_and_not_remembered(client: httpx.Client) -> None:
+    """NaN sends the body to the standard library's parser, which takes any integer; a
+    400-digit one overflowed float conversion (500) after the prediction was stored."""
+    import orjson
+
+    body = orjson.dumps(infer_body(X[:2], NAMES)).replace(b'"data":[', b'"data":[NaN,' + b"9" * 400 + b",", 1)
+    body = body.replace(b'"shape":[2]', b'"shape":[4]', 1)
+    response = client.post(
+        "/v2/models/cancer/infer",
+        content=body,
+        headers={"content-type": "application/json", "x-request-id": "long-int"},
+    )
+    assert response.status_code == 400, response.text
+    assert "64-bit" in response.json()["error"]
+    assert not _remembered(client, "long-int")
+
+
+@pytest.mark.parametrize("window", ["9" * 400, "99999999999999h"])
+def test_drift_windows_out_of_range_are_400(client: httpx.Client, window: str) -> None:
+    response = client.get("/v2/models/cancer/drift", params={"window": window})
+    assert response.status_code == 400, response.text
+    assert "window" in response.json()["error"]
+
+
 def test_framework_validation_errors_are_400_in_our_shape(client: httpx.Client) -> None:
     response = client.post("/v2/models/cancer/feedback", json={"labels": [1]})
     assert response.status_code == 400

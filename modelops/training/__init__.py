@@ -7,4 +7,5 @@
     output.py     publishing the artifact to <output-uri>/<name>/ through fsspec
     result.py     the result JSON, at most 4096 bytes (the termination message)
     cli.py        the subcommand
+    invocation.py the subcommand's args as the operator writes them into a Job
 """

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"modelops train: {line}", file=sys.stderr, flush=True)
 
     try:
-        options = _options(args)
+        options = options_from(args)
     except TrainingError as exc:
         print(f"modelops train: error: {exc}", file=sys.stderr)
         _write_result(args.termination_log, encode(TrainResult("Failed", exc.reason, exc.message)), say)
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.result == "Failed" else 0
 
 
-def _options(args: argparse.Namespace) -> Any:
+def options_from(args: argparse.Namespace) -> Any:
+    """The TrainOptions the parsed args say; TrainingError for params or times that are not."""
     from modelops.datasets import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES
     from modelops.training.errors import TrainingError
     from modelops.training.train import TrainOptions, parse_time

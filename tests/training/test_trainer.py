@@ -40,7 +40,7 @@ def _regression_csv(path: Path, n: int = 400, seed: int = 1) -> Path:
     return path
 
 
-def _options(tmp_path: Path, **overrides: object) -> TrainOptions:
+def _train_options(tmp_path: Path, **overrides: object) -> TrainOptions:
     base = TrainOptions(
         dataset_uri=str(_classification_csv(tmp_path / "data.csv")),
         target="churned",
@@ -166,7 +166,7 @@ def test_a_result_that_fits_is_written_whole() -> None:
 
 
 def test_same_inputs_give_a_byte_identical_artifact(tmp_path: Path) -> None:
-    options = _options(tmp_path, estimator="sklearn.ensemble.RandomForestClassifier", params={"n_estimators": 5})
+    options = _train_options(tmp_path, estimator="sklearn.ensemble.RandomForestClassifier", params={"n_estimators": 5})
     first = train(options)
     second = train(replace(options, output_uri=(tmp_path / "again").as_uri()))
     assert first.artifact_sha256 == second.artifact_sha256
@@ -178,7 +178,7 @@ def test_same_inputs_give_a_byte_identical_artifact(tmp_path: Path) -> None:
 
 
 def test_lineage_and_verdict_are_recorded(tmp_path: Path) -> None:
-    result = train(_options(tmp_path))
+    result = train(_train_options(tmp_path))
     assert result.result == "Succeeded"
     assert result.reason == "NoChampion"
     artifact = load_artifact(tmp_path / "models" / "churn-v2", result.artifact_sha256)
@@ -201,10 +201,10 @@ def test_lineage_and_verdict_are_recorded(tmp_path: Path) -> None:
 
 
 def test_the_gate_fails_against_a_better_champion_and_passes_against_a_worse_one(tmp_path: Path) -> None:
-    champion = train(_options(tmp_path, name="churn-v1", estimator="sklearn.linear_model.LogisticRegression"))
+    champion = train(_train_options(tmp_path, name="churn-v1", estimator="sklearn.linear_model.LogisticRegression"))
     assert champion.artifact_uri is not None
     assert champion.artifact_sha256 is not None
-    weak = _options(tmp_path, estimator="sklearn.tree.DecisionTreeClassifier", params={"max_depth": 1},
+    weak = _train_options(tmp_path, estimator="sklearn.tree.DecisionTreeClassifier", params={"max_depth": 1},
                     champion_uri=champion.artifact_uri, champion_sha256=champion.artifact_sha256,
                     gate_metric="accuracy")
     failed = train(weak)
@@ -219,7 +219,7 @@ def test_the_gate_fails_against_a_better_champion_and_passes_against_a_worse_one
     stump = failed
     assert stump.artifact_uri is not None
     assert stump.artifact_sha256 is not None
-    better = _options(tmp_path, name="churn-v4", champion_uri=stump.artifact_uri,
+    better = _train_options(tmp_path, name="churn-v4", champion_uri=stump.artifact_uri,
                       champion_sha256=stump.artifact_sha256, gate_metric="log_loss")
     passed = train(better)
     assert (passed.result, passed.reason) == ("Succeeded", "Improved")
@@ -231,7 +231,7 @@ def test_the_gate_fails_against_a_better_champion_and_passes_against_a_worse_one
 
 def test_regressors_gate_on_rmse_lower_is_better(tmp_path: Path) -> None:
     data = str(_regression_csv(tmp_path / "reg.csv"))
-    base = _options(tmp_path, dataset_uri=data, target="y", estimator="sklearn.linear_model.LinearRegression",
+    base = _train_options(tmp_path, dataset_uri=data, target="y", estimator="sklearn.linear_model.LinearRegression",
                     params={}, name="reg-v1")
     champion = train(base)
     assert champion.gate is not None
@@ -247,7 +247,8 @@ def test_regressors_gate_on_rmse_lower_is_better(tmp_path: Path) -> None:
 
 
 def test_a_probability_gate_metric_without_predict_proba_is_refused_before_reading_data(tmp_path: Path) -> None:
-    options = _options(tmp_path, estimator="sklearn.svm.LinearSVC", params={}, dataset_uri=str(tmp_path / "no.csv"))
+    options = _train_options(tmp_path, estimator="sklearn.svm.LinearSVC", params={},
+                             dataset_uri=str(tmp_path / "no.csv"))
     with pytest.raises(TrainingError) as info:
         train(options)
     assert info.value.reason == "NoProbabilities"
@@ -257,7 +258,7 @@ def test_a_probability_gate_metric_without_predict_proba_is_refused_before_readi
 
 
 def test_publishing_is_idempotent_and_never_overwrites(tmp_path: Path) -> None:
-    options = _options(tmp_path)
+    options = _train_options(tmp_path)
     first = train(options)
     assert train(options).artifact_sha256 == first.artifact_sha256  # a restarted Job: same artifact, fine
     with pytest.raises(TrainingError) as info:
@@ -299,3 +300,28 @@ def test_the_operator_reads_back_what_the_trainer_wrote() -> None:
                      (b'{"result": "Succeeded", "gate": {"metric": "x"}}', "malformed")):
         with pytest.raises(ValueError, match=why):
             decode(bad)
+
+
+def test_the_operators_invocation_parses_into_the_same_options() -> None:
+    from modelops.cli import build_parser
+    from modelops.training.cli import options_from
+    from modelops.training.invocation import TrainerInvocation, trainer_args
+
+    call = TrainerInvocation(
+        dataset_uri="s3://data/churn/latest.parquet", target="churned",
+        estimator="sklearn.ensemble.HistGradientBoostingClassifier", output_uri="s3://models/churn/",
+        name="churn-drift-retrain-3", params={"max_iter": 200, "learning_rate": 0.1}, gate_metric="roc_auc",
+        min_improvement=0.005, champion_uri="s3://models/churn/churn-v1/", champion_sha256="a" * 64,
+        parent="churn-v1", job="churn-drift-retrain-3", drift_policy="churn-drift",
+        drift_evaluation="2026-11-27T10:05:00Z", created_at="2026-11-27T10:05:00Z", allow_version_skew=True,
+    )
+    args = trainer_args(call)
+    options = options_from(build_parser(only="train").parse_args(args))
+    assert options == TrainOptions(
+        dataset_uri=call.dataset_uri, target="churned", name="churn-drift-retrain-3", output_uri=call.output_uri,
+        estimator=call.estimator, params={"max_iter": 200, "learning_rate": 0.1}, champion_uri=call.champion_uri,
+        champion_sha256="a" * 64, allow_version_skew=True, gate_metric="roc_auc", min_improvement=0.005,
+        parent="churn-v1", job="churn-drift-retrain-3", drift_policy="churn-drift",
+        drift_evaluation="2026-11-27T10:05:00Z", created_at=WHEN,
+    )
+    assert trainer_args(call) == args  # deterministic: the Job's spec does not change between reconciles

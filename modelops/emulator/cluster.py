@@ -14,13 +14,12 @@ from __future__ import annotations
 import builtins
 import copy
 import datetime
-import itertools
 import random
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from modelops.emulator import errors, metadata, patches, schema
+from modelops.emulator import errors, metadata, patches, schema, services
 from modelops.emulator.errors import ApiError
 from modelops.emulator.resources import CRD_GROUP, CRD_PLURAL, Registry, ResourceType
 from modelops.emulator.store import Event, ObjectKey, Store, clone
@@ -46,10 +45,10 @@ def _content(obj: dict[str, Any], rt: ResourceType) -> Any:
 
 
 class Cluster:
-    def __init__(self, *, history_size: int = 20_000) -> None:
+    def __init__(self, *, history_size: int = 20_000, service_network: str = services.SERVICE_NETWORK) -> None:
         self.store = Store(history_size=history_size)
         self.registry = Registry()
-        self._ips = itertools.count(1)
+        self.service_network = service_network
         namespaces = self.registry.get("", "v1", "namespaces")
         assert namespaces is not None
         for name in DEFAULT_NAMESPACES:
@@ -204,12 +203,10 @@ class Cluster:
         elif rt.storage_key == ("", "pods"):
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         elif rt.storage_key == ("", "services"):
-            spec = obj.setdefault("spec", {})
-            if spec.get("type", "ClusterIP") != "ExternalName" and not spec.get("clusterIP"):
-                index = next(self._ips)
-                spec["clusterIP"] = f"10.96.{index // 250}.{index % 250 + 1}"
-                spec["clusterIPs"] = [spec["clusterIP"]]
-            spec.setdefault("type", "ClusterIP")
+            me = (obj["metadata"].get("namespace"), obj["metadata"].get("name"))
+            in_use = [str((other.get("spec") or {}).get("clusterIP")) for _, other in self.store.items(rt.storage_key)
+                      if (other["metadata"].get("namespace"), other["metadata"].get("name")) != me]
+            obj = services.admit(obj, old, in_use, self.service_network)
         return obj
 
     # ---- CRDs ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import yaml
 from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.sandbox.api import Api
 from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet
+from modelops.sandbox.proxy import ServiceProxy
 
 log = logging.getLogger("modelops.sandbox")
 
@@ -75,6 +76,7 @@ class Sandbox:
     crds: Path = ROOT / "crds"
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     kubelet: LocalKubelet | None = None
+    proxy: ServiceProxy | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _kubelet_thread: threading.Thread | None = None
@@ -131,7 +133,8 @@ class Sandbox:
                 [*MODULE_COMMAND, "operator", "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig),
                  "--health-port", "0", "--metrics-port", "0"],
             )
-        self.kubelet = LocalKubelet(Api.from_kubeconfig(self.kubeconfig), self.namespace, self.workdir)
+        self.proxy = ServiceProxy()
+        self.kubelet = LocalKubelet(Api.from_kubeconfig(self.kubeconfig), self.namespace, self.workdir, self.proxy)
         self._kubelet_thread = threading.Thread(
             target=self.kubelet.run, args=(self._stop,), name="sandbox-kubelet", daemon=True
         )
@@ -156,6 +159,8 @@ class Sandbox:
         self._stop.set()
         if self._kubelet_thread is not None:
             self._kubelet_thread.join(timeout=30)
+        if self.proxy is not None:
+            self.proxy.close()
         # The operator before the API it watches, so it does not log a storm of refused watches.
         for _name, proc in reversed(self.processes):
             if proc.poll() is None:

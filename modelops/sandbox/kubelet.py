@@ -31,6 +31,7 @@ from typing import Any
 
 from modelops.sandbox import pods
 from modelops.sandbox.api import Api, ApiError
+from modelops.sandbox.proxy import ServiceProxy, endpoints
 
 log = logging.getLogger("modelops.sandbox.kubelet")
 
@@ -292,8 +293,9 @@ class LocalKubelet:
     when its processes are stopped.
     """
 
-    def __init__(self, api: Api, namespace: str, workdir: Path) -> None:
+    def __init__(self, api: Api, namespace: str, workdir: Path, proxy: ServiceProxy | None = None) -> None:
         self.api = api
+        self.proxy = proxy
         self.namespace = namespace
         self.workdir = workdir
         self.replicas: dict[str, list[Replica]] = {}
@@ -347,6 +349,10 @@ class LocalKubelet:
                 log.info("deployment %s is gone: stopping its replicas", name)
                 self._stop(self.replicas.pop(name))
                 self._replicasets.pop(name, None)  # the API's garbage collector deletes them
+        if self.proxy is not None:
+            services = self._call("GET", self._path("/api/v1", "services"))["items"]
+            listed_pods = self._call("GET", self._path("/api/v1", "pods"))["items"]
+            self.proxy.update(endpoints(services, listed_pods))
 
     def _replicaset(self, dep: dict[str, Any], digest: str, want: int) -> dict[str, Any]:
         """ReplicaSet D-<hash> of this template, created when absent, scaled to `want`."""

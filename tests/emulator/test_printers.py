@@ -64,11 +64,11 @@ def rows(output: str) -> list[list[str]]:
 
 def test_services_show_type_cluster_ip_external_ip_and_ports(k8s: EmulatorHandle) -> None:
     k8s.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-                "spec": {"selector": {"app": "web", "tier": "a"}, "clusterIP": "10.0.0.7",
+                "spec": {"selector": {"app": "web", "tier": "a"}, "clusterIP": "127.0.2.7",
                          "ports": [{"port": 8080, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}})
     table = rows(k8s.kubectl("get", "svc", "-o", "wide").stdout)
     assert table[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
-    assert table[1][:5] == ["web", "ClusterIP", "10.0.0.7", "<none>", "8080/TCP,53/UDP"]
+    assert table[1][:5] == ["web", "ClusterIP", "127.0.2.7", "<none>", "8080/TCP,53/UDP"]
     assert table[1][6] == "app=web,tier=a"
     assert rows(k8s.kubectl("get", "svc").stdout)[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)",
                                                          "AGE"]

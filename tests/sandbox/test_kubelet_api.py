@@ -7,8 +7,10 @@ and through kubectl, as a user of a cluster would.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from modelops.emulator.testing import KUBECTL, EmulatorHandle, running_emulator
 from modelops.sandbox.api import Api
 from modelops.sandbox.kubelet import LocalKubelet
+from modelops.sandbox.proxy import ServiceProxy
 from tests.operator.harness import make_artifact, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,7 +44,8 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 @pytest.fixture
 def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
     with running_emulator(tmp_path / "kubeconfig", pod_logs=tmp_path / "sandbox" / "pods") as k8s:
-        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox")
+        proxy = ServiceProxy()
+        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox", proxy)
         stop = threading.Event()
         thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
         thread.start()
@@ -50,6 +54,7 @@ def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
         finally:
             stop.set()
             thread.join(60)
+            proxy.close()
 
 
 def deployment(name: str, artifact: tuple[str, str], *, replicas: int = 1,
@@ -191,3 +196,23 @@ def test_kubectl_logs_of_a_pod_and_of_a_deployment_tail_and_follow(node: Node) -
         if follower.poll() is None:
             follower.kill()
         follower.communicate()
+
+
+def test_the_services_cluster_ip_reaches_a_ready_model(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("churn-v1", node.artifact))
+    # A random address of the service network: tests running side by side do not collide.
+    wanted = f"127.0.2.{random.randrange(100, 250)}"
+    service = k8s.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "churn", "namespace": "default"},
+                          "spec": {"clusterIP": wanted, "selector": {"modelops.dev/version": "churn-v1"},
+                                   "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}})
+    ip = service["spec"]["clusterIP"]
+    wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a ready pod", timeout=90)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://{ip}:8080/v2/health/ready", timeout=5) as answer:
+            return bool(answer.status == 200)
+
+    assert wait_for(ready, "the model through the ClusterIP")
+    row = k8s.kubectl("get", "svc", "churn").stdout.splitlines()[1].split()
+    assert row[:5] == ["churn", "ClusterIP", ip, "<none>", "8080/TCP"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import threading
@@ -90,8 +91,8 @@ class ServiceProxy:
             if address in self._servers:
                 continue
             try:
-                self._servers[address] = await asyncio.start_server(
-                    lambda r, w, a=address: self._forward(a, r, w), *address)
+                self._servers[address] = await asyncio.start_server(functools.partial(self._forward, address),
+                                                                    *address)
                 self._turns[address] = itertools.count()
                 log.info("service address %s:%d is open", *address)
             except OSError as exc:  # another process holds it: say so, keep the others working

@@ -39,7 +39,8 @@ def test_ready_pods_of_the_selector_in_the_services_namespace_by_named_or_number
 
 class _Named(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = self.server.server_address[0].encode()  # type: ignore[union-attr]
+        host, _port = self.connection.getsockname()[:2]
+        body = str(host).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

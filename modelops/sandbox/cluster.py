@@ -26,7 +26,8 @@ import yaml
 
 from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.sandbox.api import Api
-from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet
+from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet, die_with_parent
+from modelops.sandbox.lock import AlreadyRunningError, SandboxLock
 from modelops.sandbox.proxy import ServiceProxy
 
 log = logging.getLogger("modelops.sandbox")
@@ -80,6 +81,7 @@ class Sandbox:
     _logs: list[IO[bytes]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _kubelet_thread: threading.Thread | None = None
+    _lock: SandboxLock | None = None
     api_url: str = ""
 
     @property
@@ -93,7 +95,10 @@ class Sandbox:
         log_path = self.workdir / f"{name}.log"
         out = log_path.open("wb")
         self._logs.append(out)
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=self.env())
+        # Its own session: a terminal's Ctrl-C reaches only `sandbox up`, which stops the pieces in
+        # order (kubelet, operator, then the API they use); PR_SET_PDEATHSIG: never an orphan.
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=self.env(),
+                                start_new_session=True, preexec_fn=die_with_parent)  # noqa: PLW1509 - one syscall
         self.processes.append((name, proc))
         return log_path
 
@@ -111,6 +116,12 @@ class Sandbox:
 
     def start(self, operator: bool = True) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        lock = SandboxLock(self.workdir)
+        try:
+            lock.acquire()  # before touching anything of a sandbox that may be running here
+        except AlreadyRunningError as exc:
+            raise SandboxError(str(exc)) from None
+        self._lock = lock
         # The emulator writes a new kubeconfig (its URL, certificate and token) once it serves.
         self.kubeconfig.unlink(missing_ok=True)
         emulator_log = self._spawn(
@@ -156,22 +167,30 @@ class Sandbox:
                 )
 
     def stop(self) -> None:
+        """Stop everything, in order, and release the directory; safe to call more than once."""
         self._stop.set()
         if self._kubelet_thread is not None:
-            self._kubelet_thread.join(timeout=30)
+            self._kubelet_thread.join(timeout=30)  # stops the pods (all at once) and deletes them
+            self._kubelet_thread = None
         if self.proxy is not None:
             self.proxy.close()
+            self.proxy = None
         # The operator before the API it watches, so it does not log a storm of refused watches.
         for _name, proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.terminate()
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self.processes.clear()
         for out in self._logs:
             out.close()
+        self._logs.clear()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Sandbox:
         self.start()

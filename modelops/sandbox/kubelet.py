@@ -84,6 +84,8 @@ class Replica:
     failed: str | None = None
     refused: str | None = None
     initialized: bool = False  # the init containers all succeeded: the container may start
+    stopping: bool = False
+    _init_process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     created_at: float = field(default_factory=time.time)
     # container name -> (started, finished, exit code, message) as the kubelet saw it
     _init_runs: dict[str, tuple[float, float | None, int | None, str]] = field(default_factory=dict, repr=False)
@@ -121,13 +123,18 @@ class Replica:
             log.info("%s: init container %s: %s", self.name, name, " ".join(argv))
             started = time.time()
             self._init_runs[name] = (started, None, None, "")
+            if self.stopping:
+                return
             with self.log_path(init).open("wb") as out:
-                done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(init), check=False,
-                                      preexec_fn=die_with_parent)
-            message = "" if done.returncode == 0 else log_tail(self.log_path(init))
-            self._init_runs[name] = (started, time.time(), done.returncode, message)
-            if done.returncode != 0:
-                self.failed = f"init container {name} exited {done.returncode}"
+                # This thread waits for it, so PR_SET_PDEATHSIG (per forking thread) holds.
+                self._init_process = subprocess.Popen(
+                    argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(init),
+                    preexec_fn=die_with_parent)  # noqa: PLW1509 - a single syscall, see die_with_parent
+            code = self._init_process.wait()
+            message = "" if code == 0 else log_tail(self.log_path(init))
+            self._init_runs[name] = (started, time.time(), code, message)
+            if code != 0:
+                self.failed = f"init container {name} exited {code}"
                 log.warning("%s: %s (see %s)", self.name, self.failed, self.root)
                 return
         self.initialized = True
@@ -138,7 +145,7 @@ class Replica:
         Not from the pod's own short-lived thread: PR_SET_PDEATHSIG fires when the *thread* that
         forked the child ends, and the kubelet's thread lives as long as the pod should.
         """
-        if not self.initialized or self.process is not None or self.failed is not None:
+        if not self.initialized or self.process is not None or self.failed is not None or self.stopping:
             return
         argv = [*self._argv(self.container), "--host", self.address]
         log.info("%s: container %s on %s", self.name, self.container.get("name"), self.address)
@@ -215,14 +222,24 @@ class Replica:
         except (urllib.error.URLError, OSError):
             return False
 
+    def terminate(self) -> None:
+        """SIGTERM to whatever of this pod runs (an init container, or the container)."""
+        self.stopping = True
+        for process in (self._init_process, self.process):
+            if process is not None and process.poll() is None:
+                process.terminate()
+
     def stop(self, grace_seconds: float = 10.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        self.terminate()
+        deadline = time.monotonic() + grace_seconds
+        for process in (self._init_process, self.process):
+            if process is None:
+                continue
             try:
-                self.process.wait(timeout=grace_seconds)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
         # The model copies go; the logs stay for whoever needs to know why a pod failed.
         shutil.rmtree(self.root / "volumes", ignore_errors=True)
 
@@ -418,6 +435,8 @@ class LocalKubelet:
         self._write_status("/apis/apps/v1", "deployments", name, status)
 
     def _stop(self, replicas: list[Replica]) -> None:
+        for replica in replicas:  # all at once: each may take its grace period to exit
+            replica.terminate()
         for replica in replicas:
             replica.stop()
             self._released.append(replica.address)
@@ -440,5 +459,5 @@ class LocalKubelet:
         self.shutdown()
 
     def shutdown(self) -> None:
-        for name in list(self.replicas):
-            self._stop(self.replicas.pop(name))
+        everything = [replica for name in list(self.replicas) for replica in self.replicas.pop(name)]
+        self._stop(everything)

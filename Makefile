@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all install test lint typecheck unit crds demo bench-serving bench-drift clean
+.PHONY: all install test lint typecheck unit crds demo bench-serving bench-serving-memory bench-drift clean
 
 all: test
 
@@ -40,6 +40,11 @@ demo: $(STAMP)
 BENCH_ARGS ?=
 bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/serving/run.py $(BENCH_ARGS)
+
+# Serving memory benchmark (not part of `make test`): about 3 minutes, 127.0.0.1 only; 100 maximal
+# requests against `modelops serve`, RSS and liveness latency; writes benchmarks/results/serving_memory.json.
+bench-serving-memory: $(STAMP)
+	$(BIN)/python benchmarks/serving/memory.py
 
 # Drift benchmark (not part of `make test`): a few minutes; creates the peers' virtualenvs
 # (Evidently with pandas<3, River) under benchmarks/.venvs/ on first use and writes

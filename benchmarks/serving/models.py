@@ -1,4 +1,7 @@
-"""The two benchmark models, fitted once with fixed seeds, and the request bodies sent to every server.
+"""The benchmark models, fitted once with fixed seeds, and the request bodies sent to every server.
+
+LogisticRegression, RandomForest with 100 and 500 trees, HistGradientBoosting with 200 iterations (no
+early stopping, so all 200 are there), all on load_breast_cancer.
 
 Each model is fitted once and written once as `model.joblib`; the bare app and MLServer load that
 file, and `modelops package` packages that same fitted model for `modelops serve`. The models are
@@ -16,7 +19,7 @@ import joblib
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
@@ -27,7 +30,7 @@ N_BODIES = 64
 
 @dataclass(frozen=True)
 class FittedModel:
-    key: str  # "lr" or "rf": also the model's name on every server
+    key: str  # "lr", "rf" (100 trees), "rf500" or "hgb": also the model's name on every server
     description: str
     joblib_path: Path
     reference_csv: Path
@@ -44,6 +47,14 @@ def _estimators() -> dict[str, tuple[str, ClassifierMixin]]:
             "RandomForestClassifier(n_estimators=100)",
             RandomForestClassifier(n_estimators=100, random_state=SEED, n_jobs=1),
         ),
+        "rf500": (
+            "RandomForestClassifier(n_estimators=500)",
+            RandomForestClassifier(n_estimators=500, random_state=SEED, n_jobs=1),
+        ),
+        "hgb": (
+            "HistGradientBoostingClassifier(max_iter=200, early_stopping=False)",
+            HistGradientBoostingClassifier(max_iter=200, early_stopping=False, random_state=SEED),
+        ),
     }
 
 
@@ -57,7 +68,7 @@ def oip_body(row: np.ndarray, request_id: str) -> str:
     )
 
 
-def fit_models(work: Path) -> list[FittedModel]:
+def fit_models(work: Path, keys: list[str] | None = None) -> list[FittedModel]:
     data = load_breast_cancer()
     x_train, x_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.25, random_state=SEED, stratify=data.target
@@ -74,11 +85,14 @@ def fit_models(work: Path) -> list[FittedModel]:
     )
 
     rows = x_test[:N_BODIES]
+    np.save(work / "rows.npy", rows)  # the same rows, for the in-process measurement
     bodies_file = work / "bodies.jsonl"
     bodies_file.write_text("".join(oip_body(row, f"bench-{i}") + "\n" for i, row in enumerate(rows)))
 
     fitted = []
     for key, (description, estimator) in _estimators().items():
+        if keys is not None and key not in keys:
+            continue
         estimator.fit(x_train, y_train)
         model_dir = work / key
         model_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The benchmark's figures as a Markdown table (what the README quotes).
+"""The benchmark's figures as Markdown tables (what the README quotes).
 
 .venv/bin/python benchmarks/serving/report.py [benchmarks/results/serving.json]
 """
@@ -39,9 +39,29 @@ def markdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def in_process_table(results: dict[str, Any]) -> str:
+    lines = [
+        "| model | scikit-learn `predict`, one row (µs) | served `predict`, one row (µs) | speed-up "
+        "| built and checked at load (s) | served by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, entry in results.get("in_process", {}).items():
+        if "error" in entry:
+            lines.append(f"| {model} | failed: {entry['error'][:80]} | | | | |")
+            continue
+        lines.append(
+            f"| {model} | {entry['sklearn_predict']['median_us']:.0f} | {entry['served_predict']['median_us']:.0f} "
+            f"| {entry['speedup']}x | {entry['served_model_build_s']} | {entry['predictor']} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[0]) if argv else DEFAULT
-    print(markdown_table(json.loads(path.read_text())))
+    results = json.loads(path.read_text())
+    print(markdown_table(results))
+    print()
+    print(in_process_table(results))
     return 0
 
 

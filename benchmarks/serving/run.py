@@ -1,12 +1,14 @@
 """Serving benchmark: `modelops serve` vs a bare FastAPI app vs MLServer, side by side in one run.
 
-    make bench-serving                     # full run, about 10 min: benchmarks/results/serving.json
-    make bench-serving BENCH_ARGS=--quick  # smoke run, about 2 min: benchmarks/.work/serving/
+    make bench-serving                     # full run, about 20-25 min: benchmarks/results/serving.json
+    make bench-serving BENCH_ARGS=--quick  # smoke run, about 8 min: benchmarks/.work/serving/
     .venv/bin/python benchmarks/serving/run.py --help
 
-Per model (LogisticRegression, RandomForest(100) on load_breast_cancer) and server configuration:
-start the server pinned to core 0, check that it predicts what the fitted model predicts, then with wrk
-pinned to core 1 measure one connection (latency) and 64 connections (throughput), each after a warm-up.
+First, in one process pinned to core 0, the in-process one-row predict of each model: scikit-learn's
+`predict` and the served model's (`inprocess.py`). Then per model (LogisticRegression, RandomForest with
+100 and 500 trees, HistGradientBoosting(200) on load_breast_cancer) and server configuration: start the
+server pinned to core 0, check that it predicts what the fitted model predicts, then with wrk pinned to
+core 1 measure one connection (latency) and 64 connections (throughput), each after a warm-up.
 The last line printed is the `RATIOS ...` line; the JSON holds every raw figure and the definitions.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 MODELOPS = ROOT / ".venv" / "bin" / "modelops"
 SERVERS = ("bare", "mlserver", "modelops")
+MODELS = ("lr", "rf", "rf500", "hgb")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,12 +58,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "default: inference in a worker process; 0: in the server process, as the bare app)",
     )
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
-    parser.add_argument("--models", default="lr,rf", help="comma-separated subset of lr,rf")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
+    parser.add_argument("--in-process-seconds", type=float, default=2.0, help="minimum time per in-process measurement")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".work" / "serving")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/serving.json)")
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup, args.single_duration, args.duration, args.rounds, args.single_rounds = 1.0, 2.0, 3.0, 1, 1
+        args.in_process_seconds = 0.5
     if args.out is None:
         args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
     args.servers = [name for name in args.servers.split(",") if name]
@@ -68,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers {sorted(unknown)}; known: {', '.join(SERVERS)}")
+    unknown = set(args.models) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
     return args
 
 
@@ -206,6 +215,41 @@ def modelops_run(
     )
 
 
+def measure_in_process(artifacts: dict[str, Path], work: Path, seconds: float) -> dict[str, Any]:
+    """One-row predict in a process of its own, pinned and single-threaded as the servers are."""
+    if not artifacts:
+        return {}
+    command = [
+        "taskset",
+        "-c",
+        servers.SERVER_CORE,
+        str(ROOT / ".venv" / "bin" / "python"),
+        str(HERE / "inprocess.py"),
+        "--rows",
+        str(work / "rows.npy"),
+        "--seconds",
+        str(seconds),
+        *(f"--artifact={name}={path}" for name, path in artifacts.items()),
+    ]
+    print(f"--- in-process one-row predict of {', '.join(artifacts)}", flush=True)
+    done = subprocess.run(
+        command, check=False, capture_output=True, text=True, env={**os.environ, **servers.ONE_THREAD}
+    )
+    if done.returncode != 0:
+        error = f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        print(f"--- in-process measurement FAILED: {error}", flush=True)
+        return {name: {"error": error} for name in artifacts}
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, entry in figures.items():
+        print(
+            f"    {name:<6} scikit-learn {entry['sklearn_predict']['median_us']:>9.1f} us   served "
+            f"{entry['served_predict']['median_us']:>8.1f} us   x{entry['speedup']:<6} built in "
+            f"{entry['served_model_build_s']} s   ({entry['predictor']})",
+            flush=True,
+        )
+    return figures
+
+
 def _record(run: servers.ServerRun) -> dict[str, Any]:
     return {
         "label": run.label,
@@ -285,8 +329,25 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{MODELOPS} not found: run `make install` first")
 
     args.work.mkdir(parents=True, exist_ok=True)
-    fitted = [model for model in models.fit_models(args.work) if model.key in args.models]
+    fitted = models.fit_models(args.work, args.models)
     runs: list[dict[str, Any]] = []
+    artifacts: dict[str, Path] = {}
+    for model in fitted:
+        try:
+            artifacts[model.key] = package_for_modelops(model, args.work)
+        except RuntimeError as error:
+            print(f"--- modelops/{model.key}: packaging FAILED: {error}", flush=True)
+            if "modelops" in args.servers:
+                runs.append(
+                    {
+                        "label": f"modelops/{model.key}",
+                        "server": "modelops",
+                        "model": model.key,
+                        "batching": None,
+                        "error": str(error),
+                    }
+                )
+    in_process = measure_in_process(artifacts, args.work, args.in_process_seconds)
     for model in fitted:
         plan: list[servers.ServerRun] = []
         if "bare" in args.servers:
@@ -297,25 +358,11 @@ def main(argv: list[str] | None = None) -> int:
                 for workers in args.mlserver_parallel_workers
                 for batching in (False, True)
             ]
-        if "modelops" in args.servers:
-            try:
-                artifact = package_for_modelops(model, args.work)
-            except RuntimeError as error:
-                print(f"--- modelops/{model.key}: packaging FAILED: {error}", flush=True)
-                runs.append(
-                    {
-                        "label": f"modelops/{model.key}",
-                        "server": "modelops",
-                        "model": model.key,
-                        "batching": None,
-                        "error": str(error),
-                    }
-                )
-            else:
-                plan += [modelops_run(model, args.work, artifact, batching, args) for batching in (False, True)]
+        if "modelops" in args.servers and model.key in artifacts:
+            plan += [modelops_run(model, args.work, artifacts[model.key], batching, args) for batching in (False, True)]
         runs += measure_model(plan, model, args)
 
-    computed = ratios.compute(runs)
+    computed = ratios.compute(runs, in_process)
     line = ratios.ratios_line(computed)
     main_python = ROOT / ".venv" / "bin" / "python"
     results = {
@@ -369,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for model in fitted
             },
+            "in_process": "inprocess.py in its own process pinned to the server core with one thread: median of "
+            f"single one-row calls, at least {args.in_process_seconds} s each, cycling through the 64 test rows",
             "dataset": "load_breast_cancer, train_test_split(test_size=0.25, random_state=0, stratify=y)",
             "payload": "OIP v2 JSON, one FP64 tensor [1, 30] per request, cycling through 64 test rows",
             "load_generator": f"wrk -t1, Lua POST script, --timeout {load.WRK_TIMEOUT}, pinned to core "
@@ -390,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             "batching_off": "modelops --max-batch-size 1; MLServer max_batch_size/max_batch_time unset",
             "mlserver_parallel_workers": args.mlserver_parallel_workers,
         },
+        "in_process": in_process,
         "runs": runs,
         "ratios": computed,
         "ratios_line": line,
@@ -397,12 +447,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.markdown_table(results), flush=True)
+    print(report.in_process_table(results), flush=True)
     print(f"results: {args.out} ({results['runtime_s']} s)", flush=True)
     for name, entry in computed.items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[entry["met"]]
         print(f"  {name:<20} {entry['value']!s:>8}  target {entry['target']:<7} {verdict}", flush=True)
     print(line, flush=True)
-    return 0 if all("error" not in run for run in runs) else 1
+    failed = [run for run in runs if "error" in run] + [e for e in in_process.values() if "error" in e]
+    return 0 if not failed else 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class ServerRun:
     """One server process serving one model in one configuration."""
 
     server: str  # bare | mlserver | modelops
-    model: str  # lr | rf
+    model: str  # lr | rf | rf500 | hgb
     batching: bool
     command: list[str]
     port: int

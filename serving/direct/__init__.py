@@ -55,7 +55,14 @@ def _choose(estimator: Any, profile: Profile, proba: bool) -> Choice:
 
     direct_linear = linear.compile_linear(scales, final)
     if direct_linear is not None:
-        why = verify.disagreement(direct_linear, estimator, check_rows, proba, tolerance=linear.PROBA_TOLERANCE)
+        why = verify.disagreement(
+            direct_linear,
+            estimator,
+            check_rows,
+            proba,
+            tolerance=linear.PROBA_TOLERANCE,
+            relative=linear.PROBA_RELATIVE,
+        )
         if why is not None:
             return Choice(None, f"the direct linear predictor of {name} is not used: {why}", disagreed=True)
         return Choice(direct_linear, f"{direct_linear.description}, equal to scikit-learn on {len(check_rows)} rows")

@@ -20,8 +20,10 @@ import numpy.typing as npt
 
 from modelops.serving.direct import scaling
 
-# Probabilities through a matrix product and softmax: equal to scikit-learn's to rounding.
-PROBA_TOLERANCE = 1e-9
+# Probabilities through a matrix product and softmax: equal to scikit-learn's to rounding
+# (numpy.allclose's rule: 1e-12 + 1e-9 x scikit-learn's).
+PROBA_TOLERANCE = 1e-12
+PROBA_RELATIVE = 1e-9
 
 
 class LinearPredictor:

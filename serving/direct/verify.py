@@ -22,9 +22,12 @@ def disagreement(
     estimator: Any,
     rows: npt.NDArray[np.float64],
     proba: bool,
+    *,
     tolerance: float = PROBA_TOLERANCE,
+    relative: float = 0.0,
 ) -> str | None:
-    """Why ``direct`` cannot stand in for ``estimator`` on ``rows``, or None when it can."""
+    """Why ``direct`` cannot stand in for ``estimator`` on ``rows``, or None when it can.
+    Probabilities may differ by ``tolerance + relative * |scikit-learn's|``."""
     both = getattr(direct, "answers", None)  # one pass for both answers, where offered
     ours_both = both(rows, proba) if both is not None else (direct.predict(rows), None)
     ours, theirs = np.asarray(ours_both[0]), np.asarray(estimator.predict(rows))
@@ -44,9 +47,9 @@ def disagreement(
             return f"its probabilities have shape {ours_p.shape}, scikit-learn's {theirs_p.shape}"
         # NaN on either side (a gap that is NaN) is a disagreement too: count it as infinite.
         gap = np.nan_to_num(np.abs(ours_p - theirs_p), nan=np.inf)
-        if gap.size and not gap.max() <= tolerance:
+        if gap.size and not np.all(gap <= tolerance + relative * np.abs(theirs_p)):
             return (
                 f"its probabilities differ from scikit-learn's by up to {gap.max():.3g} "
-                f"(more than {tolerance:g}) on the check rows"
+                f"(more than {tolerance:g}{f' + {relative:g} x theirs' if relative else ''}) on the check rows"
             )
     return None

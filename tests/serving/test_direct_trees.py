@@ -363,3 +363,25 @@ def test_a_raw_tie_goes_where_each_estimator_sends_it(estimator: Any, tie_goes_t
     model = estimator.fit(x, np.array(["a", "b"] * 20))
     direct = direct_of(model, x)
     assert direct.predict(x[:1]).tolist() == model.predict(x[:1]).tolist() == [tie_goes_to]
+
+
+def test_a_refused_direct_predictor_leaves_scikit_learn_serving(caplog: pytest.LogCaptureFixture) -> None:
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y)
+    original = model.predict
+    model.predict = lambda rows: 1 - original(rows)  # scikit-learn now answers otherwise
+    with caplog.at_level("WARNING", logger="modelops.serving.direct"):
+        served = ServedModel(
+            model,
+            name="forest",
+            version="v1",
+            features=tuple(Feature(n, "numeric") for n in NAMES),
+            profile=profile_of(X, NAMES),
+            task="classification",
+        )
+    assert served.direct is None
+    assert served.predictor_description == "scikit-learn predict"
+    assert np.array_equal(served.predict(X), 1 - original(X))  # what scikit-learn (as patched) says
+    assert "scikit-learn predict: the direct tree-ensemble predictor of RandomForestClassifier is not used" in (
+        caplog.text
+    )
+    assert "its predictions differ from scikit-learn's" in caplog.text

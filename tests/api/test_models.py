@@ -104,3 +104,33 @@ def test_bad_durations_name_the_value(text: str) -> None:
 def test_format_duration_round_trips_whole_seconds() -> None:
     assert format_duration(timedelta(seconds=5400)) == "1h30m"
     assert parse_duration(format_duration(timedelta(seconds=3725))) == timedelta(seconds=3725)
+
+
+def test_a_duration_too_long_for_a_timedelta_is_a_value_error_not_an_overflow() -> None:
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration("99999999999999h")
+
+
+@pytest.mark.parametrize("deadline", ["99999999999999h", "8785h", "600000m"])
+def test_every_duration_has_an_upper_bound(deadline: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ModelDeploymentSpec.model_validate({"model": "churn", "strategy": {"progressDeadline": deadline}})
+    assert caught.value.errors()[0]["loc"] == ("strategy", "progressDeadline")
+    with pytest.raises(ValidationError):
+        DriftPolicySpec.model_validate({"targetRef": {"name": "churn"}, "window": deadline})
+
+
+def test_the_longest_duration_is_accepted() -> None:
+    spec = ModelDeploymentSpec.model_validate({"model": "churn", "strategy": {"progressDeadline": "8784h"}})
+    assert parse_duration(spec.strategy.progress_deadline) == timedelta(days=366)
+
+
+@pytest.mark.parametrize(("value", "ok"), [("250m", True), ("256Mi", True), ("1.5", True), ("1e3", True), (2, True),
+                                           ("lots", False), ("1 Gi", False), ("1Gb", False), ("", False)])
+def test_quantities_follow_the_kubernetes_syntax(value: object, ok: bool) -> None:
+    body = {"model": "churn", "resources": {"limits": {"memory": value}}}
+    if ok:
+        ModelDeploymentSpec.model_validate(body)
+    else:
+        with pytest.raises(ValidationError):
+            ModelDeploymentSpec.model_validate(body)

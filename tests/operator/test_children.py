@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import re
+import subprocess
+import sys
 from typing import Any
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from modelops.api.modeldeployment import ModelDeploymentSpec
 from modelops.operator.modeldeployment import children
@@ -122,3 +129,72 @@ def test_pod_commands_parse_with_the_real_serve_and_fetch_command_lines() -> Non
     assert (serve.port, serve.max_batch_size, serve.trusted, serve.allow_version_skew) == (8080, 16, True, True)
     fetch = build_parser(only="fetch").parse_args(pod["initContainers"][0]["args"])
     assert (fetch.uri, fetch.sha256, str(fetch.dest)) == ("file:///m", "d" * 64, "/models")
+
+
+# -- child names (issue 12 item 6) ------------------------------------------------------------
+
+DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_label = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,6}){0,4}", fullmatch=True)
+
+
+def test_the_usual_names_stay_readable() -> None:
+    assert children.child_name("churn", "churn-v1") == "churn-churn-v1"
+
+
+def test_names_joining_alike_no_longer_collide() -> None:
+    first, second = children.child_name("a", "b-c"), children.child_name("a-b", "c")
+    assert first != second
+    assert first.startswith("a-b-c-")
+    assert second.startswith("a-b-c-")
+    # and a version child never takes the name of another ModelDeployment's main Service
+    assert children.child_name("churn", "v2") != "churn-v2"
+
+
+@given(deployment=_label, version=_label)
+def test_child_names_are_dns_1035_labels_of_at_most_63_characters(deployment: str, version: str) -> None:
+    name = children.child_name(deployment, version * 9)  # long ones too
+    assert len(name) <= 63
+    assert DNS_1035.fullmatch(name), name
+    assert DNS_1035.fullmatch(children.child_name(deployment, version)), name
+
+
+@given(first=st.tuples(_label, _label), second=st.tuples(_label, _label))
+def test_different_deployment_version_pairs_get_different_names(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    assume(first != second)
+    assert children.child_name(*first) != children.child_name(*second)
+
+
+def test_a_version_name_with_dots_still_gives_a_valid_name() -> None:
+    assert DNS_1035.fullmatch(children.child_name("churn", "churn.v1"))
+
+
+# -- termination (issue 12 item 11) ----------------------------------------------------------
+
+
+def test_serving_pods_leave_the_service_before_the_server_stops_accepting() -> None:
+    pod = _deployment()["spec"]["template"]["spec"]
+    (serve,) = pod["containers"]
+    command = serve["lifecycle"]["preStop"]["exec"]["command"]
+    # The image's own interpreter (there may be no `sleep` binary), sleeping PRE_STOP_DELAY_S.
+    assert command[:2] == ["python", "-c"]
+    call = ast.parse(command[2]).body[-1]
+    assert isinstance(call, ast.Expr)
+    assert isinstance(call.value, ast.Call)
+    assert ast.unparse(call.value.func) == "time.sleep"
+    delay = ast.literal_eval(call.value.args[0])
+    assert 1 <= delay == children.PRE_STOP_DELAY_S
+    # The grace period covers the preStop delay and the server's drain, which the args set.
+    from modelops.cli import build_parser
+
+    drain = build_parser(only="serve").parse_args(serve["args"]).graceful_timeout
+    assert pod["terminationGracePeriodSeconds"] > delay + drain
+    assert "lifecycle" not in pod["initContainers"][0]
+
+
+def test_the_pre_stop_command_runs_with_a_python_interpreter() -> None:
+    command = children.PRE_STOP_COMMAND
+    quick = command[2].replace(f"sleep({children.PRE_STOP_DELAY_S})", "sleep(0)")
+    assert quick != command[2]
+    assert subprocess.run([sys.executable, "-c", quick], check=False).returncode == 0

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from modelops.api.modeldeployment import ModelDeploymentStatus
 from modelops.operator.modeldeployment.observed import Observed
-from modelops.operator.modeldeployment.reconcile import plan
+from modelops.operator.modeldeployment.reconcile import plan, write_failed
 from modelops.operator.plans import Plan
 
 from .objects import UID, condition, deployment, model_deployment, model_version, service
@@ -311,3 +312,47 @@ def test_a_pause_mid_rollout_stops_the_deadline_which_restarts_when_it_ends() ->
     assert resumed.status["phase"] == "Progressing"
     assert resumed.status["stepStartedAt"] == "2026-11-27T12:00:00Z"
     assert resumed.requeue_after == 600.0
+
+
+# -- specs that used to leave no status (issue 12 item 6) --------------------------------------
+
+
+def test_a_name_that_cannot_name_a_service_is_an_invalid_spec_and_makes_nothing() -> None:
+    obj = model_deployment()
+    obj["metadata"]["name"] = "2024-churn"  # admitted before the CRD's name rule
+    p = _plan(obj, versions=[model_version("churn-v1")])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert _message(p, "Ready").startswith("metadata.name: '2024-churn' is not a DNS-1035 label")
+    assert p.apply == ()
+    assert p.status["observedGeneration"] == 1
+
+
+def test_a_progress_deadline_beyond_the_limit_is_an_invalid_spec_naming_the_field() -> None:
+    obj = model_deployment(strategy={"type": "Recreate", "progressDeadline": "99999999999999h"})
+    p = _plan(obj, versions=[model_version("churn-v1")])
+    assert _cond(p, "Ready") == ("False", "InvalidSpec")
+    assert _message(p, "Ready").startswith("spec.strategy.progressDeadline:")
+    assert p.apply == ()
+    obj = model_deployment(strategy={"type": "Recreate", "progressDeadline": "9000h"})
+    assert "longer than the limit of 8784h" in _message(_plan(obj, versions=[model_version("churn-v1")]), "Ready")
+
+
+def test_a_refused_child_write_leaves_a_status_that_says_so_and_claims_nothing_new() -> None:
+    obj = model_deployment(status=_stable(), generation=3)
+    p = write_failed(obj, "Service default/churn-churn-v2: HTTP 422 Invalid", now=NOW)
+    assert _cond(p, "Ready") == ("False", "ChildWriteFailed")
+    assert "HTTP 422" in _message(p, "Ready")
+    assert p.status["stable"] == "churn-v1"
+    assert p.status["observedGeneration"] == 3
+    assert (p.apply, p.delete, p.retry) == ((), (), True)
+    assert [e.reason for e in p.events] == ["ChildWriteFailed"]
+
+
+def test_the_status_is_what_the_status_model_writes() -> None:
+    status = _stable(candidate="churn-v2", stepStartedAt="2026-11-27T11:58:00Z", abTest={"winner": "x"})
+    p = _plan(model_deployment(version="churn-v2", status=status), versions=[model_version("churn-v1"),
+              model_version("churn-v2")], deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    parsed = ModelDeploymentStatus.model_validate(p.status)
+    owned = parsed.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    assert {k: v for k, v in p.status.items() if k != "abTest"} == {k: v for k, v in owned.items() if k != "abTest"}
+    assert p.status["abTest"] == {"winner": "x"}  # a later capability's field is kept as it was

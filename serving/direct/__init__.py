@@ -67,7 +67,7 @@ def _choose(estimator: Any, profile: Profile, proba: bool) -> Choice:
             return Choice(None, f"the direct linear predictor of {name} is not used: {why}", disagreed=True)
         return Choice(direct_linear, f"{direct_linear.description}, equal to scikit-learn on {len(check_rows)} rows")
 
-    compiled = trees.compile_trees(scales, final, len(profile.features))
+    compiled = trees.compile_trees(scales, final)
     if compiled is None:
         return Choice(None, f"no direct predictor for {name}")
     if isinstance(compiled, str):

@@ -366,7 +366,7 @@ def _averaged(final: Any, scales: tuple[scaling.Scale, ...]) -> Compiled | str:
     )
 
 
-def _gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...], n_features: int) -> Compiled | str:
+def _gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...]) -> Compiled | str:
     from sklearn.base import is_classifier
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
@@ -383,7 +383,7 @@ def _gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...], n_features
     if refused:
         return refused
     # The init's raw prediction does not depend on the row: computed once, on any row.
-    start = np.asarray(final._raw_predict_init(np.zeros((1, n_features))), dtype=np.float64)[0]
+    start = np.asarray(final._raw_predict_init(np.zeros((1, final.n_features_in_))), dtype=np.float64)[0]
     rate = float(final.learning_rate)
     trees = [
         _sklearn_tree(e, rate * np.asarray(e.tree_.value[:, 0, :1], dtype=np.float64), nan_right=True)
@@ -460,7 +460,7 @@ def _hist_gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...]) -> Co
     )
 
 
-def compile_trees(scales: tuple[scaling.Scale, ...], final: Any, n_features: int) -> Compiled | str | None:
+def compile_trees(scales: tuple[scaling.Scale, ...], final: Any) -> Compiled | str | None:
     """The direct predictor of ``final`` (behind ``scales``); None when ``final`` is no tree
     model, why not when it is one this module cannot take. Not yet checked: see ``check``."""
     from sklearn.ensemble import (
@@ -487,7 +487,7 @@ def compile_trees(scales: tuple[scaling.Scale, ...], final: Any, n_features: int
     if kind in averaged:
         compiled = _averaged(final, scales)
     elif kind in (GradientBoostingClassifier, GradientBoostingRegressor):
-        compiled = _gradient_boosting(final, scales, n_features)
+        compiled = _gradient_boosting(final, scales)
     elif kind in (HistGradientBoostingClassifier, HistGradientBoostingRegressor):
         compiled = _hist_gradient_boosting(final, scales)
     else:

@@ -345,7 +345,7 @@ def test_a_disagreement_on_the_whole_model_is_refused(caplog: pytest.LogCaptureF
 
 def test_linear_models_are_not_taken_for_trees() -> None:
     model = LinearRegression().fit(X[:, 1:], X[:, 0])
-    assert trees.compile_trees((), model, X.shape[1] - 1) is None
+    assert trees.compile_trees((), model) is None
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,8 @@ MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
 # The only programs this kubelet starts: the project's own entrypoints, whatever a pod
 # template says. Anyone who can write a Deployment must not get a shell on this machine.
 ENTRYPOINTS = frozenset({"serve", "fetch", "train", "validate"})
+# Entrypoints that report their result through --termination-log (default /dev/termination-log).
+WRITES_TERMINATION_LOG = frozenset({"train", "validate"})
 
 
 class RefusedCommandError(Exception):
@@ -85,6 +87,7 @@ class Replica:
     refused: str | None = None
     initialized: bool = False  # the init containers all succeeded: the container may start
     stopping: bool = False
+    serves: bool = True  # a Deployment's server (listens on its address), not a Job's run
     _init_process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     created_at: float = field(default_factory=time.time)
     # container name -> (started, finished, exit code, message) as the kubelet saw it
@@ -131,7 +134,7 @@ class Replica:
                     argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(init),
                     preexec_fn=die_with_parent)  # noqa: PLW1509 - a single syscall, see die_with_parent
             code = self._init_process.wait()
-            message = "" if code == 0 else log_tail(self.log_path(init))
+            message = self.termination_message(init, code)
             self._init_runs[name] = (started, time.time(), code, message)
             if code != 0:
                 self.failed = f"init container {name} exited {code}"
@@ -147,7 +150,9 @@ class Replica:
         """
         if not self.initialized or self.process is not None or self.failed is not None or self.stopping:
             return
-        argv = [*self._argv(self.container), "--host", self.address]
+        argv = self._argv(self.container)
+        if self.serves:  # a server listens on the pod's own address, as in a pod's network namespace
+            argv += ["--host", self.address]
         log.info("%s: container %s on %s", self.name, self.container.get("name"), self.address)
         try:
             with self.log_path(self.container).open("wb") as out:  # the child keeps its own copy of the descriptor
@@ -160,14 +165,24 @@ class Replica:
             return
         self._main_run = (time.time(), None, None, "")
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def finished_at(self) -> float | None:
+        """When the container ended (or the pod failed before it started)."""
+        if self._main_run is not None and self._main_run[1] is not None:
+            return self._main_run[1]
+        ended = [run[1] for run in self._init_runs.values() if run[1] is not None and run[2]]
+        return max(ended) if ended else None
+
     def view(self, ready: bool) -> pods.PodView:
         """What this replica looks like now, for its Pod's status."""
         main_run = self._main_run
         if main_run is not None and main_run[2] is None and self.process is not None:
             code = self.process.poll()
             if code is not None:  # it ended on its own: say how, as a kubelet would
-                main_run = (main_run[0], time.time(), code,
-                            "" if code == 0 else log_tail(self.log_path(self.container)))
+                main_run = (main_run[0], time.time(), code, self.termination_message(self.container, code))
                 self._main_run = main_run
         image = str(self.container.get("image", ""))
         inits = tuple(
@@ -188,11 +203,36 @@ class Replica:
                 mounts[m["mountPath"]] = local[m["name"]]
         return mounts
 
+    def termination_file(self, container: dict[str, Any]) -> Path:
+        """Where this pod's container writes what it wrote to its terminationMessagePath."""
+        return self.root / "termination" / str(container.get("name", "main"))
+
+    def termination_message(self, container: dict[str, Any], code: int) -> str:
+        """As a kubelet reads it: the file (4096 bytes at most); with FallbackToLogsOnError and a
+        failure, the end of the log when the file is empty."""
+        try:
+            message = self.termination_file(container).read_bytes()[:4096].decode(errors="replace")
+        except OSError:
+            message = ""
+        if not message and code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            message = log_tail(self.log_path(container))
+        return message
+
     def _argv(self, container: dict[str, Any]) -> list[str]:
         mounts = self._mounts(container)
+        # The terminationMessagePath is a file of the pod's own: the container sees it where it
+        # asked for it, in an argument naming it (default /dev/termination-log).
+        local = self.termination_file(container)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(b"")
+        declared = str(container.get("terminationMessagePath") or "/dev/termination-log")
         # Only the container's own words name container paths: the local interpreter put in
         # place of `modelops` may itself live under a mount path such as /tmp.
-        words = [_rewrite(word, mounts) for word in (*container.get("command", []), *container.get("args", []))]
+        words = [str(local) if word == declared else _rewrite(word, mounts)
+                 for word in (*container.get("command", []), *container.get("args", []))]
+        if (len(words) >= 2 and words[1] in WRITES_TERMINATION_LOG
+                and not any(w == "--termination-log" or w.startswith("--termination-log=") for w in words)):
+            words.append(f"--termination-log={local}")  # their default is /dev/termination-log
         if words and Path(words[0]).name == "modelops":
             words = [*MODULE_COMMAND, *words[1:]]
         return words
@@ -296,6 +336,15 @@ def template_hash(deployment: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def runs_here(job: dict[str, Any]) -> bool:
+    """A Job the sandbox runs: labelled as ours, or whose every container runs the modelops image."""
+    if (job["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == "modelops":
+        return True
+    spec = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    images = [str(c.get("image", "")) for c in (*(spec.get("initContainers") or []), *(spec.get("containers") or []))]
+    return bool(images) and all(i.split("@")[0].rsplit("/", 1)[-1].split(":")[0] == "modelops" for i in images)
+
+
 def _pod_suffix() -> str:
     """Five characters from the alphabet Kubernetes uses for generated names."""
     return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
@@ -320,6 +369,7 @@ class LocalKubelet:
         self._released: list[str] = []
         self._written: dict[str, Any] = {}  # object path -> the status last written there
         self._replicasets: dict[str, dict[str, dict[str, Any]]] = {}  # deployment -> hash -> ReplicaSet
+        self.job_pods: dict[str, tuple[str, list[Replica]]] = {}  # job -> (its uid, its pods, oldest first)
 
     # ---- API ----------------------------------------------------------------------------
 
@@ -366,6 +416,7 @@ class LocalKubelet:
                 log.info("deployment %s is gone: stopping its replicas", name)
                 self._stop(self.replicas.pop(name))
                 self._replicasets.pop(name, None)  # the API's garbage collector deletes them
+        self._sync_jobs()
         if self.proxy is not None:
             services = self._call("GET", self._path("/api/v1", "services"))["items"]
             listed_pods = self._call("GET", self._path("/api/v1", "pods"))["items"]
@@ -434,6 +485,65 @@ class LocalKubelet:
         # Compare without the timestamps of conditions that did not change: one write per change.
         self._write_status("/apis/apps/v1", "deployments", name, status)
 
+    # ---- Jobs ---------------------------------------------------------------------------
+
+    def _sync_jobs(self) -> None:
+        listed = self._call("GET", self._path("/apis/batch/v1", "jobs"))["items"]
+        seen = set()
+        for job in listed:
+            if not runs_here(job):
+                continue
+            name, uid = job["metadata"]["name"], job["metadata"]["uid"]
+            seen.add(name)
+            known = self.job_pods.get(name)
+            if known is not None and known[0] != uid:  # deleted and created again under the same name
+                self._stop(self.job_pods.pop(name)[1])
+                known = None
+            if known is None:
+                if pods.job_finished(job):
+                    continue  # finished before this kubelet started: nothing to run
+                known = self.job_pods[name] = (uid, [])
+            self._converge_job(job, known[1])
+        for name in list(self.job_pods):
+            if name not in seen:
+                log.info("job %s is gone: stopping its pods", name)
+                self._stop(self.job_pods.pop(name)[1])
+
+    def _converge_job(self, job: dict[str, Any], replicas: list[Replica]) -> None:
+        """One pod at a time, another after a failure while backoffLimit allows, as the Job controller."""
+        name = job["metadata"]["name"]
+        refusal = next((r.refused for r in replicas if r.refused), None)
+        phases = tuple(self._job_pod_phase(r) for r in replicas)
+        if not pods.job_finished(job) and refusal is None and pods.retries_left(job, phases):
+            pod = pods.job_pod(job, f"{name}-{_pod_suffix()}")
+            self._call("POST", self._path("/api/v1", "pods"), pod)
+            spec = pod["spec"]
+            replica = Replica(name=pod["metadata"]["name"], address=self._address(),
+                              root=self.workdir / "pods" / self.namespace / pod["metadata"]["name"],
+                              template_hash="", container=(spec.get("containers") or [{}])[0],
+                              init_containers=list(spec.get("initContainers") or []),
+                              volumes=list(spec.get("volumes") or []), serves=False)
+            replica.start()
+            replicas.append(replica)
+        statuses = []
+        for replica in replicas:
+            replica.start_main()
+            status = pods.pod_status(replica.view(replica.running()))
+            statuses.append(status)
+            self._write_status("/api/v1", "pods", replica.name, status)
+        if not replicas:
+            return
+        finished = [r.finished_at for r in replicas if r.finished_at is not None]
+        run = pods.JobRun(started_at=replicas[0].created_at, phases=tuple(s["phase"] for s in statuses),
+                          ready=sum(1 for r in replicas if r.running()),
+                          finished_at=max(finished) if finished else None,
+                          refusal=next((r.refused for r in replicas if r.refused), None))
+        self._write_status("/apis/batch/v1", "jobs", name, pods.job_status(job, run))
+
+    @staticmethod
+    def _job_pod_phase(replica: Replica) -> str:
+        return str(pods.pod_status(replica.view(replica.running()))["phase"])
+
     def _stop(self, replicas: list[Replica]) -> None:
         for replica in replicas:  # all at once: each may take its grace period to exit
             replica.terminate()
@@ -460,4 +570,5 @@ class LocalKubelet:
 
     def shutdown(self) -> None:
         everything = [replica for name in list(self.replicas) for replica in self.replicas.pop(name)]
+        everything += [replica for name in list(self.job_pods) for replica in self.job_pods.pop(name)[1]]
         self._stop(everything)

@@ -209,3 +209,82 @@ def deployment_status(deployment: dict[str, Any], *, new_replicaset: str, replic
 def replicaset_status(rs: dict[str, Any], *, replicas: int, ready: int) -> dict[str, Any]:
     return {"observedGeneration": int(rs["metadata"].get("generation", 1)), "replicas": replicas,
             "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready}
+
+
+# ---- Jobs -------------------------------------------------------------------------------
+
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+
+
+def job_pod(job: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Pod of the Job's template, owned by the Job, labelled as the Job controller labels it."""
+    meta = job["metadata"]
+    template = (job.get("spec") or {}).get("template") or {}
+    labels = {**((template.get("metadata") or {}).get("labels") or {}),
+              JOB_NAME_LABEL: meta["name"], "job-name": meta["name"],
+              CONTROLLER_UID_LABEL: meta["uid"], "controller-uid": meta["uid"]}
+    metadata: dict[str, Any] = {"name": name, "namespace": meta.get("namespace"), "labels": labels,
+                                "ownerReferences": [_owner(job, "batch/v1", "Job")]}
+    if (template.get("metadata") or {}).get("annotations"):
+        metadata["annotations"] = dict(template["metadata"]["annotations"])
+    spec = {**(template.get("spec") or {}), "nodeName": NODE_NAME}
+    spec.setdefault("restartPolicy", "Never")
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """A Job's pods as the kubelet last saw them: started at, and each pod's phase."""
+
+    started_at: float
+    phases: tuple[str, ...]  # Pending | Running | Succeeded | Failed, oldest first
+    ready: int = 0
+    finished_at: float | None = None
+    refusal: str | None = None  # a pod was refused: the Job fails at once, with this message
+
+
+def job_status(job: dict[str, Any], run: JobRun) -> dict[str, Any]:
+    """The Job's status as the Job controller writes it: counts, start/completion, conditions."""
+    backoff_limit = int((job.get("spec") or {}).get("backoffLimit", 6))
+    succeeded = sum(1 for p in run.phases if p == "Succeeded")
+    failed = sum(1 for p in run.phases if p == "Failed")
+    active = sum(1 for p in run.phases if p in ("Pending", "Running"))
+    status: dict[str, Any] = {"startTime": rfc3339(run.started_at), "active": active, "succeeded": succeeded,
+                              "failed": failed, "ready": run.ready, "terminating": 0}
+    old = (job.get("status") or {}).get("conditions") or []
+    stamp = rfc3339(run.finished_at or run.started_at)
+
+    def condition(kind: str, reason: str, message: str) -> dict[str, Any]:
+        kept = next((c for c in old if c.get("type") == kind and c.get("status") == "True"), None)
+        return kept or {"type": kind, "status": "True", "reason": reason, "message": message,
+                        "lastProbeTime": stamp, "lastTransitionTime": stamp}
+
+    if succeeded:
+        status["completionTime"] = stamp
+        status["conditions"] = [condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of "
+                                          "succeeded pods"),
+                                condition("Complete", "CompletionsReached", "Reached expected number of succeeded "
+                                          "pods")]
+    elif run.refusal is not None:
+        status["conditions"] = [condition("FailureTarget", "UnsupportedCommand", run.refusal),
+                                condition("Failed", "UnsupportedCommand", run.refusal)]
+    elif failed > backoff_limit:
+        message = "Job has reached the specified backoff limit"
+        status["conditions"] = [condition("FailureTarget", "BackoffLimitExceeded", message),
+                                condition("Failed", "BackoffLimitExceeded", message)]
+    return status
+
+
+def job_finished(job: dict[str, Any]) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
+def retries_left(job: dict[str, Any], phases: tuple[str, ...]) -> bool:
+    """Whether the Job controller would start another pod: none running, none succeeded, and
+    failures within backoffLimit."""
+    backoff_limit = int((job.get("spec") or {}).get("backoffLimit", 6))
+    if any(p in ("Pending", "Running", "Succeeded") for p in phases):
+        return False
+    return sum(1 for p in phases if p == "Failed") <= backoff_limit

@@ -122,3 +122,39 @@ def test_a_shell_command_is_refused_and_never_runs(tmp_path: Path, where: str) -
     assert "'sh -c touch" in replica.failed
     assert replica.process is None
     assert not marker.exists()
+
+
+def test_the_termination_message_path_is_a_file_of_the_pod(tmp_path: Path) -> None:
+    replica = _replica(tmp_path)
+    named = replica._argv({"name": "train", "command": ["modelops"], "terminationMessagePath": "/tmp/result",
+                           "args": ["train", "--termination-log", "/tmp/result"]})
+    assert named[-1] == str(tmp_path / "termination" / "train")
+    # train and validate default to /dev/termination-log: they are told the pod's file instead.
+    default = replica._argv({"name": "validate", "command": ["modelops"], "args": ["validate"]})
+    assert default[-1] == f"--termination-log={tmp_path / 'termination' / 'validate'}"
+    assert "--termination-log" not in " ".join(replica._argv(POD["containers"][0]))
+
+
+def test_the_termination_message_is_the_file_or_with_fallback_the_logs_end(tmp_path: Path) -> None:
+    replica = _replica(tmp_path)
+    container = {"name": "train"}
+    replica._argv(container)
+    replica.termination_file(container).write_text('{"result": "Succeeded"}')
+    assert replica.termination_message(container, 0) == '{"result": "Succeeded"}'
+    replica.termination_file(container).write_text("")
+    replica.log_path(container).write_text("Traceback: boom\n")
+    assert replica.termination_message(container, 1) == ""
+    assert replica.termination_message({**container, "terminationMessagePolicy": "FallbackToLogsOnError"}, 1) == (
+        "Traceback: boom")
+
+
+@pytest.mark.parametrize(("image", "labels", "runs"), [
+    ("ghcr.io/modelops/modelops:1.0", {}, True),
+    ("registry:5000/modelops", {}, True),
+    ("busybox", {"app.kubernetes.io/managed-by": "modelops"}, True),
+    ("busybox", {}, False),
+])
+def test_jobs_run_here_when_ours_or_of_the_modelops_image(image: str, labels: dict[str, str], runs: bool) -> None:
+    job = {"metadata": {"name": "j", "labels": labels},
+           "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}
+    assert kubelet.runs_here(job) is runs

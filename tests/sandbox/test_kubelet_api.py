@@ -7,6 +7,7 @@ and through kubectl, as a user of a cluster would.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import threading
@@ -66,6 +67,7 @@ def deployment(name: str, artifact: tuple[str, str], *, replicas: int = 1,
              "ports": [{"name": "http", "containerPort": 8080}],
              "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}]}
     fetch = {"name": "fetch", "image": "ghcr.io/modelops/modelops:test", "command": ["modelops"],
+             "terminationMessagePolicy": "FallbackToLogsOnError",
              "args": ["fetch", "--uri", uri, "--sha256", sha256 or sha, "--dest", "/models/current"],
              "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}]}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -155,7 +157,7 @@ def test_a_failing_init_container_fails_the_pod_with_its_exit_code_and_log(node:
     terminated = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
     assert terminated["exitCode"] != 0
     assert terminated["reason"] == "Error"
-    assert terminated["message"]  # the end of the fetch log: why it failed
+    assert terminated["message"]  # FallbackToLogsOnError: the end of the fetch log says why it failed
     assert pod["status"]["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
     row = k8s.kubectl("get", "pods").stdout.splitlines()[1].split()
     assert row[2] == "Init:Error"
@@ -216,3 +218,73 @@ def test_the_services_cluster_ip_reaches_a_ready_model(node: Node) -> None:
     assert wait_for(ready, "the model through the ClusterIP")
     row = k8s.kubectl("get", "svc", "churn").stdout.splitlines()[1].split()
     assert row[:5] == ["churn", "ClusterIP", ip, "<none>", "8080/TCP"]
+
+
+def job(name: str, args: list[str], *, backoff_limit: int = 0, command: list[str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "default", "labels": {"app.kubernetes.io/managed-by": "modelops"}},
+            "spec": {"backoffLimit": backoff_limit, "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "train", "image": "ghcr.io/modelops/modelops:test", "command": command or ["modelops"],
+                     "args": args, "terminationMessagePath": "/dev/termination-log"}]}}}}
+
+
+def finished(k8s: EmulatorHandle, name: str) -> dict[str, Any] | None:
+    found = k8s.get("batch/v1", "Job", name)
+    conditions = found.get("status", {}).get("conditions", [])
+    return found if any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in conditions) else None
+
+
+def test_a_job_runs_once_and_reports_its_result_as_on_a_cluster(node: Node, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": (x[:, 0] + x[:, 1] > 0).astype(int)}).to_csv(
+        tmp_path / "data.csv", index=False)
+    k8s = node.k8s
+    k8s.create(job("retrain", ["train", "--dataset-uri", str(tmp_path / "data.csv"), "--target", "y",
+                               "--estimator", "sklearn.linear_model.LogisticRegression",
+                               "--output-uri", str(tmp_path / "out"), "--name", "churn-v2"]))
+    done = wait_for(lambda: finished(k8s, "retrain"), "the job to finish", timeout=120)
+    status = done["status"]
+    assert (status["succeeded"], status["failed"], status["active"]) == (1, 0, 0)
+    assert {c["type"] for c in status["conditions"]} == {"SuccessCriteriaMet", "Complete"}
+    assert status["completionTime"] >= status["startTime"]
+    [pod] = k8s.list("v1", "Pod", "default", label_selector="batch.kubernetes.io/job-name=retrain")
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    assert pod["status"]["phase"] == "Succeeded"
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (0, "Completed")
+    # The result the trainer wrote to its terminationMessagePath, as the operator reads it on a cluster.
+    result = json.loads(terminated["message"])
+    assert (result["result"], result["modelVersion"]) == ("Succeeded", "churn-v2")
+    jobs = k8s.kubectl("get", "jobs").stdout.splitlines()
+    assert jobs[1].split()[:3] == ["retrain", "Complete", "1/1"]
+    assert "modelops train: artifact published" in k8s.kubectl("logs", "job/retrain").stdout
+
+
+def test_a_failing_job_retries_up_to_its_backoff_limit_then_fails(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(job("broken", ["train", "--dataset-uri", "/nonexistent.csv", "--target", "y",
+                              "--output-uri", "/nonexistent", "--name", "x"], backoff_limit=1))
+    done = wait_for(lambda: finished(k8s, "broken"), "the job to fail", timeout=120)
+    assert (done["status"]["failed"], done["status"]["succeeded"]) == (2, 0)
+    failed = next(c for c in done["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "BackoffLimitExceeded"
+    attempts = k8s.list("v1", "Pod", "default", label_selector="job-name=broken")
+    assert [p["status"]["phase"] for p in attempts] == ["Failed", "Failed"]
+    message = json.loads(attempts[0]["status"]["containerStatuses"][0]["state"]["terminated"]["message"])
+    assert message["result"] == "Failed"
+
+
+def test_a_job_with_another_command_fails_at_once_without_running(node: Node, tmp_path: Path) -> None:
+    k8s = node.k8s
+    k8s.create(job("evil", [], command=["sh", "-c", f"touch {tmp_path / 'pwned'}"], backoff_limit=3))
+    done = wait_for(lambda: finished(k8s, "evil"), "the job to fail")
+    failed = next(c for c in done["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "UnsupportedCommand"
+    assert len(k8s.list("v1", "Pod", "default", label_selector="job-name=evil")) == 1
+    assert not (tmp_path / "pwned").exists()

@@ -332,6 +332,7 @@ class _Rollout:
                 (child.kind, child.name, child.uid)
                 for child in [*self.observed.deployments.values(), *self.observed.services.values()]
                 if child.owned and (child.kind, child.name) not in desired_names and child.name not in keep
+                and not self._renamed_still_needed(child, stable, candidate)
             )
         )
         conditions = merge(
@@ -435,6 +436,11 @@ class _Rollout:
             out.append(children.main_service(self.owner, self.spec.model, front))
         # Someone else's object is never written, whatever else is done.
         return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
+
+    def _renamed_still_needed(self, child: Child, stable: str | None, candidate: str | None) -> bool:
+        """A child of a live version under a name of an older naming rule (an operator upgrade):
+        it keeps serving beside its successor until that successor's pods are all available."""
+        return bool(child.version) and child.version in (stable, candidate) and not self._available(child.version)
 
     def _kept_without_spec(self, stable: str | None, candidate: str | None) -> set[str]:
         """Children of a serving version whose ModelVersion is gone: left alone, never deleted."""

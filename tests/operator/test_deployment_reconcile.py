@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from modelops.api.modeldeployment import ModelDeploymentStatus
+from modelops.operator.modeldeployment.children import child_name
 from modelops.operator.modeldeployment.observed import Observed
 from modelops.operator.modeldeployment.reconcile import plan, write_failed
 from modelops.operator.plans import Plan
@@ -356,3 +357,18 @@ def test_the_status_is_what_the_status_model_writes() -> None:
     owned = parsed.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
     assert {k: v for k, v in p.status.items() if k != "abTest"} == {k: v for k, v in owned.items() if k != "abTest"}
     assert p.status["abTest"] == {"winner": "x"}  # a later capability's field is kept as it was
+
+
+def test_children_named_by_an_older_rule_serve_until_their_successors_are_available() -> None:
+    # An operator upgrade: `churn` / `v1` was `churn-v1`, and is now hashed (a ModelDeployment could be
+    # called churn-v1). The old Deployment keeps serving until the new one has all its pods.
+    new_name = child_name("churn", "v1")
+    status = {**_stable("v1"), "pinned": [{"version": "v1", "uid": "uid-v1", "uri": "file:///artifacts/v1",
+                                           "sha256": "a" * 64, "format": "skops"}]}
+    obj = model_deployment(version="v1", status=status)
+    old = [deployment("churn-v1", "v1", available=2)]
+    p = _plan(obj, versions=[model_version("v1")], deployments=old)
+    assert ("Deployment", new_name) in _names(p)
+    assert p.delete == ()
+    done = _plan(obj, versions=[model_version("v1")], deployments=[*old, deployment(new_name, "v1", available=2)])
+    assert done.delete == (("Deployment", "churn-v1", "uid-deployment-churn-v1"),)

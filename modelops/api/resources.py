@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from modelops import GROUP, VERSION
-from modelops.api.common import DNS_1035_PATTERN, DNS_LABEL_PATTERN
 from modelops.api.driftpolicy import DriftPolicySpec, DriftPolicyStatus
 from modelops.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from modelops.api.modelversion import ModelVersionSpec, ModelVersionStatus
@@ -32,14 +31,22 @@ class NameRule:
     message: str
 
 
-# CEL's matches() is an unanchored RE2 search: the anchors are part of the pattern.
+# The API server has already checked that a name is a DNS-1123 subdomain (lower-case letters,
+# digits, '-' and '.', alphanumeric at both ends, at most 253 characters); these rules add
+# what a label needs. They avoid matches(): metadata.name has no maxLength the CEL cost
+# estimator could use, so a regex over it is estimated at ~3 MiB and the CRD refused
+# ("estimated rule cost exceeds budget"); size(), startsWith() of one character and
+# contains() of one character stay far below the per-rule limit.
+_NO_DOTS = "!self.metadata.name.contains('.')"
+_SHORT = "size(self.metadata.name) <= 63"
+_LETTER_FIRST = "![" + ", ".join(f"'{d}'" for d in "0123456789") + "].exists(d, self.metadata.name.startsWith(d))"
 DNS_1035_NAME = NameRule(
-    rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{DNS_1035_PATTERN}')",
+    rule=f"{_SHORT} && {_NO_DOTS} && {_LETTER_FIRST}",
     message="metadata.name must be a DNS-1035 label (at most 63 characters: lower-case letters, digits and '-', "
     "starting with a letter and ending with a letter or digit): it names the ModelDeployment's Service",
 )
 DNS_1123_LABEL_NAME = NameRule(
-    rule=f"size(self.metadata.name) <= 63 && self.metadata.name.matches('{DNS_LABEL_PATTERN}')",
+    rule=f"{_SHORT} && {_NO_DOTS}",
     message="metadata.name must be a DNS-1123 label (at most 63 characters: lower-case letters, digits and '-', "
     "no dots): it becomes the modelops.dev/version label and part of serving object names",
 )

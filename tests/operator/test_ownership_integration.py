@@ -87,3 +87,23 @@ def test_deployments_whose_names_and_versions_join_alike_get_separate_children(
         assert set(services) == {"a", "a-b", *owners}
         assert services["a"]["spec"]["selector"]["modelops.dev/version"] == "b-c"
         assert services["a-b"]["spec"]["selector"]["modelops.dev/version"] == "c"
+
+
+def test_an_object_that_appears_between_the_look_up_and_the_write_is_refused_too(
+    k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    v1 = artifacts[0]
+    theirs = {**_web_service(), "metadata": {"name": "churn", "namespace": "default", "labels": {"app": "web"}}}
+    k8s.create(theirs)
+    before = k8s.get("v1", "Service", "churn")
+    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
+    # The look-up by name misses it (as if it were created just after), so the create meets it: 409.
+    missed = k8s.fail_next("GET", r"/namespaces/default/services/churn$", status=404)
+    k8s.create(model_deployment("churn-v1"))
+    with running_operator(k8s):
+        wait_object(k8s, MV_API, "ModelDeployment", "churn",
+                    lambda o: has_condition(o, "Ready", "False", "NameConflict"), what="NameConflict")
+        assert missed.remaining == 0
+        # What the first attempt made before it met the Service goes again: nothing serves unreachable.
+        wait_for(lambda: not k8s.list("apps/v1", "Deployment", "default"), "the unreachable Deployment removed")
+        assert k8s.get("v1", "Service", "churn") == before

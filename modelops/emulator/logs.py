@@ -5,7 +5,7 @@ sandbox kubelet writes each container's output to ``<root>/<namespace>/<pod>/<co
 and the emulator, told that root (``--pod-logs``), reads it. Query options as kubectl sends
 them: ``container`` (defaulted when the pod has one container), ``tailLines``,
 ``limitBytes``, ``follow`` (stream until the container ends or the pod is gone), ``previous``
-(there is never a previous instance: 400 as on a cluster).
+(the instance before the last restart; 400 as on a cluster when there is none).
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ def log_file(root: Path, namespace: str, pod: str, container: str) -> Path:
         if not part or "/" in part or part in (".", ".."):
             raise errors.bad_request(f"invalid name {part!r} in a log request")
     return root / namespace / pod / f"{container}.log"
+
+
+def previous_log_file(root: Path, namespace: str, pod: str, container: str) -> Path:
+    """The output of the container's previous instance (kept by the sandbox when it restarts it)."""
+    return log_file(root, namespace, pod, container).with_suffix(".previous.log")
 
 
 def tail(data: bytes, lines: int | None) -> bytes:

@@ -466,14 +466,17 @@ class Emulator:
         assert target.name is not None
         pod = self.cluster.get(target.rt, target.namespace, target.name)
         container = logs.container_of(pod, q.get("container", ""))
-        if q.get("previous") in ("true", "1"):
-            raise errors.bad_request(f'previous terminated container "{container}" in pod "{target.name}" not found')
         if not (pod.get("spec") or {}).get("nodeName"):
             raise errors.bad_request(f'pod "{target.name}" does not have a host assigned')
         if self.pod_logs is None:
             raise errors.bad_request("this emulator serves no pod logs: start it with --pod-logs DIR "
                                      "(the sandbox does)")
         path = logs.log_file(self.pod_logs, target.namespace or "default", target.name, container)
+        if q.get("previous") in ("true", "1"):
+            path = logs.previous_log_file(self.pod_logs, target.namespace or "default", target.name, container)
+            if not path.exists():
+                raise errors.bad_request(
+                    f'previous terminated container "{container}" in pod "{target.name}" not found')
         tail_lines = int(_number(q, "tailLines", int)) if q.get("tailLines") else None
         limit = int(_number(q, "limitBytes", int)) if q.get("limitBytes") else None
         data = path.read_bytes() if path.exists() else b""

@@ -10,6 +10,7 @@ which is what the operator reads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -88,6 +89,10 @@ class Replica:
     initialized: bool = False  # the init containers all succeeded: the container may start
     stopping: bool = False
     serves: bool = True  # a Deployment's server (listens on its address), not a Job's run
+    restart_count: int = 0
+    restart_at: float | None = None  # in CrashLoopBackOff until then
+    backoff_s: float = 10.0  # the first restart's delay (a kubelet's is 10 s)
+    last_run: tuple[float, float | None, int | None, str] | None = field(default=None, repr=False)
     _init_process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     created_at: float = field(default_factory=time.time)
     # container name -> (started, finished, exit code, message) as the kubelet saw it
@@ -150,6 +155,13 @@ class Replica:
         """
         if not self.initialized or self.process is not None or self.failed is not None or self.stopping:
             return
+        if self.restart_at is not None:
+            if time.time() < self.restart_at:
+                return  # CrashLoopBackOff: not yet
+            self.restart_at = None
+            log_path = self.log_path(self.container)
+            with contextlib.suppress(OSError):  # `kubectl logs --previous` reads the last instance's
+                log_path.replace(log_path.with_suffix(".previous.log"))
         argv = self._argv(self.container)
         if self.serves:  # a server listens on the pod's own address, as in a pod's network namespace
             argv += ["--host", self.address]
@@ -181,16 +193,28 @@ class Replica:
         main_run = self._main_run
         if main_run is not None and main_run[2] is None and self.process is not None:
             code = self.process.poll()
+            if code is not None and code < 0:
+                code = 128 - code  # killed by signal N: exit code 128+N, as a container runtime reports it
             if code is not None:  # it ended on its own: say how, as a kubelet would
                 main_run = (main_run[0], time.time(), code, self.termination_message(self.container, code))
                 self._main_run = main_run
+                if self.serves and not self.stopping:
+                    # restartPolicy Always: the same pod starts it again after a growing back-off
+                    # (10 s, doubling, at most 5 min), as a kubelet's CrashLoopBackOff.
+                    self.last_run, self._main_run, self.process = main_run, None, None
+                    self.restart_count += 1
+                    self.restart_at = time.time() + min(300.0, self.backoff_s * 2 ** (self.restart_count - 1))
+                    main_run = None
         image = str(self.container.get("image", ""))
         inits = tuple(
             pods.ContainerView(str(c.get("name", "init")), str(c.get("image", "")),
                                *_run_fields(self._init_runs.get(str(c.get("name", "init")))))
             for c in self.init_containers)
+        last = _run_fields(self.last_run)
+        last_exit = None if self.last_run is None else (last[1] or 0, last[0], last[2], last[3])
         main = pods.ContainerView(str(self.container.get("name", "main")), image, *_run_fields(main_run),
-                                  ready=ready)
+                                  ready=ready, restarts=self.restart_count, last_exit=last_exit,
+                                  waiting_reason="CrashLoopBackOff" if self.restart_at is not None else None)
         refused = ("UnsupportedCommand", self.refused) if self.refused else None
         return pods.PodView(self.name, self.address, self.created_at, inits, (main,), refused)
 
@@ -359,8 +383,10 @@ class LocalKubelet:
     when its processes are stopped.
     """
 
-    def __init__(self, api: Api, namespace: str, workdir: Path, proxy: ServiceProxy | None = None) -> None:
+    def __init__(self, api: Api, namespace: str, workdir: Path, proxy: ServiceProxy | None = None, *,
+                 restart_backoff_s: float = 10.0) -> None:
         self.api = api
+        self.restart_backoff_s = restart_backoff_s
         self.proxy = proxy
         self.namespace = namespace
         self.workdir = workdir
@@ -403,7 +429,29 @@ class LocalKubelet:
     def _address(self) -> str:
         return self._released.pop() if self._released else next(self._free)
 
+    def _forget_deleted(self) -> None:
+        """Objects someone else deleted (`kubectl delete pod`, `... rs`): their processes stop and
+        the controllers make new ones, as on a cluster."""
+        present = {p["metadata"]["name"] for p in self._call("GET", self._path("/api/v1", "pods"))["items"]}
+        sets = {r["metadata"]["name"] for r in self._call("GET", self._path("/apis/apps/v1", "replicasets"))["items"]}
+        for name, replicas in self.replicas.items():
+            gone = [r for r in replicas if r.name not in present]
+            if gone:
+                log.info("pods %s were deleted: stopping them", [r.name for r in gone])
+                self._stop(gone)
+                self.replicas[name] = [r for r in replicas if r.name in present]
+        for _uid, replicas in self.job_pods.values():
+            gone = [r for r in replicas if r.name not in present]
+            if gone:
+                self._stop(gone)
+                replicas[:] = [r for r in replicas if r.name in present]
+        for known in self._replicasets.values():
+            for digest in [d for d, rs in known.items() if rs["metadata"]["name"] not in sets]:
+                self._written.pop(self._path("/apis/apps/v1", "replicasets", known.pop(digest)["metadata"]["name"],
+                                             "status"), None)
+
     def sync_once(self) -> None:
+        self._forget_deleted()
         listed = self._call("GET", self._path("/apis/apps/v1", "deployments"),
                             query={"labelSelector": MANAGED_SELECTOR})
         seen = set()
@@ -466,6 +514,7 @@ class LocalKubelet:
                 container=pod_spec.get("containers", [{}])[0],
                 init_containers=list(pod_spec.get("initContainers", [])),
                 volumes=list(pod_spec.get("volumes", [])),
+                backoff_s=self.restart_backoff_s,
             )
             replica.start()
             current.append(replica)

@@ -35,6 +35,10 @@ class ContainerView:
     finished_at: float | None = None
     message: str = ""  # termination message (or the log's tail when it failed)
     ready: bool = False
+    restarts: int = 0
+    # The previous instance, restarted since: (exit code, started, finished, message).
+    last_exit: tuple[int, float | None, float | None, str] | None = None
+    waiting_reason: str | None = None  # e.g. CrashLoopBackOff while the restart waits
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,16 @@ def _state(view: ContainerView, waiting_reason: str) -> dict[str, Any]:
 
 def _container_status(view: ContainerView, waiting_reason: str, *, started: bool | None = None) -> dict[str, Any]:
     status = {"name": view.name, "image": view.image, "imageID": IMAGE_ID if view.started_at else "",
-              "ready": view.ready and view.exit_code is None, "restartCount": 0,
-              "state": _state(view, waiting_reason)}
+              "ready": view.ready and view.exit_code is None, "restartCount": view.restarts,
+              "state": _state(view, view.waiting_reason or waiting_reason)}
+    if view.waiting_reason is not None and view.started_at is None:
+        status["state"] = {"waiting": {"reason": view.waiting_reason,
+                                       "message": f"back-off restarting failed container {view.name}"}}
+    if view.last_exit is not None:
+        code, began, ended, message = view.last_exit
+        previous = ContainerView(view.name, view.image, started_at=began, exit_code=code, finished_at=ended,
+                                 message=message)
+        status["lastState"] = _state(previous, "")
     if started is not None:
         status["started"] = started
     return status
@@ -138,8 +150,8 @@ def pod_status(view: PodView) -> dict[str, Any]:
         phase = "Failed"
     elif view.main and len(main_ended) == len(view.main):
         phase = "Succeeded"
-    elif running:
-        phase = "Running"
+    elif running or any(c.restarts for c in view.main):
+        phase = "Running"  # a container restarting after a crash keeps its pod Running
     else:
         phase = "Pending"
     ready = bool(view.main) and all(c.ready and c.exit_code is None for c in view.main)
@@ -157,7 +169,7 @@ def pod_status(view: PodView) -> dict[str, Any]:
         "containerStatuses": [_container_status(c, waiting, started=c.started_at is not None and c.exit_code is None)
                               for c in view.main],
     }
-    if running or main_ended:
+    if running or main_ended or phase == "Running":
         status["podIP"] = view.address
         status["podIPs"] = [{"ip": view.address}]
     if view.init:

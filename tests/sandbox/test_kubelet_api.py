@@ -46,7 +46,8 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
     with running_emulator(tmp_path / "kubeconfig", pod_logs=tmp_path / "sandbox" / "pods") as k8s:
         proxy = ServiceProxy()
-        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox", proxy)
+        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox", proxy,
+                               restart_backoff_s=1.0)
         stop = threading.Event()
         thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
         thread.start()
@@ -288,3 +289,36 @@ def test_a_job_with_another_command_fails_at_once_without_running(node: Node, tm
     assert failed["reason"] == "UnsupportedCommand"
     assert len(k8s.list("v1", "Pod", "default", label_selector="job-name=evil")) == 1
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_deleted_pod_is_replaced_and_its_process_stops(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("churn-v1", node.artifact))
+    [pod] = wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a ready pod", timeout=90)
+    process = node.kubelet.replicas["churn-v1"][0].process
+    assert process is not None
+    k8s.kubectl("delete", "pod", pod["metadata"]["name"])
+    [new] = wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a new ready pod", timeout=90)
+    assert new["metadata"]["name"] != pod["metadata"]["name"]
+    assert process.poll() is not None
+
+
+def test_a_crashed_server_restarts_in_the_same_pod_after_a_back_off(node: Node) -> None:
+    k8s = node.k8s
+    k8s.create(deployment("churn-v1", node.artifact))
+    [pod] = wait_for(lambda: ready_pods(k8s, "churn-v1", 1), "a ready pod", timeout=90)
+    replica = node.kubelet.replicas["churn-v1"][0]
+    assert replica.process is not None
+    replica.process.kill()
+
+    def restarted() -> dict[str, Any] | None:
+        found = ready_pods(k8s, "churn-v1", 1)
+        return found[0] if found and found[0]["status"]["containerStatuses"][0]["restartCount"] == 1 else None
+
+    again = wait_for(restarted, "the container restarted and ready", timeout=90)
+    assert again["metadata"]["name"] == pod["metadata"]["name"]  # the same pod
+    serve = again["status"]["containerStatuses"][0]
+    assert serve["lastState"]["terminated"]["exitCode"] == 137  # 128 + SIGKILL
+    row = k8s.kubectl("get", "pod", pod["metadata"]["name"]).stdout.splitlines()[1].split()
+    assert row[1:4] == ["1/1", "Running", "1"]
+    assert k8s.kubectl("logs", pod["metadata"]["name"], "--previous").stdout  # the crashed instance's output

@@ -72,3 +72,13 @@ def test_deployment_conditions_keep_their_transition_time_while_unchanged() -> N
     available = next(c for c in down["conditions"] if c["type"] == "Available")
     assert (available["status"], available["lastTransitionTime"]) == ("False", pods.rfc3339(600.0))
     assert down["unavailableReplicas"] == 2
+
+
+def test_a_container_waiting_to_restart_keeps_its_pod_running_with_its_last_state() -> None:
+    waiting = pods.pod_status(_view(main=ContainerView("serve", "i", restarts=2, last_exit=(137, 1.0, 2.0, ""),
+                                                       waiting_reason="CrashLoopBackOff")))
+    assert (waiting["phase"], waiting["podIP"]) == ("Running", "127.0.1.3")
+    serve = waiting["containerStatuses"][0]
+    assert serve["restartCount"] == 2
+    assert serve["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert serve["lastState"]["terminated"]["exitCode"] == 137

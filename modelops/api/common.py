@@ -12,7 +12,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.alias_generators import to_camel
 
 # Go duration syntax, the subset users write in manifests: "30s", "5m", "1h30m", "250ms".
@@ -60,8 +68,17 @@ DNSLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, max_length=63)]
 ObjectName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
 Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="Lower-case hex sha256.")]
 Uri = Annotated[str, Field(pattern=URI_PATTERN, max_length=2048)]
+def _one_quantity_error(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    # int | str reports one error per branch ("not an integer"; "does not match ..."): say it once.
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (such as 250m, 256Mi, 1.5Gi or 2)") from None
+
+
 Quantity = Annotated[
     int | Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)],
+    WrapValidator(_one_quantity_error),
     Field(description="A Kubernetes quantity such as 250m, 256Mi or 2."),
 ]
 

@@ -134,3 +134,11 @@ def test_quantities_follow_the_kubernetes_syntax(value: object, ok: bool) -> Non
     else:
         with pytest.raises(ValidationError):
             ModelDeploymentSpec.model_validate(body)
+
+
+def test_a_bad_quantity_is_one_error_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ModelDeploymentSpec.model_validate({"model": "churn", "resources": {"requests": {"cpu": "lots"}}})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("resources", "requests", "cpu")
+    assert "'lots' is not a Kubernetes quantity" in error["msg"]

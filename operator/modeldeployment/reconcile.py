@@ -39,7 +39,7 @@ HISTORY_LIMIT = 10
 # Conditions whose changes are announced as Events (with their messages, which carry the figures).
 ANNOUNCED = ("Ready", "Progressing", "Degraded")
 # Reasons that no amount of waiting fixes: the spec must change (or a retry be asked for).
-STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict"})
+STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict", "VersionMissing"})
 WARNING_REASONS = frozenset(
     {"InvalidSpec", "VersionNotFound", "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
      "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed"}

@@ -82,6 +82,8 @@ def test_a_deleted_version_leaves_its_pods_as_pinned_and_says_so() -> None:
     assert "churn-v1 keeps serving (2/2 replicas available)" in message
     assert p.status["pinned"] == [PIN_V1]
     assert p.status["stable"] == "churn-v1"
+    # Waiting will not bring it back: kstatus and Argo CD see a stalled deployment.
+    assert next(c for c in p.status["conditions"] if c["type"] == "Stalled")["reason"] == "VersionMissing"
 
 
 def test_a_deleted_version_under_auto_promotion_is_missing_too() -> None:

@@ -3,7 +3,7 @@
 Trains a small model, packages it as a verified artifact, starts the sandbox, applies
 ``manifests/examples/`` (pointing the example ModelVersion at the artifact just built),
 shows the resources' status until the ModelDeployment is Ready, then sends a real
-inference request to the serving replica. Exits 0 only when the model answered.
+inference request through the Service's ClusterIP. Exits 0 only when the model answered.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from modelops.conditions import find
-from modelops.sandbox.cluster import ROOT, Sandbox, SandboxError
+from modelops.sandbox.cluster import ROOT, Sandbox, SandboxError, wait_for_http
 
 EXAMPLES = ROOT / "manifests" / "examples"
 console = Console(stderr=True, width=140)
@@ -116,13 +116,13 @@ def run_demo(workdir: Path, timeout: float = 180.0) -> int:
                     raise SandboxError(f"ModelDeployment {name} not Ready after {timeout:.0f}s: {_ready(mdep)}")
                 time.sleep(1.0)
 
-        console.rule("[bold]5. Ask the model")
-        stable = mdep["status"]["stable"]
-        assert sandbox.kubelet is not None
-        endpoints = sandbox.kubelet.endpoints(f"{name}-{stable}")
-        if not endpoints:
-            raise SandboxError(f"no ready replica of {name}-{stable}")
-        answer = infer_one(endpoints[0], deployment["spec"]["model"], artifact)
+        console.rule("[bold]5. Ask the model through its Service's ClusterIP")
+        service = json.loads(sandbox.kubectl("get", "service", name, "-o", "json"))
+        base = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+        console.print(f"Service {name}: {base}  (kubectl get svc {name})")
+        # The sandbox's proxy opens the address within a second of the Service and its pods.
+        wait_for_http(f"{base}/v2/health/ready", 30, f"Service {name}")
+        answer = infer_one(base, deployment["spec"]["model"], artifact)
         console.print_json(data=answer)
         console.print(sandbox.kubectl("get", "mv,mdep", "-o", "wide").rstrip())
         console.rule("[bold green]demo finished: the model is served and verified")

@@ -35,6 +35,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch-timeout", default="5m", help="re-open watch streams at least this often (default 5m)"
     )
+    parser.add_argument(
+        "--artifact-deadline", default="1m",
+        help="total time to inspect one artifact (manifest.json and metadata.json) before "
+        "ArtifactUnreachable (default 1m)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
 
 
@@ -71,4 +76,5 @@ def options_from_args(args: argparse.Namespace) -> Options:
         resync_s=parse_duration(args.resync).total_seconds(),
         backoff_max_s=parse_duration(args.backoff_max).total_seconds(),
         watch_server_timeout_s=parse_duration(args.watch_timeout).total_seconds(),
+        artifact_deadline_s=max(parse_duration(args.artifact_deadline).total_seconds(), 1.0),
     )

@@ -47,3 +47,14 @@ def test_four_slow_artifacts_do_not_keep_a_healthy_version_from_becoming_ready(
             assert re.search(r"\d+ bytes received in \d+\.\ds, past the 3s deadline", message), message
             assert "retrying with backoff" in message
             assert not has_condition(slow, "Stalled", "True")  # waiting may fix it
+
+
+def test_the_operator_takes_an_artifact_deadline_flag() -> None:
+    import argparse
+
+    from modelops.operator import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser)
+    assert cli.options_from_args(parser.parse_args([])).artifact_deadline_s == 60.0
+    assert cli.options_from_args(parser.parse_args(["--artifact-deadline", "90s"])).artifact_deadline_s == 90.0

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelops.sandbox import pods
+from modelops.sandbox import events, pods
 from modelops.sandbox.api import Api, ApiError
 from modelops.sandbox.proxy import ServiceProxy, endpoints
 
@@ -92,6 +92,8 @@ class Replica:
     restart_count: int = 0
     restart_at: float | None = None  # in CrashLoopBackOff until then
     backoff_s: float = 10.0  # the first restart's delay (a kubelet's is 10 s)
+    ref: dict[str, Any] | None = None  # the Pod's object reference, for its Events
+    owner: dict[str, Any] | None = None  # its ReplicaSet's or Job's
     last_run: tuple[float, float | None, int | None, str] | None = field(default=None, repr=False)
     _init_process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     created_at: float = field(default_factory=time.time)
@@ -416,6 +418,30 @@ class LocalKubelet:
                    content_type="application/json-patch+json")
         self._written[path] = status
 
+    def _record(self, involved: dict[str, Any], transitions: list[events.Transition], component: str) -> None:
+        """Post Events; one that cannot be posted is logged, never fatal (as on a cluster)."""
+        for transition in transitions:
+            try:
+                self._call("POST", self._path("/api/v1", "events"),
+                           events.event(involved, transition, component, time.time()))
+            except (ApiError, OSError) as exc:
+                log.warning("could not record event %s for %s: %s", transition[1], involved.get("name"), exc)
+
+    def _report_pod(self, replica: Replica, status: dict[str, Any]) -> None:
+        old = self._written.get(self._path("/api/v1", "pods", replica.name, "status"))
+        self._write_status("/api/v1", "pods", replica.name, status)
+        if replica.ref is not None:
+            self._record(replica.ref, events.pod_transitions(replica.name, old, status), "kubelet")
+
+    def _created_pod(self, pod: dict[str, Any], owner: dict[str, Any], component: str) -> dict[str, Any]:
+        """POST a Pod (before its processes start) and record what scheduler and controller say."""
+        created = self._call("POST", self._path("/api/v1", "pods"), pod)
+        name = created["metadata"]["name"]
+        self._record(events.reference(owner), [("Normal", "SuccessfulCreate", f"Created pod: {name}")], component)
+        self._record(events.reference(created), [("Normal", "Scheduled", f"Successfully assigned "
+                                                  f"{self.namespace}/{name} to {pods.NODE_NAME}")], "default-scheduler")
+        return dict(created)
+
     def _delete(self, api: str, plural: str, name: str) -> None:
         try:
             self._call("DELETE", self._path(api, plural, name), timeout=3.0)
@@ -478,13 +504,21 @@ class LocalKubelet:
         if rs is None:
             try:
                 rs = self._call("POST", self._path("/apis/apps/v1", "replicasets"), desired)
+                self._record(events.reference(dep), [("Normal", "ScalingReplicaSet", f"Scaled up replica set "
+                                                      f"{rs['metadata']['name']} from 0 to {want}")],
+                             "deployment-controller")
             except ApiError as exc:
                 if exc.status != 409:
                     raise
                 rs = self._call("GET", self._path("/apis/apps/v1", "replicasets", desired["metadata"]["name"]))
         if rs["spec"].get("replicas") != want:
+            before = int(rs["spec"].get("replicas", 0))
             rs = self._call("PATCH", self._path("/apis/apps/v1", "replicasets", rs["metadata"]["name"]),
                             {"spec": {"replicas": want}}, content_type="application/merge-patch+json")
+            direction = "up" if want > before else "down"
+            self._record(events.reference(dep), [("Normal", "ScalingReplicaSet", f"Scaled {direction} replica set "
+                                                  f"{rs['metadata']['name']} from {before} to {want}")],
+                         "deployment-controller")
         known[digest] = rs
         return rs
 
@@ -503,8 +537,8 @@ class LocalKubelet:
                                    pods.replicaset_status(old, replicas=0, ready=0))
         pod_spec = spec.get("template", {}).get("spec", {})
         while len(current) < want:
-            pod = pods.pod(rs, f"{rs['metadata']['name']}-{_pod_suffix()}")
-            self._call("POST", self._path("/api/v1", "pods"), pod)  # the Pod exists before its processes
+            pod = self._created_pod(pods.pod(rs, f"{rs['metadata']['name']}-{_pod_suffix()}"), rs,
+                                    "replicaset-controller")
             pod_name = pod["metadata"]["name"]
             replica = Replica(
                 name=pod_name,
@@ -515,6 +549,8 @@ class LocalKubelet:
                 init_containers=list(pod_spec.get("initContainers", [])),
                 volumes=list(pod_spec.get("volumes", [])),
                 backoff_s=self.restart_backoff_s,
+                ref=events.reference(pod),
+                owner=events.reference(rs),
             )
             replica.start()
             current.append(replica)
@@ -525,7 +561,7 @@ class LocalKubelet:
             replica.start_main()
             is_ready = replica.ready()
             ready += is_ready
-            self._write_status("/api/v1", "pods", replica.name, pods.pod_status(replica.view(is_ready)))
+            self._report_pod(replica, pods.pod_status(replica.view(is_ready)))
         running = len(self.replicas[name])
         self._write_status("/apis/apps/v1", "replicasets", rs["metadata"]["name"],
                            pods.replicaset_status(rs, replicas=running, ready=ready))
@@ -564,14 +600,14 @@ class LocalKubelet:
         refusal = next((r.refused for r in replicas if r.refused), None)
         phases = tuple(self._job_pod_phase(r) for r in replicas)
         if not pods.job_finished(job) and refusal is None and pods.retries_left(job, phases):
-            pod = pods.job_pod(job, f"{name}-{_pod_suffix()}")
-            self._call("POST", self._path("/api/v1", "pods"), pod)
+            pod = self._created_pod(pods.job_pod(job, f"{name}-{_pod_suffix()}"), job, "job-controller")
             spec = pod["spec"]
             replica = Replica(name=pod["metadata"]["name"], address=self._address(),
                               root=self.workdir / "pods" / self.namespace / pod["metadata"]["name"],
                               template_hash="", container=(spec.get("containers") or [{}])[0],
                               init_containers=list(spec.get("initContainers") or []),
-                              volumes=list(spec.get("volumes") or []), serves=False)
+                              volumes=list(spec.get("volumes") or []), serves=False,
+                              ref=events.reference(pod), owner=events.reference(job))
             replica.start()
             replicas.append(replica)
         statuses = []
@@ -579,7 +615,7 @@ class LocalKubelet:
             replica.start_main()
             status = pods.pod_status(replica.view(replica.running()))
             statuses.append(status)
-            self._write_status("/api/v1", "pods", replica.name, status)
+            self._report_pod(replica, status)
         if not replicas:
             return
         finished = [r.finished_at for r in replicas if r.finished_at is not None]
@@ -587,7 +623,10 @@ class LocalKubelet:
                           ready=sum(1 for r in replicas if r.running()),
                           finished_at=max(finished) if finished else None,
                           refusal=next((r.refused for r in replicas if r.refused), None))
-        self._write_status("/apis/batch/v1", "jobs", name, pods.job_status(job, run))
+        path = self._path("/apis/batch/v1", "jobs", name, "status")
+        old, new = self._written.get(path), pods.job_status(job, run)
+        self._write_status("/apis/batch/v1", "jobs", name, new)
+        self._record(events.reference(job), events.job_transitions(old, new), "job-controller")
 
     @staticmethod
     def _job_pod_phase(replica: Replica) -> str:
@@ -601,6 +640,9 @@ class LocalKubelet:
             self._released.append(replica.address)
             try:
                 self._delete("/api/v1", "pods", replica.name)
+                if replica.owner is not None and replica.owner["kind"] == "ReplicaSet":
+                    self._record(replica.owner, [("Normal", "SuccessfulDelete", f"Deleted pod: {replica.name}")],
+                                 "replicaset-controller")
             except Exception as exc:  # the API may be gone already (shutdown); the pod's processes are not
                 log.warning("could not delete pod %s: %s", replica.name, exc)
 

@@ -129,6 +129,13 @@ def test_replicas_are_pods_of_a_replicaset_of_the_deployment(node: Node) -> None
     assert row[:4] == [meta["name"], "1/1", "Running", "0"]
     assert row[5:7] == [status["podIP"], "modelops-sandbox"]
 
+    def reasons() -> set[str]:
+        return {f"{e['involvedObject']['kind']}/{e['reason']}" for e in k8s.list("v1", "Event", "default")}
+
+    expected = {"Deployment/ScalingReplicaSet", "ReplicaSet/SuccessfulCreate", "Pod/Scheduled", "Pod/Created",
+                "Pod/Started"}
+    wait_for(lambda: expected <= reasons(), "the controllers' and kubelet's events")
+
     # Scaled to zero: the processes stop and the Pod object goes with them.
     process = node.kubelet.replicas["churn-v1"][0].process
     assert process is not None
@@ -262,6 +269,8 @@ def test_a_job_runs_once_and_reports_its_result_as_on_a_cluster(node: Node, tmp_
     # The result the trainer wrote to its terminationMessagePath, as the operator reads it on a cluster.
     result = json.loads(terminated["message"])
     assert (result["result"], result["modelVersion"]) == ("Succeeded", "churn-v2")
+    wait_for(lambda: any(e["reason"] == "Completed" and e["involvedObject"]["name"] == "retrain"
+                         for e in k8s.list("v1", "Event", "default")), "the Job's Completed event")
     jobs = k8s.kubectl("get", "jobs").stdout.splitlines()
     assert jobs[1].split()[:3] == ["retrain", "Complete", "1/1"]
     assert "modelops train: artifact published" in k8s.kubectl("logs", "job/retrain").stdout

@@ -251,6 +251,25 @@ def _event(event: Obj) -> list[Any]:
             (event.get("metadata") or {}).get("name")]
 
 
+# ---- nodes ------------------------------------------------------------------------------
+
+def _node(node: Obj) -> list[Any]:
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    state = {"True": "Ready", "False": "NotReady"}.get(str((ready or {}).get("status")), "Unknown")
+    if spec.get("unschedulable"):
+        state += ",SchedulingDisabled"
+    roles = sorted(key.split("/", 1)[1] for key in (node.get("metadata") or {}).get("labels") or {}
+                   if key.startswith("node-role.kubernetes.io/") and key.split("/", 1)[1])
+    info = status.get("nodeInfo") or {}
+    addresses = status.get("addresses") or []
+    internal = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), NONE)
+    external = next((a["address"] for a in addresses if a.get("type") == "ExternalIP"), NONE)
+    return [state, ",".join(roles) or NONE, _since((node.get("metadata") or {}).get("creationTimestamp")),
+            info.get("kubeletVersion", ""), internal, external, info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>", info.get("containerRuntimeVersion") or "<unknown>"]
+
+
 _NAME: Column = ("Name", "string", 0)
 _AGE: Column = ("Age", "string", 0)
 _WORKLOAD: list[Column] = [("Containers", "string", 1), ("Images", "string", 1), ("Selector", "string", 1)]
@@ -272,6 +291,9 @@ PRINTERS: dict[tuple[str, str], Printer] = {
                                _AGE, *_WORKLOAD], _named(_replicaset)),
     ("batch", "jobs"): ([_NAME, ("Status", "string", 0), ("Completions", "string", 0), ("Duration", "string", 0),
                          _AGE, *_WORKLOAD], _named(_job)),
+    ("", "nodes"): ([_NAME, ("Status", "string", 0), ("Roles", "string", 0), _AGE, ("Version", "string", 0),
+                     ("Internal-IP", "string", 1), ("External-IP", "string", 1), ("OS-Image", "string", 1),
+                     ("Kernel-Version", "string", 1), ("Container-Runtime", "string", 1)], _named(_node)),
     ("", "events"): ([("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
                       ("Object", "string", 0), ("Subobject", "string", 1), ("Source", "string", 1),
                       ("Message", "string", 0), ("First Seen", "string", 1), ("Count", "integer", 1),

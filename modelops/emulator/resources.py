@@ -68,6 +68,8 @@ def _builtin(group: str, version: str, plural: str, kind: str, *, namespaced: bo
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",), subresources=("status",),
              description="Namespace provides a scope for Names."),
+    _builtin("", "v1", "nodes", "Node", namespaced=False, short=("no",), subresources=("status",),
+             description="Node is a worker node in Kubernetes."),
     _builtin("", "v1", "pods", "Pod", short=("po",), categories=("all",), subresources=("status",),
              description="Pod is a collection of containers that can run on a host."),
     _builtin("", "v1", "services", "Service", short=("svc",), categories=("all",), subresources=("status",),

@@ -398,6 +398,7 @@ class LocalKubelet:
         self._written: dict[str, Any] = {}  # object path -> the status last written there
         self._replicasets: dict[str, dict[str, dict[str, Any]]] = {}  # deployment -> hash -> ReplicaSet
         self.job_pods: dict[str, tuple[str, list[Replica]]] = {}  # job -> (its uid, its pods, oldest first)
+        self._node_registered = False
 
     # ---- API ----------------------------------------------------------------------------
 
@@ -476,7 +477,21 @@ class LocalKubelet:
                 self._written.pop(self._path("/apis/apps/v1", "replicasets", known.pop(digest)["metadata"]["name"],
                                              "status"), None)
 
+    def _register_node(self) -> None:
+        """The Node its pods name, as a kubelet registers it (once per start)."""
+        try:
+            self._call("POST", "/api/v1/nodes", pods.node())
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        self._call("PATCH", f"/api/v1/nodes/{pods.NODE_NAME}/status",
+                   [{"op": "add", "path": "/status", "value": pods.node_status(time.time())}],
+                   content_type="application/json-patch+json")
+        self._node_registered = True
+
     def sync_once(self) -> None:
+        if not self._node_registered:
+            self._register_node()
         self._forget_deleted()
         listed = self._call("GET", self._path("/apis/apps/v1", "deployments"),
                             query={"labelSelector": MANAGED_SELECTOR})

@@ -300,3 +300,31 @@ def retries_left(job: dict[str, Any], phases: tuple[str, ...]) -> bool:
     if any(p in ("Pending", "Running", "Succeeded") for p in phases):
         return False
     return sum(1 for p in phases if p == "Failed") <= backoff_limit
+
+
+def node() -> dict[str, Any]:
+    """The sandbox's one Node: this machine, running pods as local processes."""
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux",
+                                                       "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {}}
+
+
+def node_status(now: float) -> dict[str, Any]:
+    import os
+    import platform
+
+    from modelops import __version__
+
+    stamp = rfc3339(now)
+    return {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status", "lastHeartbeatTime": stamp,
+                        "lastTransitionTime": stamp}],
+        "addresses": [{"type": "InternalIP", "address": HOST_IP}, {"type": "Hostname", "address": NODE_NAME}],
+        "capacity": {"cpu": str(os.cpu_count() or 1), "pods": "110"},
+        "allocatable": {"cpu": str(os.cpu_count() or 1), "pods": "110"},
+        "nodeInfo": {"kubeletVersion": f"v1.32.0+modelops.{__version__}", "osImage": platform.platform(),
+                     "kernelVersion": platform.release(), "operatingSystem": "linux",
+                     "architecture": platform.machine(), "containerRuntimeVersion": IMAGE_ID},
+    }

@@ -114,3 +114,16 @@ def test_deployments_replicasets_and_jobs(k8s: EmulatorHandle) -> None:
     jobs = rows(k8s.kubectl("get", "jobs").stdout)
     assert jobs[0] == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert jobs[1][:4] == ["train", "Complete", "1/1", "65s"]
+
+
+@pytest.mark.parametrize(("conditions", "unschedulable", "expected"), [
+    ([{"type": "Ready", "status": "True"}], False, "Ready"),
+    ([{"type": "Ready", "status": "False"}], False, "NotReady"),
+    ([], False, "Unknown"),
+    ([{"type": "Ready", "status": "True"}], True, "Ready,SchedulingDisabled"),
+])
+def test_node_status_and_roles(conditions: list[dict[str, Any]], unschedulable: bool, expected: str) -> None:
+    _, row = printers.PRINTERS[("", "nodes")]
+    node = {"metadata": {"name": "n", "labels": {"node-role.kubernetes.io/worker": "", "x": "y"}},
+            "spec": {"unschedulable": unschedulable}, "status": {"conditions": conditions}}
+    assert row(node)[1:3] == [expected, "worker"]

@@ -136,6 +136,11 @@ def test_replicas_are_pods_of_a_replicaset_of_the_deployment(node: Node) -> None
                 "Pod/Started"}
     wait_for(lambda: expected <= reasons(), "the controllers' and kubelet's events")
 
+    nodes = k8s.kubectl("get", "nodes", "-o", "wide").stdout.splitlines()
+    assert nodes[0].split()[:7] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP"]
+    assert nodes[1].split()[:3] == ["modelops-sandbox", "Ready", "control-plane"]
+    assert nodes[1].split()[5] == "127.0.0.1"
+
     # Scaled to zero: the processes stop and the Pod object goes with them.
     process = node.kubelet.replicas["churn-v1"][0].process
     assert process is not None

@@ -70,7 +70,11 @@ def wait_for_http(url: str, timeout: float, what: str, log_path: Path | None = N
 
 @dataclass
 class Sandbox:
-    """Start with ``start()``, stop with ``stop()`` (or use as a context manager)."""
+    """Start with ``start()``, stop with ``stop()`` (or use as a context manager).
+
+    Start it from a thread that outlives it (the main thread, usually): its processes get
+    PR_SET_PDEATHSIG, which Linux ties to the thread that forked them.
+    """
 
     workdir: Path
     namespace: str = "default"

@@ -125,6 +125,7 @@ def run_demo(workdir: Path, timeout: float = 180.0) -> int:
         answer = infer_one(base, deployment["spec"]["model"], artifact)
         console.print_json(data=answer)
         console.print(sandbox.kubectl("get", "mv,mdep", "-o", "wide").rstrip())
+        console.print(sandbox.kubectl("get", "pods,svc", "-o", "wide").rstrip(), markup=False)
         console.rule("[bold green]demo finished: the model is served and verified")
         return 0
     except SandboxError as exc:

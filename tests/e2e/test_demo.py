@@ -35,3 +35,6 @@ def test_the_demo_serves_the_example_model_and_exits_zero(tmp_path: Path) -> Non
     # The printer columns, as kubectl shows them.
     assert "STABLE" in output
     assert "CANDIDATE" in output
+    # Its pods and Services, as on a cluster: addresses, node, ClusterIP.
+    assert "modelops-sandbox" in output
+    assert "CLUSTER-IP" in output

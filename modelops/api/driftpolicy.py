@@ -86,13 +86,30 @@ class FeatureScore(StatusModel):
     drifted: bool
 
 
+# Bounded status size: the drifted features (at most MAX_DRIFTED_LISTED of them) and the
+# TOP_LISTED features nearest to drifting are listed; the counts cover every feature.
+MAX_DRIFTED_LISTED = 200
+TOP_LISTED = 20
+
+
 class Evaluation(StatusModel):
     time: str = Field(json_schema_extra={"format": "date-time"})
     samples: int = 0
     verdict: Literal["Clean", "Drifted", "Insufficient"]
-    features: list[FeatureScore] = Field(default_factory=list)
+    features: list[FeatureScore] = Field(
+        default_factory=list, max_length=MAX_DRIFTED_LISTED + TOP_LISTED,
+        description="The drifted features and the ones nearest to drifting, worst first.",
+    )
     drifted_features: int = 0
+    total_features: int = 0
+    required_features: int = Field(default=0, description="Drifted features that make the dataset drift.")
+    data_verdict: Literal["Clean", "Drifted", "Insufficient"] | None = None
+    concept_verdict: Literal["Clean", "Drifted", "Insufficient"] | None = None
     accuracy: float | None = None
+    labelled_rows: int | None = None
+    replicas: int = Field(default=0, description="Serving pods whose counts were merged.")
+    unreachable: list[str] = Field(default_factory=list, max_length=20,
+                                   description="Pods that could not be scraped (left out).")
 
 
 class Streak(StatusModel):
@@ -109,8 +126,12 @@ class GateResult(StatusModel):
 class RetrainStatus(StatusModel):
     job: str | None = None
     started_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+    trigger: Literal["Drift", "Manual"] | None = None
+    drift_evaluation: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
     completed_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
     result: Literal["Succeeded", "GateFailed", "Failed"] | None = None
+    reason: str | None = None
+    message: str | None = Field(default=None, max_length=4096)
     model_version: str | None = None
     gate: GateResult | None = None
 
@@ -120,4 +141,5 @@ class DriftPolicyStatus(StatusModel):
     conditions: list[Condition] = Field(default_factory=list)
     last_evaluation: Evaluation | None = None
     streak: Streak = Field(default_factory=Streak)
+    retrains: int = Field(default=0, description="Retraining Jobs started so far; names the next one.")
     last_retrain: RetrainStatus | None = None

@@ -57,7 +57,11 @@ MODEL_DEPLOYMENTS = Resource(GROUP, VERSION, "modeldeployments", "ModelDeploymen
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 SERVICES = Resource("", "v1", "services", "Service")
 EVENTS = Resource("", "v1", "events", "Event")
-BY_KIND = {r.kind: r for r in (MODEL_VERSIONS, MODEL_DEPLOYMENTS, DEPLOYMENTS, SERVICES, EVENTS)}
+DRIFT_POLICIES = Resource(GROUP, VERSION, "driftpolicies", "DriftPolicy")
+PODS = Resource("", "v1", "pods", "Pod")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+BY_KIND = {r.kind: r for r in (MODEL_VERSIONS, MODEL_DEPLOYMENTS, DEPLOYMENTS, SERVICES, EVENTS,
+                               DRIFT_POLICIES, PODS, JOBS)}
 
 
 class ApiError(Exception):

@@ -93,6 +93,7 @@ class Replica:
     restart_at: float | None = None  # in CrashLoopBackOff until then
     backoff_s: float = 10.0  # the first restart's delay (a kubelet's is 10 s)
     ref: dict[str, Any] | None = None  # the Pod's object reference, for its Events
+    _failing_since: float | None = field(default=None, repr=False)  # livenessProbe failing since
     owner: dict[str, Any] | None = None  # its ReplicaSet's or Job's
     last_run: tuple[float, float | None, int | None, str] | None = field(default=None, repr=False)
     _init_process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -277,16 +278,45 @@ class Replica:
         ports = self.container.get("ports") or [{"containerPort": 8080}]
         return int(ports[0]["containerPort"])
 
+    def _probe(self, probe: dict[str, Any]) -> bool:
+        """An httpGet probe as a kubelet runs it: 2xx/3xx within timeoutSeconds (default 1)."""
+        get = probe.get("httpGet") or {}
+        port = get.get("port")
+        number = port if isinstance(port, int) else next(
+            (int(p["containerPort"]) for p in self.container.get("ports") or [] if p.get("name") == port), self.port())
+        url = f"http://{self.address}:{number}{get.get('path', '/')}"
+        try:
+            with urllib.request.urlopen(url, timeout=float(probe.get("timeoutSeconds", 1))) as answer:
+                return bool(200 <= answer.status < 400)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
     def ready(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             return False
-        probe = (self.container.get("readinessProbe") or {}).get("httpGet") or {"path": "/v2/health/ready"}
-        url = f"http://{self.address}:{self.port()}{probe.get('path', '/')}"
-        try:
-            with urllib.request.urlopen(url, timeout=1.0) as answer:
-                return bool(200 <= answer.status < 400)
-        except (urllib.error.URLError, OSError):
-            return False
+        probe = self.container.get("readinessProbe") or {"httpGet": {"path": "/v2/health/ready"}}
+        return self._probe(probe)
+
+    def check_liveness(self, now: float) -> str | None:
+        """Kill the container once its livenessProbe has failed for periodSeconds x failureThreshold
+        (it then restarts, as a kubelet restarts it); the reason, when it did."""
+        probe = self.container.get("livenessProbe")
+        if not probe or not self.running() or self._main_run is None:
+            self._failing_since = None
+            return None
+        if now - self._main_run[0] < float(probe.get("initialDelaySeconds", 0)):
+            return None
+        if self._probe(probe):
+            self._failing_since = None
+            return None
+        if self._failing_since is None:
+            self._failing_since = now
+        allowed = float(probe.get("periodSeconds", 10)) * int(probe.get("failureThreshold", 3))
+        if now - self._failing_since < allowed or self.process is None:
+            return None
+        self._failing_since = None
+        self.process.kill()
+        return f"Container {self.container.get('name')} failed liveness probe for {allowed:.0f}s, will be restarted"
 
     def terminate(self) -> None:
         """SIGTERM to whatever of this pod runs (an init container, or the container)."""
@@ -574,6 +604,10 @@ class LocalKubelet:
         ready = 0
         for replica in self.replicas[name]:
             replica.start_main()
+            killed = replica.check_liveness(time.time())
+            if killed is not None and replica.ref is not None:
+                self._record(replica.ref, [("Warning", "Unhealthy", "Liveness probe failed"),
+                                           ("Normal", "Killing", killed)], "kubelet")
             is_ready = replica.ready()
             ready += is_ready
             self._report_pod(replica, pods.pod_status(replica.view(is_ready)))

@@ -158,3 +158,29 @@ def test_jobs_run_here_when_ours_or_of_the_modelops_image(image: str, labels: di
     job = {"metadata": {"name": "j", "labels": labels},
            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}
     assert kubelet.runs_here(job) is runs
+
+
+def test_a_container_failing_its_liveness_probe_long_enough_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    replica = _replica(tmp_path)
+    # Nothing listens on its port: every probe fails.
+    replica.container = {**POD["containers"][0], "ports": [{"name": "http", "containerPort": 9}],
+                         "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": "http"},
+                                           "periodSeconds": 10, "failureThreshold": 3}}
+    replica.address = "127.0.0.1"
+    replica.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = time.time()
+        replica._main_run = (start, None, None, "")
+        assert replica.check_liveness(start) is None  # the first failure
+        assert replica.check_liveness(start + 29) is None  # within periodSeconds x failureThreshold
+        assert replica.process.poll() is None
+        killed = replica.check_liveness(start + 31)
+        assert killed == "Container serve failed liveness probe for 30s, will be restarted"
+        assert replica.process.wait(10) == -9
+    finally:
+        if replica.process.poll() is None:
+            replica.process.kill()
+            replica.process.wait()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -45,12 +44,6 @@ def kubectl_path() -> str:
     if beside.exists():
         return str(beside)
     raise SandboxError(f"kubectl not found at {beside}: install the dev extras (`make install`)")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(url: str, timeout: float, what: str, log_path: Path | None = None,

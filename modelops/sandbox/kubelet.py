@@ -695,10 +695,6 @@ class LocalKubelet:
             except Exception as exc:  # the API may be gone already (shutdown); the pod's processes are not
                 log.warning("could not delete pod %s: %s", replica.name, exc)
 
-    def endpoints(self, name: str) -> list[str]:
-        """Base URLs of the ready replicas of a Deployment."""
-        return [f"http://{r.address}:{r.port()}" for r in self.replicas.get(name, []) if r.ready()]
-
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         while not stop.is_set():
             try:

@@ -8,7 +8,7 @@ this order:
 1. no status yet, or ``status.observedGeneration`` (or the Ready condition's) behind
    ``metadata.generation``: Progressing, since the operator has not looked at this spec yet;
 2. a failure the user must fix: Degraded (``InvalidSpec``, a ModelVersion's artifact or
-   validation failure, a ModelDeployment rolled back or failed, ``Stalled``/``Degraded`` True);
+   validation failure or error, a ModelDeployment rolled back or failed, ``Stalled``/``Degraded`` True);
 3. a pause the user asked for: Suspended (``spec.paused``, a ModelDeployment in phase Paused,
    ``spec.suspend`` on a DriftPolicy);
 4. a ModelDeployment in phase Pending or Progressing: Progressing, even while its stable
@@ -37,7 +37,9 @@ FAILED_REASONS: dict[str, frozenset[str]] = {
             "UntrustedType",
             "ArtifactUnreachable",
             "ValidationFailed",
+            "ValidationError",
             "VersionSkew",
+            "NameConflict",
         }
     ),
     "ModelDeployment": frozenset({"InvalidSpec"}),

@@ -20,8 +20,11 @@ from modelops.artifact.errors import REASONS as ARTIFACT_REASONS
 from modelops.artifact.format import ModelFormat
 
 # Reasons of the ArtifactVerified / Validated / Ready conditions: every ArtifactError reason
-# (the operator copies them into status as they are) and those of success and validation.
-REASONS = ("Verified", *ARTIFACT_REASONS, "ValidationPassed", "ValidationFailed", "ValidationError")
+# (the operator copies them into status as they are) and those of success and validation
+# (NameConflict: the validation Job's name is taken by an object this version does not own).
+REASONS = (
+    "Verified", *ARTIFACT_REASONS, "ValidationPassed", "ValidationFailed", "ValidationError", "NameConflict",
+)
 
 
 class ArtifactRef(Model):

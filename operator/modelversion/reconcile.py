@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from modelops.api.modelversion import ModelVersionSpec
 from modelops.conditions import Desired, find, merge, transitions
+from modelops.operator.modelversion.validation import is_final
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
 # Failures that may go away by themselves (an upload not finished, a server down or slow).
@@ -38,6 +39,14 @@ class Verify:
 
 
 @dataclass(frozen=True)
+class Validate:
+    """The artifact is verified and spec.validation is declared but not concluded: observe the
+    validation Job (and the champion) and take the next step (``validation.step``)."""
+
+    model: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What inspecting the artifact found: a status.artifact summary, or a failure reason."""
 
@@ -50,7 +59,7 @@ class Outcome:
         return self.summary is not None
 
 
-def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify:
+def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify | Validate:
     meta = obj.get("metadata") or {}
     status: Mapping[str, Any] = obj.get("status") or {}
     generation = meta.get("generation")
@@ -76,6 +85,10 @@ def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify:
              or (verified.get("status") == "False" and verified.get("reason") not in TRANSIENT_REASONS))
     )
     if settled and not retry:
+        # Validation only ever follows a verified artifact, and runs until it has concluded.
+        if (spec.validation is not None and verified is not None and verified.get("status") == "True"
+                and not is_final(status, generation)):
+            return Validate(spec.model)
         return Plan(status=dict(status))
     if verified is None or verified.get("observedGeneration") != generation:
         # First visit of this generation: say so (Unknown) before the download, then look again.
@@ -127,7 +140,9 @@ def conclude(obj: Mapping[str, Any], outcome: Outcome, now: datetime) -> Plan:
     events = _events(status.get("conditions"), conditions)
     if retry:
         events.insert(0, Event("Normal", "RetryRequested", f"{ACTION_ANNOTATION}=retry: artifact verified again"))
-    return Plan(status=new_status, events=tuple(events), remove_action=retry)
+    # Declared validation: the next reconcile (right away) starts or reads the validation Job.
+    requeue = 0.0 if spec.validation is not None else None
+    return Plan(status=new_status, events=tuple(events), remove_action=retry, requeue_after=requeue)
 
 
 def _summary(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +162,7 @@ def _validated(spec: ModelVersionSpec | None) -> Desired:
         return Desired("Validated", "Unknown", "NotRequested", "no validation declared in spec.validation")
     return Desired(
         "Validated", "Unknown", "ValidationPending",
-        "spec.validation is declared but this operator does not run validations yet; the version stays not Ready",
+        "spec.validation is declared: the validation Job runs once the artifact is verified; not Ready until it passes",
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 OPERATOR = Path(__file__).resolve().parents[2] / "operator"
 PURE = [
+    "modelversion/validation.py",
     "plans.py",
     "modeldeployment/children.py",
     "modeldeployment/observed.py",

@@ -3,7 +3,7 @@
 local failedReasons = {
   InvalidSpec = true, InvalidArtifact = true, DigestMismatch = true, ArtifactNotFound = true, UnsupportedFormat = true,
   UntrustedFormat = true, UntrustedType = true, ArtifactUnreachable = true, ValidationFailed = true,
-  VersionSkew = true,
+  ValidationError = true, VersionSkew = true, NameConflict = true,
 }
 
 local function describe(condition)

@@ -37,6 +37,7 @@ from tests.operator.harness import (
     wait_deployment,
     wait_for,
 )
+from tests.operator.validation_jobs import build, holdout_csv, run_validation_job, validated_version
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,7 @@ def granted(rules: list[dict[str, Any]]) -> set[Access]:
 def owner_finalizer_grants(k8s: EmulatorHandle) -> set[Access]:
     """`update` on owner/finalizers for every owner a child blocks the deletion of."""
     needed: set[Access] = set()
-    for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service")):
+    for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("batch/v1", "Job")):
         for child in k8s.list(api_version, kind):
             for ref in child["metadata"].get("ownerReferences") or ():
                 if ref.get("blockOwnerDeletion"):
@@ -116,6 +117,12 @@ def rollout_scenario(k8s: EmulatorHandle, tmp_path: Path) -> None:
         for kind, name in (("ModelVersion", "churn-v1"), ("ModelDeployment", "churn")):
             k8s.patch(MV_API, kind, name, {"metadata": {"annotations": {"modelops.dev/action": "retry"}}})
             wait_for(_action_removed(k8s, kind, name), f"action on {kind} acted on")
+        # A version that declares validation: its Job is created, watched, its pods listed.
+        built = build(tmp_path / "v3", biased=False)
+        k8s.create(validated_version("churn-v3", built, {"holdoutUri": holdout_csv(tmp_path / "holdout.csv")}))
+        run_validation_job(k8s, "churn-v3-validate", tmp_path)
+        wait_for(lambda: has_condition(k8s.get(MV_API, "ModelVersion", "churn-v3"), "Validated", "True"),
+                 "churn-v3 validated")
 
 
 def _action_removed(k8s: EmulatorHandle, kind: str, name: str) -> Callable[[], bool]:

@@ -3,9 +3,10 @@ and inspect_remote, which reads only the manifest and the metadata."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import shutil
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,9 +69,12 @@ def test_the_declared_format_and_trust_are_checked_against_the_metadata(artifact
     assert err.value.reason == "UntrustedFormat"
 
 
-def test_without_the_protocols_package_the_error_names_it() -> None:
-    if importlib.util.find_spec("s3fs") is not None:
-        pytest.skip("s3fs is installed")
+def test_without_the_protocols_package_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # s3fs is installed for the other tests: hide it, and forget the class fsspec may have cached.
+    monkeypatch.setitem(sys.modules, "s3fs", None)
+    for protocol in ("s3", "s3a"):
+        # (the module, not fsspec.registry, which is the read-only view fsspec exports)
+        monkeypatch.delitem(importlib.import_module("fsspec.registry")._registry, protocol, raising=False)
     with pytest.raises(ArtifactError, match="s3") as err:
         open_source("s3://models/churn/v2/")
     assert err.value.reason == "UnsupportedFormat"

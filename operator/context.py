@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from modelops.operator.analysis.pods import PodsSource
 from modelops.operator.kube import Kube
 from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.options import DEFAULT_IMAGE
@@ -22,3 +23,5 @@ class Context:
     image: str = DEFAULT_IMAGE
     clock: Callable[[], datetime] = field(default=utcnow)
     inspections: Inspections = field(default_factory=Inspections)
+    # Rollout analysis scrapes: remembers the previous scrape per ModelDeployment.
+    pods_source: PodsSource = field(default_factory=PodsSource)

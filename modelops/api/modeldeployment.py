@@ -40,6 +40,10 @@ REASONS = (
     "VersionMissing",
     "VersionReplaced",
     "ChildWriteFailed",
+    "AnalysisFailed",
+    "InsufficientData",
+    "Aborted",
+    "RollingOut",
 )
 
 
@@ -74,7 +78,7 @@ class Prometheus(Model):
 
 
 class CanaryStep(Model):
-    weight: Percent
+    weight: int = Field(ge=1, le=100, description="The candidate's share of replicas, percent (1-100).")
     pause: Duration | None = None
 
 
@@ -165,6 +169,14 @@ class HistoryEntry(StatusModel):
     reason: str = ""
 
 
+class Retiring(StatusModel):
+    """A version replaced by a canary promotion: its children stay (no longer selected by
+    Service ``D``) until ``deleteAfter`` (``spec.strategy.scaleDownDelay``), then go."""
+
+    version: str
+    delete_after: str = Field(json_schema_extra={"format": "date-time"})
+
+
 class PinnedArtifact(StatusModel):
     """What one version's pods serve, copied from its ModelVersion when that was Ready.
 
@@ -191,7 +203,15 @@ class ModelDeploymentStatus(StatusModel):
     step_started_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
     replicas: int | None = Field(default=None, ge=0)
     available_replicas: int | None = Field(default=None, ge=0)
-    analysis: list[AnalysisResult] = Field(default_factory=list)
+    analysis: list[AnalysisResult] = Field(default_factory=list, max_length=16)
+    step_verdict: Verdict | None = Field(
+        default=None, description="The latest analysis decision of the current step (a step advances on Pass)."
+    )
+    failed_analyses: int | None = Field(
+        default=None, ge=0, description="Failed analyses of this rollout (failureLimit rolls back)."
+    )
+    last_analysis_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
+    retiring: list[Retiring] = Field(default_factory=list, max_length=4)
     ab_test: ABTestStatus | None = None
     endpoint: str | None = None
     pinned: list[PinnedArtifact] = Field(

@@ -199,8 +199,11 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, image: str) -> dict[str, Any]:
-    """The apps/v1 Deployment serving one version."""
+def deployment(
+    owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, image: str, replicas: int | None = None
+) -> dict[str, Any]:
+    """The apps/v1 Deployment serving one version (``replicas``: a canary's share, 0 for a
+    rolled-back candidate; ``spec.replicas`` by default)."""
     name = child_name(owner.name, version.name)
     child_labels = labels(owner.name, spec.model, version.name)
     volume_mounts_fetch = [{"name": "models", "mountPath": MODEL_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
@@ -237,7 +240,7 @@ def deployment(owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, 
         "kind": "Deployment",
         "metadata": _metadata(owner, name, child_labels, **{SHA256_ANNOTATION: version.sha256}),
         "spec": {
-            "replicas": spec.replicas,
+            "replicas": spec.replicas if replicas is None else replicas,
             "selector": {"matchLabels": selector_labels(owner.name, version.name)},
             "template": {
                 "metadata": {"labels": dict(child_labels), "annotations": {SHA256_ANNOTATION: version.sha256}},
@@ -274,7 +277,9 @@ def version_service(owner: Owner, model: str, version: str) -> dict[str, Any]:
     )
 
 
-def main_service(owner: Owner, model: str, stable: str) -> dict[str, Any]:
-    """Service ``D``: what clients call; it selects the stable version's pods."""
+def main_service(owner: Owner, model: str, stable: str, *, both: bool = False) -> dict[str, Any]:
+    """Service ``D``: what clients call; it selects the stable version's pods, or with
+    ``both`` (a canary under the Replicas router) every serving pod of the deployment."""
     service_labels = labels(owner.name, model, stable)
-    return _service(owner, owner.name, service_labels, selector_labels(owner.name, stable))
+    selector = {INSTANCE_LABEL: owner.name} if both else selector_labels(owner.name, stable)
+    return _service(owner, owner.name, service_labels, selector)

@@ -28,11 +28,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelops.api.common import DNS_1035_PATTERN, parse_duration
-from modelops.api.modeldeployment import HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus, PinnedArtifact
+from modelops.api.modeldeployment import (
+    HistoryEntry,
+    ModelDeploymentSpec,
+    ModelDeploymentStatus,
+    PinnedArtifact,
+    Retiring,
+)
 from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
+from modelops.operator.analysis.sources import Observation, SourceConfigError, source_kind
 from modelops.operator.modeldeployment import children
 from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
 from modelops.operator.modeldeployment.observed import Child, Observed, Version
+from modelops.operator.modeldeployment.strategies import canary, recreate
+from modelops.operator.modeldeployment.strategies.step import Action, Decision, Inputs
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
 HISTORY_LIMIT = 10
@@ -41,9 +50,13 @@ ANNOUNCED = ("Ready", "Progressing", "Degraded")
 # Reasons that no amount of waiting fixes: the spec must change (or a retry be asked for).
 STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict", "VersionMissing"})
 WARNING_REASONS = frozenset(
-    {"InvalidSpec", "VersionNotFound", "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
+    {"InvalidSpec", "VersionNotFound", "AnalysisFailed", "InsufficientData", "Aborted",
+ "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
      "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed"}
 )
+# Progressing reasons of a rollback: the candidate is not tried again until spec or a retry changes.
+ROLLBACK_REASONS = frozenset({"ProgressDeadlineExceeded", "AnalysisFailed", "Aborted"})
+ACTIONS = frozenset({"promote", "abort", "retry"})
 # Another application's object raises no event of ours: look again to see whether it has gone.
 CONFLICT_RECHECK_S = 60.0
 
@@ -56,7 +69,11 @@ class _Blocked:
     message: str
 
 
-def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetime) -> Plan:
+def plan(
+    obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetime, observation: Observation | None = None
+) -> Plan:
+    """The next step; ``observation``: what the metrics source saw, fetched by sync because
+    ``analysis_due`` said the rollout's analysis is due (consumed here, purely)."""
     meta = obj.get("metadata") or {}
     status: Mapping[str, Any] = obj.get("status") or {}
     owner = Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid")))
@@ -74,8 +91,38 @@ def plan(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetim
         return _invalid(owner, status, observed, unsupported, generation=generation, now=now)
     return _Rollout(
         owner=owner, spec=spec, status=status, observed=observed, image=image, now=now, generation=generation,
-        retry=action == "retry",
+        action=action, observation=observation,
     ).plan()
+
+
+def analysis_due(obj: Mapping[str, Any], observed: Observed, *, image: str, now: datetime) -> AnalysisRequest | None:
+    """What to observe, when the rollout in flight wants an analysis now (else None)."""
+    meta = obj.get("metadata") or {}
+    status: Mapping[str, Any] = obj.get("status") or {}
+    try:
+        spec = ModelDeploymentSpec.model_validate(obj.get("spec") or {})
+    except ValidationError:
+        return None
+    stable, candidate = status.get("stable"), status.get("candidate")
+    if _unsupported(spec) or spec.strategy.type != "Canary" or not stable or not candidate:
+        return None
+    rollout = _Rollout(
+        owner=Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid"))), spec=spec,
+        status=status, observed=observed, image=image, now=now, generation=meta.get("generation"),
+        action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
+    )  # fmt: skip
+    target, _version, blocked = rollout._target()
+    if blocked is not None or target != candidate or not canary.analysis_due(rollout._inputs(stable, candidate)):
+        return None
+    return AnalysisRequest(spec, stable, candidate, parse_duration(spec.strategy.analysis.interval))
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    spec: ModelDeploymentSpec
+    stable: str
+    candidate: str
+    interval: timedelta
 
 
 def _invalid_name(name: str) -> str | None:
@@ -107,6 +154,14 @@ def _unsupported(spec: ModelDeploymentSpec) -> str | None:
         return f"spec.router: router {spec.router} is not implemented yet; use Replicas"
     if spec.promotion == "Manual" and spec.version is None:
         return "spec.version: required when spec.promotion is Manual"
+    if spec.strategy.type == "Canary":
+        bad_steps = canary.invalid_steps(spec.strategy.canary)
+        if bad_steps:
+            return bad_steps
+        try:
+            source_kind(spec)
+        except SourceConfigError as exc:
+            return f"{exc.field}: {exc}"
     return None
 
 
@@ -153,11 +208,18 @@ class _Rollout:
         image: str,
         now: datetime,
         generation: int | None,
-        retry: bool,
+        action: str | None = None,
+        observation: Observation | None = None,
     ) -> None:
         self.owner, self.spec, self.status, self.observed = owner, spec, status, observed
-        self.image, self.now, self.generation, self.retry = image, now, generation, retry
+        self.image, self.now, self.generation = image, now, generation
+        self.retry = action == "retry"
+        # A one-shot action is acted on by this reconcile and then removed (an unknown one is left).
+        self.action: Action | None = "promote" if action == "promote" else "abort" if action == "abort" else None
+        self.remove_action = action in ACTIONS
+        self.observation = observation
         self.events: list[Event] = []
+        self.retiring: list[dict[str, Any]] = [dict(r) for r in status.get("retiring") or () if _valid_retiring(r)]
         self.history: list[dict[str, Any]] = [dict(h) for h in status.get("history") or () if _valid_history(h)]
         self.pins: dict[str, ServedVersion] = _pins(status)
 
@@ -235,7 +297,7 @@ class _Rollout:
         return (
             not self.retry
             and progressing is not None
-            and progressing.get("reason") == "ProgressDeadlineExceeded"
+            and progressing.get("reason") in ROLLBACK_REASONS
             and progressing.get("observedGeneration") == self.generation
             and bool(self.history)
             and self.history[-1].get("version") == target
@@ -253,12 +315,21 @@ class _Rollout:
     def _deadline(self) -> timedelta:
         return parse_duration(self.spec.strategy.progress_deadline)
 
-    def _started(self, candidate: str) -> datetime:
-        if self.status.get("candidate") == candidate and self.status.get("stepStartedAt"):
-            return datetime.fromisoformat(str(self.status["stepStartedAt"]))
-        return self.now
-
     # -- decision ---------------------------------------------------------------------------
+
+    def _decision(self, stable: str | None, candidate: str) -> Decision:
+        """The strategy's next step for the rollout in flight (a first rollout is Recreate's)."""
+        inputs = self._inputs(stable, candidate)
+        if stable is not None and self.spec.strategy.type == "Canary":
+            return canary.decide(inputs)
+        return recreate.decide(inputs)
+
+    def _inputs(self, stable: str | None, candidate: str) -> Inputs:
+        return Inputs(
+            spec=self.spec, status=self.status, stable=stable, candidate=candidate,
+            stable_child=self._deployment(stable), candidate_child=self._deployment(candidate), now=self.now,
+            action=self.action, observation=self.observation,
+        )  # fmt: skip
 
     def plan(self) -> Plan:
         stable: str | None = self.status.get("stable")
@@ -269,7 +340,8 @@ class _Rollout:
         if conflict is not None:
             blocked = conflict
         candidate: str | None = None
-        started: datetime | None = None
+        decision: Decision | None = None
+        scaled_to_zero: str | None = None  # a rolled-back candidate: its Deployment kept at 0 replicas
         requeue: float | None = None
         phase = "Stable" if stable else "Pending"
         progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable" if stable else "")
@@ -277,18 +349,22 @@ class _Rollout:
         if target is not None and target != stable and blocked is None and self._rolled_back_before(target):
             blocked = self._rolled_back(target)
             phase = "RolledBack" if stable else "Failed"
-            progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
+            previous = find(self.status.get("conditions"), "Progressing") or {}
+            progressing = Desired("Progressing", "False", str(previous.get("reason")), blocked.message)
+            scaled_to_zero = target if stable and self.spec.strategy.type != "Recreate" else None
         elif blocked is not None:
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
             if blocked.reason == "NameConflict":
                 requeue = CONFLICT_RECHECK_S
-        elif target is not None and stable is not None and target != stable and self.spec.strategy.type != "Recreate":
+        elif target is not None and stable is not None and target != stable and self.spec.strategy.type not in (
+            "Recreate", "Canary"
+        ):
             # A first rollout has no stable version to compare with, so every strategy deploys it
             # directly (as Argo Rollouts does); only a change of version needs progressive delivery.
             blocked = _Blocked(
                 "InvalidSpec",
                 f"spec.strategy.type: a {self.spec.strategy.type} rollout from {stable} to {target} is not "
-                f"implemented yet; use Recreate",
+                f"implemented yet; use Recreate or Canary",
             )
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
         elif target != stable and self.spec.paused and self.status.get("candidate") != target:
@@ -297,36 +373,35 @@ class _Rollout:
             progressing = Desired("Progressing", "False", "Paused", blocked.message)
         elif target is not None and target != stable:
             candidate = target
-            started = self._started(candidate)
             if self.status.get("candidate") != candidate:
                 self.events.append(Event("Normal", "RolloutStarted", self._rollout_started_message(candidate, stable)))
-            child = self._deployment(candidate)
-            if self._available(candidate) and not self.spec.paused:
-                self._promote(candidate, stable)
-                stable, candidate, started = candidate, None, None
-                phase = "Stable"
-                progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable")
-            elif self.spec.paused:
-                # The deadline does not run while paused: it starts afresh when the pause ends.
-                phase, started = "Paused", None
-                figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
-                progressing = Desired("Progressing", "False", "Paused", f"rollout of {candidate} paused: {figures}")
-            elif self.now - started >= self._deadline():
-                self._roll_back(candidate, child, stable)
+            decision = self._decision(stable, candidate)
+            self.events.extend(decision.events)
+            phase, progressing = decision.phase, decision.progressing
+            if decision.outcome == "promote":
+                self._promote(candidate, stable, decision.reason)
+                if stable is not None and self.spec.strategy.type != "Recreate":
+                    self._retire(stable)
+                stable, candidate = candidate, None
+            elif decision.outcome == "rollback":
+                self._roll_back(candidate, stable, decision.reason)
                 blocked = self._rolled_back(candidate)
-                candidate, started = None, None
-                phase = "RolledBack" if stable else "Failed"
-                progressing = Desired("Progressing", "False", "ProgressDeadlineExceeded", blocked.message)
+                progressing = Desired("Progressing", "False", decision.progressing.reason, blocked.message)
+                scaled_to_zero = candidate if stable and self.spec.strategy.type != "Recreate" else None
+                candidate = None
             else:
-                phase = "Progressing"
-                remaining = (started + self._deadline() - self.now).total_seconds()
-                requeue = max(remaining, 1.0)
-                figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
-                progressing = Desired("Progressing", "True", "RollingOut", f"rolling out {candidate}: {figures}")
+                requeue = decision.requeue_after
 
-        desired = self._desired_children(stable, candidate)
+        in_flight = decision if candidate is not None else None
+        retiring = self._retiring(stable, candidate)
+        if retiring:
+            soonest = min(datetime.fromisoformat(r["deleteAfter"]) for r in retiring)
+            wake = max((soonest - self.now).total_seconds(), 1.0)
+            requeue = wake if requeue is None else min(requeue, wake)
+        desired = self._desired_children(stable, candidate, in_flight, scaled_to_zero)
         desired_names = {(str(c["kind"]), str(c["metadata"]["name"])) for c in desired}
         keep = self._kept_without_spec(stable, candidate)
+        keep |= {child_name(self.owner.name, r["version"]) for r in retiring}
         delete = tuple(
             sorted(
                 (child.kind, child.name, child.uid)
@@ -338,7 +413,7 @@ class _Rollout:
         conditions = merge(
             self.status.get("conditions"),
             [
-                self._ready(stable, candidate, blocked),
+                self._ready(stable, candidate, blocked, in_flight),
                 progressing,
                 self._degraded(stable),
                 # kstatus (Flux): in progress while a version rolls out; stalled when only a change helps.
@@ -350,19 +425,22 @@ class _Rollout:
             self.now,
         )
         serving = self._deployment(stable) if stable else self._deployment(candidate)
+        analysis = self._analysis_fields(decision, candidate is not None or decision is not None)
         new_status: dict[str, Any] = {
             **{k: v for k, v in self.status.items() if k not in _OWNED_FIELDS},
             "observedGeneration": self.generation,
             "phase": phase,
             "stable": stable,
             "candidate": candidate,
-            "weight": (0 if candidate else 100) if stable else None,
-            "step": 0 if candidate else None,
-            "stepStartedAt": now_rfc3339(started) if started else None,
+            "weight": self._weight(stable, candidate, in_flight),
+            "step": in_flight.step if in_flight is not None else None,
+            "stepStartedAt": now_rfc3339(in_flight.started) if in_flight and in_flight.started else None,
+            **analysis,
             "replicas": self.spec.replicas,
             "availableReplicas": serving.available if serving else 0,
             "endpoint": children.endpoint(self.owner, self.spec.model) if (stable or candidate) else None,
-            "pinned": self._pinned(stable, candidate),
+            "pinned": self._pinned(stable, candidate or scaled_to_zero),
+            "retiring": retiring,
             "history": self.history[-HISTORY_LIMIT:],
             "conditions": conditions,
         }
@@ -374,24 +452,55 @@ class _Rollout:
             delete=delete,
             events=tuple(events),
             requeue_after=requeue,
-            remove_action=self.retry,
+            remove_action=self.remove_action,
         )
+
+    def _weight(self, stable: str | None, candidate: str | None, decision: Decision | None) -> int | None:
+        if not stable:
+            return None
+        if candidate is None:
+            return 100 if stable else None
+        return decision.weight if decision is not None and decision.both_serve else 0
+
+    def _analysis_fields(self, decision: Decision | None, rolling: bool) -> dict[str, Any]:
+        """The analysis state: carried while a rollout is in flight and when it ends (so its
+        last figures stay readable), cleared when a new rollout starts."""
+        if decision is None:
+            if rolling:
+                return {}
+            return {k: self.status.get(k) for k in ("analysis", "stepVerdict", "failedAnalyses", "lastAnalysisAt")}
+        return {
+            "analysis": list(decision.analysis) if decision.analysis is not None else self.status.get("analysis"),
+            "stepVerdict": decision.verdict,
+            "failedAnalyses": decision.failed_analyses if decision.failed_analyses else None,
+            "lastAnalysisAt": decision.last_analysis_at,
+        }
+
+    def _retire(self, old: str) -> None:
+        delay = parse_duration(self.spec.strategy.scale_down_delay)
+        if delay.total_seconds() > 0:
+            self.retiring.append({"version": old, "deleteAfter": now_rfc3339(self.now + delay)})
+
+    def _retiring(self, stable: str | None, candidate: str | None) -> list[dict[str, Any]]:
+        """Versions replaced by a promotion, kept until their scaleDownDelay ends; a new rollout
+        ends the delay early (Service D under a canary selects every serving pod)."""
+        if candidate is not None:
+            return []
+        return [r for r in self.retiring
+                if r["version"] != stable and datetime.fromisoformat(r["deleteAfter"]) > self.now]
 
     def _rollout_started_message(self, candidate: str, stable: str | None) -> str:
         beside = f" next to {stable}" if stable else ""
-        return f"rolling out {candidate} with {self.spec.replicas} replica(s){beside} (Recreate)"
+        how = self.spec.strategy.type if stable else "Recreate"
+        return f"rolling out {candidate} with {self.spec.replicas} replica(s){beside} ({how})"
 
-    def _promote(self, candidate: str, stable: str | None) -> None:
-        child = self._deployment(candidate)
-        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
-        replaced = f"; deleting {stable}" if stable else ""
-        self.events.append(Event("Normal", "Promoted", f"{candidate} promoted: {figures}{replaced}"))
+    def _promote(self, candidate: str, stable: str | None, reason: str) -> None:
+        replaced = f"; {stable} retires" if stable else ""
+        self.events.append(Event("Normal", "Promoted", f"{candidate} promoted: {reason}{replaced}"))
         self.history.append({"version": candidate, "result": "Promoted", "at": now_rfc3339(self.now),
-                             "reason": f"all {self.spec.replicas} replica(s) available"})
+                             "reason": reason})
 
-    def _roll_back(self, candidate: str, child: Child | None, stable: str | None) -> None:
-        figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
-        reason = f"{candidate}: {figures} after progressDeadline {self.spec.strategy.progress_deadline}"
+    def _roll_back(self, candidate: str, stable: str | None, reason: str) -> None:
         keeps = f"; {stable} keeps serving" if stable else "; nothing is serving"
         self.events.append(Event("Warning", "RolledBack", f"rolled back {reason}{keeps}"))
         self.history.append(
@@ -423,17 +532,31 @@ class _Rollout:
             out.append(_pin(served))
         return out
 
-    def _desired_children(self, stable: str | None, candidate: str | None) -> list[Mapping[str, Any]]:
+    def _desired_children(
+        self, stable: str | None, candidate: str | None, decision: Decision | None, scaled_to_zero: str | None
+    ) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
-        for name in (stable, candidate):
+        scales: list[tuple[str | None, int | None]] = [
+            (stable, None),
+            (candidate, decision.candidate_replicas if decision is not None else None),
+            (scaled_to_zero, 0),
+        ]
+        for name, replicas in scales:
             served = self._served(name) if name else None
             if name and served is not None:
-                out.append(children.deployment(self.owner, self.spec, served, self.image))
+                out.append(children.deployment(self.owner, self.spec, served, self.image, replicas))
                 out.append(children.version_service(self.owner, self.spec.model, name))
-        # Clients reach the stable version; on a first rollout, the only version there is.
+        # Clients reach the stable version (and, during a canary, the candidate's pods too);
+        # on a first rollout, the only version there is.
         front = stable or candidate
         if front:
-            out.append(children.main_service(self.owner, self.spec.model, front))
+            both = decision is not None and decision.both_serve and stable is not None
+            main = children.main_service(self.owner, self.spec.model, front, both=both)
+            current = self.observed.services.get(self.owner.name)
+            if both and current is not None and children.VERSION_LABEL in ((current.body.get("spec") or {}).get(
+                    "selector") or {}):
+                main["spec"]["selector"][children.VERSION_LABEL] = None  # merge patch: drop the key
+            out.append(main)
         # Someone else's object is never written, whatever else is done.
         return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
 
@@ -446,10 +569,14 @@ class _Rollout:
         """Children of a serving version whose ModelVersion is gone: left alone, never deleted."""
         return {child_name(self.owner.name, v) for v in (stable, candidate) if v and self._served(v) is None}
 
-    def _ready(self, stable: str | None, candidate: str | None, blocked: _Blocked | None) -> Desired:
+    def _ready(
+        self, stable: str | None, candidate: str | None, blocked: _Blocked | None, decision: Decision | None
+    ) -> Desired:
         serving = _serving_note(stable, self._deployment(stable))
         if blocked is not None:
             return Desired("Ready", "False", blocked.reason, f"{blocked.message}; {serving or 'nothing is serving'}")
+        if candidate is not None and decision is not None and decision.both_serve:
+            return Desired("Ready", "False", decision.progressing.reason, f"{decision.progressing.message}; {serving}")
         if candidate is not None:
             child = self._deployment(candidate)
             figures = f"{child.available if child else 0}/{self.spec.replicas} replicas available"
@@ -474,7 +601,8 @@ class _Rollout:
 # Status fields this reconciler computes; other fields (of later capabilities) are kept as they are.
 _OWNED_FIELDS = frozenset(
     {"observedGeneration", "phase", "stable", "candidate", "weight", "step", "stepStartedAt", "replicas",
-     "availableReplicas", "endpoint", "pinned", "history", "conditions"}
+     "availableReplicas", "endpoint", "pinned", "history", "conditions", "analysis", "stepVerdict",
+     "failedAnalyses", "lastAnalysisAt", "retiring"}
 )
 
 
@@ -493,6 +621,14 @@ def _through_model(status: Mapping[str, Any]) -> dict[str, Any]:
 def _valid_history(entry: Any) -> bool:
     try:
         HistoryEntry.model_validate(entry)
+    except ValidationError:
+        return False
+    return True
+
+
+def _valid_retiring(entry: Any) -> bool:
+    try:
+        Retiring.model_validate(entry)
     except ValidationError:
         return False
     return True

@@ -6,6 +6,13 @@ that an object of that name which is not ours (another application's Service ``w
 NameConflict the plan sees, not something ``ensure`` would patch. Should one appear between
 that look and the write, ``ensure`` refuses it too, and the plan is made again knowing it.
 A child the API server refuses (422, 403) still leaves a status saying so.
+
+Rollout analysis is the one other I/O: when ``reconcile.analysis_due`` says the rollout in
+flight wants an analysis, the pods are listed by label through the API and the metrics
+source observes them; the pure plan then consumes that observation. The Pods source keeps
+the previous scrape in memory (``ctx.pods_source``): after a restart its first scrape is a
+baseline (one Inconclusive analysis, one interval lost); everything else the rollout needs
+(step, verdicts, failed analyses, when the last analysis ran) is in status.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from modelops.operator import kube
+from modelops.operator.analysis.factory import source_for
+from modelops.operator.analysis.sources import Observation, Query, pod_targets
 from modelops.operator.context import Context
 from modelops.operator.modeldeployment import reconcile
 from modelops.operator.modeldeployment.children import owned_selector
@@ -40,9 +50,12 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     listed: dict[ChildKey, Mapping[str, Any]] = {_key(c): c for c in [*deployments, *services]}
     others: dict[ChildKey, Mapping[str, Any]] = {}
 
+    now = ctx.clock()
+    observation = await _observe(ctx, obj, Observed.from_objects(uid, versions, deployments, services), now)
+
     def decide() -> Plan:
         observed = Observed.from_objects(uid, versions, deployments, services, others.values())
-        return reconcile.plan(obj, observed, image=ctx.image, now=ctx.clock())
+        return reconcile.plan(obj, observed, image=ctx.image, now=now, observation=observation)
 
     plan = decide()
     if await _look_up_unlisted(ctx, namespace, plan, listed, others):
@@ -62,6 +75,18 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
             await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, failed)
             raise
     raise kube.ApiUnavailable(f"ModelDeployment {namespace}/{name}: child names keep being taken; trying again")
+
+
+async def _observe(ctx: Context, obj: Mapping[str, Any], observed: Observed, now: datetime) -> Observation | None:
+    """The analysis' observation, when one is due (the single I/O step of an analysis)."""
+    due = reconcile.analysis_due(obj, observed, image=ctx.image, now=now)
+    if due is None:
+        return None
+    meta = obj["metadata"]
+    namespace, name = str(meta["namespace"]), str(meta["name"])
+    pods = await ctx.kube.list(kube.PODS, namespace, owned_selector(name))
+    query = Query(namespace, name, due.spec.model, due.stable, due.candidate, due.interval, pod_targets(pods))
+    return await source_for(due.spec, ctx.pods_source).observe(query)
 
 
 async def _look_up_unlisted(

@@ -165,13 +165,13 @@ def test_a_first_rollout_deploys_directly_whatever_the_strategy() -> None:
     assert p.status["candidate"] == "churn-v1"
 
 
-def test_a_version_change_under_a_progressive_strategy_is_refused_and_the_stable_keeps_serving() -> None:
-    obj = model_deployment(version="churn-v2", strategy={"type": "Canary"}, status=_stable())
+def test_a_version_change_under_a_strategy_not_implemented_is_refused_and_the_stable_keeps_serving() -> None:
+    obj = model_deployment(version="churn-v2", strategy={"type": "ABTest"}, status=_stable())
     p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
     assert _cond(p, "Ready") == ("False", "InvalidSpec")
     assert _message(p, "Ready").startswith(
-        "spec.strategy.type: a Canary rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
+        "spec.strategy.type: a ABTest rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
     )
     assert ("Deployment", "churn-churn-v2") not in _names(p)
     assert p.delete == ()

@@ -14,6 +14,9 @@ PURE = [
     "modeldeployment/children.py",
     "modeldeployment/observed.py",
     "modeldeployment/reconcile.py",
+    "modeldeployment/strategies/step.py",
+    "modeldeployment/strategies/recreate.py",
+    "modeldeployment/strategies/canary.py",
     "modelversion/reconcile.py",
 ]
 FORBIDDEN = ("kopf", "aiohttp", "modelops.operator.kube", "modelops.operator.controller", "modelops.artifact")

@@ -1,0 +1,32 @@
+"""One pure module per rollout strategy: given a rollout in flight, the next step.
+
+``reconcile.plan`` decides *what* to roll out (the target version, what blocks it) and
+builds children and status; while a candidate is in flight it asks the strategy of
+``spec.strategy.type`` for a ``Decision`` (``step.Inputs`` in, ``step.Decision`` out), so
+each strategy is a function of (spec, status, observed children, analysis run, now).
+
+The state machine (``status.phase``; the Progressing condition's reason in brackets):
+
+| from           | event                                                   | to                       |
+|----------------|---------------------------------------------------------|--------------------------|
+| (none)         | first version, no stable yet                            | Progressing (RollingOut) |
+| Stable         | spec.version (or promotion Auto) names another version  | Progressing (RollingOut) |
+| Progressing    | Canary: step's analysis Pass and pause elapsed          | Progressing, next step   |
+| Progressing    | last step passed (or a ``promote`` action), all         | Stable (Stable), old     |
+|                | candidate replicas available                            | version retiring         |
+| Progressing    | ``failureLimit`` failed analyses                        | RolledBack (AnalysisFailed) |
+| Progressing    | candidate pods not available by progressDeadline        | RolledBack (ProgressDeadlineExceeded) |
+| Progressing    | ``abort`` action                                        | RolledBack (Aborted)     |
+| Progressing    | no passing analysis by progressDeadline (Inconclusive)  | Paused (InsufficientData)|
+| Paused         | ``promote`` / ``abort`` action                          | Stable / RolledBack      |
+| Progressing    | ``spec.paused: true``                                   | Paused (Paused)          |
+| Paused         | ``spec.paused: false``                                  | Progressing, same step   |
+| RolledBack     | spec, version or ``retry`` action changes               | Progressing (RollingOut) |
+
+A first version (no stable) has nothing to compare with and rolls out as Recreate does,
+whatever the strategy; it ends in Failed instead of RolledBack.
+
+Status holds all of it (``candidate``, ``step``, ``stepStartedAt``, ``stepVerdict``,
+``failedAnalyses``, ``lastAnalysisAt``, ``retiring``), so a restarted operator resumes the
+same step with the same weight and never re-runs an analysis it recorded.
+"""

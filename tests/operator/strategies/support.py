@@ -15,8 +15,7 @@ from modelops.operator.analysis.sources import Observation
 from modelops.operator.modeldeployment.observed import Observed
 from modelops.operator.modeldeployment.reconcile import plan
 from modelops.operator.plans import Plan
-
-from ..objects import UID, condition
+from tests.operator.objects import UID, condition
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 BOUNDS = (0.005, 0.01, 0.02, 0.05, 0.1, math.inf)

@@ -9,8 +9,8 @@ from modelops.operator.modeldeployment.observed import Observed
 from modelops.operator.modeldeployment.reconcile import analysis_due
 from modelops.operator.modeldeployment.strategies.canary import candidate_replicas
 from modelops.operator.plans import status_patch
+from tests.operator.objects import UID, deployment, model_deployment, model_version, service
 
-from ..objects import UID, deployment, model_deployment, model_version, service
 from .support import NOW, applied, cond, message, observation, run, sample, stable_status
 
 VERSIONS = [model_version("churn-v1"), model_version("churn-v2")]
@@ -78,7 +78,8 @@ def test_analysis_is_due_once_the_step_pods_are_ready_and_every_interval() -> No
     assert analysis_due(_canary(_rolling()), observed, image="i", now=NOW) is None  # pods not ready
     observed = Observed.from_objects(UID, VERSIONS, _children(1, 1))
     due = analysis_due(_canary(_rolling()), observed, image="i", now=NOW)
-    assert due is not None and (due.stable, due.candidate, due.interval) == ("churn-v1", "churn-v2",
+    assert due is not None
+    assert (due.stable, due.candidate, due.interval) == ("churn-v1", "churn-v2",
                                                                              timedelta(seconds=30))
     recent = _rolling(lastAnalysisAt="2026-11-30T11:59:50Z", stepVerdict="Inconclusive")
     assert analysis_due(_canary(recent), observed, image="i", now=NOW) is None  # 10 s ago: not yet
@@ -123,10 +124,13 @@ def test_a_failing_analysis_rolls_back_at_once_with_its_figures() -> None:
     assert p.status["history"][-1]["result"] == "RolledBack"
     assert "errorRate" in p.status["history"][-1]["reason"]
     rolled = [e for e in p.events if e.reason == "RolledBack"]
-    assert rolled and rolled[0].type == "Warning" and "5%" in rolled[0].message
+    assert rolled
+    assert rolled[0].type == "Warning"
+    assert "5%" in rolled[0].message
     # Not retried on the next reconcile of the same generation...
     again = run(_canary(dict(p.status)), versions=VERSIONS, deployments=_children(0, 0))
-    assert again.status["phase"] == "RolledBack" and "candidate" not in again.status
+    assert again.status["phase"] == "RolledBack"
+    assert "candidate" not in again.status
     assert applied(again, "Deployment", "churn-churn-v2")["spec"]["replicas"] == 0
     assert status_patch(p.status, again.status) == {}
     # ...until a retry action.
@@ -134,7 +138,8 @@ def test_a_failing_analysis_rolls_back_at_once_with_its_figures() -> None:
                   deployments=_children(0, 0))
     assert (retried.status["phase"], retried.status["candidate"], retried.status["step"]) == (
         "Progressing", "churn-v2", 0)
-    assert "failedAnalyses" not in retried.status and retried.remove_action
+    assert "failedAnalyses" not in retried.status
+    assert retried.remove_action
 
 
 def test_failures_below_the_limit_hold_the_step() -> None:
@@ -195,7 +200,8 @@ def test_a_restart_resumes_the_same_step_without_writing_or_analysing_again() ->
     first = run(_canary(status), versions=VERSIONS, deployments=_children(2, 2))
     second = run(_canary(dict(first.status)), versions=VERSIONS, deployments=_children(2, 2))
     assert status_patch(first.status, second.status) == {}
-    assert second.status["step"] == 1 and second.status["weight"] == 33
+    assert second.status["step"] == 1
+    assert second.status["weight"] == 33
 
 
 def test_spec_paused_holds_the_step() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..objects import deployment, model_deployment, model_version
+from tests.operator.objects import deployment, model_deployment, model_version
+
 from .support import applied, cond, run, stable_status
 
 VERSIONS = [model_version("churn-v1"), model_version("churn-v2")]
@@ -20,7 +21,8 @@ def test_a_new_version_gets_full_scale_beside_the_stable_one_and_service_d_stays
 def test_all_replicas_available_promotes_and_retires_the_old_version_at_once() -> None:
     obj = model_deployment(version="churn-v2", status=stable_status(candidate="churn-v2",
                                                                    stepStartedAt="2026-11-30T11:59:00Z"))
-    deps = [deployment("churn-churn-v1", "churn-v1", available=2), deployment("churn-churn-v2", "churn-v2", available=2)]
+    deps = [deployment("churn-churn-v1", "churn-v1", available=2),
+            deployment("churn-churn-v2", "churn-v2", available=2)]
     p = run(obj, versions=VERSIONS, deployments=deps)
     assert (p.status["stable"], p.status["phase"], p.status["weight"]) == ("churn-v2", "Stable", 100)
     assert ("Deployment", "churn-churn-v1", "uid-deployment-churn-churn-v1") in p.delete

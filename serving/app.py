@@ -27,6 +27,7 @@ from modelops.serving.budget import BodyBudget
 from modelops.serving.codec import error_body
 from modelops.serving.dataplane import DataPlane
 from modelops.serving.errors import ServingError
+from modelops.serving.forward import FORWARDED_HEADER
 from modelops.serving.metrics import CONTENT_TYPE
 from modelops.serving.protocol import (
     DriftResponse,
@@ -40,11 +41,15 @@ from modelops.serving.protocol import (
     ReadyResponse,
     ServerMetadata,
 )
+from modelops.serving.shadow import SHADOW_HEADER
 
 log = logging.getLogger("modelops.serving")
 
 REQUEST_ID = "x-request-id"
+FEEDBACK_ID = "x-feedback-id"  # the routable id to send feedback by (see feedback_ids.py)
 _REQUEST_ID_BYTES = REQUEST_ID.encode()
+_FEEDBACK_ID_BYTES = FEEDBACK_ID.encode()
+_SHADOW_BYTES = SHADOW_HEADER.encode()
 _SCOPE_KEY = "modelops.request_id"
 JSON = "application/json"
 
@@ -83,11 +88,11 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class InferFastPath:
-    """Serves ``POST …/infer`` straight from ASGI, ahead of FastAPI's routing, request
-    object and dependency solving (tens of microseconds per request, as much as the
-    data plane itself costs). Same data plane, same answers; the FastAPI routes below
-    still document these paths and serve them when this layer is not installed."""
+class RawInferRoute:
+    """The raw infer route: serves ``POST …/infer`` straight from ASGI, ahead of FastAPI's
+    routing, request object and dependency solving (tens of microseconds per request, as
+    much as the data plane itself costs). Same data plane, same answers; the FastAPI routes
+    below still document these paths and serve them when this layer is not installed."""
 
     def __init__(self, app: ASGIApp, dataplane: DataPlane) -> None:
         self.app = app
@@ -110,11 +115,15 @@ class InferFastPath:
             return
         rid: str | None = None
         declared: int | None = None
+        mirrored = False
+        feedback_id: str | None = None
         for key, value in scope["headers"]:
             if key == _REQUEST_ID_BYTES:
                 rid = value.decode("latin-1")
             elif key == b"content-length" and value.isdigit():
                 declared = int(value)
+            elif key == _SHADOW_BYTES:
+                mirrored = True
         status = 200
         headers: dict[str, str] = {}
         held = _Held(self.budget)
@@ -127,9 +136,9 @@ class InferFastPath:
                 held.grow(declared or 0)
                 body = await _receive_body(receive, self.limit, held)
                 result = await self.dataplane.infer(
-                    unquote(name), unquote(version) if version else None, body, rid
+                    unquote(name), unquote(version) if version else None, body, rid, mirrored
                 )
-                out, rid = result.body, result.request_id
+                out, rid, feedback_id = result.body, result.request_id, result.feedback_id
             except ServingError as exc:
                 status, out, headers = exc.status, error_body(exc), exc.headers
             except Exception as exc:
@@ -140,6 +149,8 @@ class InferFastPath:
                 (b"content-length", str(len(out)).encode()),
                 (_REQUEST_ID_BYTES, _header_id(rid)),
             ]
+            if feedback_id is not None:
+                raw.append((_FEEDBACK_ID_BYTES, feedback_id.encode()))
             raw.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
             await send({"type": "http.response.start", "status": status, "headers": raw})
             await send({"type": "http.response.body", "body": out})
@@ -195,6 +206,13 @@ async def _receive_body(receive: Receive, limit: int, held: _Held) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _parse_feedback(body: bytes) -> FeedbackRequest:
+    try:
+        return FeedbackRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ServingError(400, _describe_validation(exc.errors())) from None
+
+
 def _error(exc: ServingError) -> Response:
     return Response(error_body(exc), status_code=exc.status, media_type=JSON, headers=exc.headers)
 
@@ -238,10 +256,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = True) -> FastAPI:
+def create_app(dataplane: DataPlane, *, load: bool = True, raw_infer_route: bool = True) -> FastAPI:
     """The FastAPI app around ``dataplane``; with ``load``, the artifact is loaded in the
     background at startup (the server answers live at once, ready once verified).
-    ``fast_path`` serves inference ahead of FastAPI's routing (same answers, less time)."""
+    ``raw_infer_route`` serves inference ahead of FastAPI's routing (``RawInferRoute``:
+    same answers, less time)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -254,6 +273,7 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
             # uvicorn calls this after in-flight requests finished (graceful drain)
             if loading is not None:
                 await loading  # a load still running finishes before the worker stops
+            await dataplane.aclose()
             await asyncio.get_running_loop().run_in_executor(None, dataplane.close)
 
     app = FastAPI(
@@ -263,8 +283,8 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
-    if fast_path:
-        app.add_middleware(InferFastPath, dataplane=dataplane)
+    if raw_infer_route:
+        app.add_middleware(RawInferRoute, dataplane=dataplane)
     limit = dataplane.config.max_body_bytes
 
     @app.exception_handler(ServingError)
@@ -331,12 +351,17 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         held = _Held(dataplane.body_budget)
         try:
             body = await read_body(request, limit, held)
-            result = await dataplane.infer(name, version, body, request.scope.get(_SCOPE_KEY))
+            result = await dataplane.infer(
+                name, version, body, request.scope.get(_SCOPE_KEY), SHADOW_HEADER in request.headers
+            )
         except ServingError as exc:
             return _error(exc)
         finally:
             held.release()
-        return _json(result.body, headers={REQUEST_ID: _header_id(result.request_id).decode("latin-1")})
+        headers = {REQUEST_ID: _header_id(result.request_id).decode("latin-1")}
+        if result.feedback_id is not None:
+            headers[FEEDBACK_ID] = result.feedback_id
+        return _json(result.body, headers=headers)
 
     infer_doc: dict[str, Any] = {
         "response_model": InferenceResponse,
@@ -374,18 +399,10 @@ def create_app(dataplane: DataPlane, *, load: bool = True, fast_path: bool = Tru
         held = _Held(dataplane.body_budget)
         try:
             body = await read_body(request, limit, held)
-
-            def score() -> bytes:
-                try:
-                    parsed = FeedbackRequest.model_validate_json(body)
-                except ValidationError as exc:
-                    raise ServingError(400, _describe_validation(exc.errors())) from None
-                return orjson.dumps(dataplane.feedback(name, parsed))
-
-            # a long list of labels is parsed and scored off the event loop, as large
-            # inference requests are
-            big = len(body) >= dataplane.config.offload_body_bytes
-            return _json(await dataplane.offload(score) if big else score())
+            answer = await dataplane.feedback_call(
+                name, body, _parse_feedback, request.headers.get(FORWARDED_HEADER)
+            )
+            return _json(answer.body, answer.status, answer.headers)
         finally:
             held.release()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -18,6 +19,24 @@ def _duration_seconds(value: str) -> int:
     if seconds < 1:
         raise argparse.ArgumentTypeError(f"{value!r} must be at least one second")
     return seconds
+
+
+def advertise_address(host: str, port: int, pod_ip: str | None) -> str:
+    """host:port other replicas reach this one at: the pod's IP (downward API ``POD_IP``),
+    else the address listened on when it is a specific one, else the host name's address
+    (a pod's host name resolves to its IP)."""
+    import socket
+
+    if pod_ip:
+        chosen = pod_ip
+    elif host not in ("0.0.0.0", "::", ""):
+        chosen = host
+    else:
+        try:
+            chosen = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            chosen = "127.0.0.1"
+    return f"[{chosen}]:{port}" if ":" in chosen else f"{chosen}:{port}"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +86,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="larger requests are answered but not remembered (the answer says so)",
     )
     parser.add_argument(
+        "--advertise-address",
+        help="host:port other replicas reach this one at, named in feedback ids (default: $POD_IP "
+        "and the port; else the --host address if specific, else this host name's address)",
+    )
+    parser.add_argument(
+        "--feedback-forward-timeout", type=float, default=2.0,
+        help="seconds to wait for the replica that made a prediction to score feedback sent on to it",
+    )  # fmt: skip
+    parser.add_argument("--shadow-url", help="mirror a share of infer requests to this candidate base URL")
+    parser.add_argument(
+        "--shadow-percent", type=float, default=0.0, help="share of infer requests mirrored, in (0, 100]"
+    )
+    parser.add_argument("--shadow-version", help="the candidate's version (label candidate of the shadow metrics)")
+    parser.add_argument(
+        "--shadow-queue", type=int, default=64, help="mirrored requests waiting at most; more are dropped"
+    )
+    parser.add_argument(
+        "--shadow-timeout", type=float, default=5.0, help="seconds the candidate has to answer a mirrored request"
+    )
+    parser.add_argument(
         "--graceful-timeout", type=float, default=30.0, help="seconds to drain in-flight requests on SIGTERM"
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -87,8 +126,28 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from modelops.serving.feedback_ids import key_from_env
+
     log = logging.getLogger("modelops.serving")
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double /metrics and no scraper here reads them
+    # Binding first (not in uvicorn) lets --port 0 pick a free port that we log and name in
+    # feedback ids.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return 1
+    host, port = sock.getsockname()[:2]
+    advertised = args.advertise_address or advertise_address(host, port, os.environ.get("POD_IP"))
+    key = key_from_env()
+    if key is None:
+        log.warning(
+            "MODELOPS_FEEDBACK_KEY is not set: feedback ids are signed with a key of this process "
+            "alone, so feedback for this replica's predictions is scored only when posted to it"
+        )
     try:
         config = ServingConfig(
             model_dir=args.model_dir,
@@ -112,24 +171,33 @@ def run(args: argparse.Namespace) -> int:
                 if args.max_inflight_body_bytes is not None
                 else max(32 << 20, args.max_body_bytes)
             ),
+            advertise_address=advertised,
+            feedback_key=key,
+            feedback_forward_timeout_seconds=args.feedback_forward_timeout,
+            shadow_url=args.shadow_url,
+            shadow_percent=args.shadow_percent,
+            shadow_version=args.shadow_version,
+            shadow_queue=args.shadow_queue,
+            shadow_timeout_seconds=args.shadow_timeout,
         )
     except ValueError as exc:
         log.error("invalid options: %s", exc)
+        sock.close()
+        return 2
+    if (args.shadow_percent or args.shadow_version) and not args.shadow_url:
+        log.error("invalid options: --shadow-percent and --shadow-version need --shadow-url")
+        sock.close()
         return 2
     app = create_app(DataPlane(config))
-    # Binding here (not in uvicorn) lets --port 0 pick a free port that we can log.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
     sock.listen(2048)
     sock.set_inheritable(True)
-    host, port = sock.getsockname()[:2]
     log.info("listening on http://%s:%d", host, port)
+    log.info("feedback ids name this replica as %s", advertised)
+    if config.shadow_url is not None:
+        log.info(
+            "mirroring %g%% of infer requests to %s (version %s)",
+            config.shadow_percent, config.shadow_url, config.shadow_version,
+        )  # fmt: skip
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -256,16 +256,16 @@ def decode_request(body: bytes, model: ServedModel) -> DecodedRequest:
             raise bad_request("'id' must be a string")
         check_request_id(request_id, "'id'")
     outputs = _requested_outputs(request, model)
-    rows = _fast_rows(inputs, model)
+    rows = _simple_tensor_rows(inputs, model)
     if rows is None:
         rows = _checked_rows(inputs, model)
     return DecodedRequest(rows=rows, id=request_id, outputs=outputs)
 
 
-# -- fast path -------------------------------------------------------------------------
+# -- simple-tensor decoder (the codec shortcut) -------------------------------------------
 
 
-def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64] | None:
+def _simple_tensor_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64] | None:
     """Rows of an all-numeric model in one numpy conversion, or None when anything is
     unusual (the checked path then decides, and explains)."""
     if not model.all_numeric:
@@ -277,7 +277,7 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
             if inp["shape"][1] != n_features:
                 return None
             arr = _array(inp["data"])
-            if not _fast_kind(inp["datatype"], arr):
+            if not _simple_kind(inp["datatype"], arr):
                 return None
             n = inp["shape"][0]
             if arr.size != n * n_features or type(n) is not int:
@@ -304,7 +304,7 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
             if any(c.shape != columns[0].shape for c in columns):
                 return None  # ragged: the checked path names the tensor
             arr = np.stack(columns)
-            if not all(_fast_kind(dt, arr) for dt in datatypes):
+            if not all(_simple_kind(dt, arr) for dt in datatypes):
                 return None
             n = shape0[0]
             if arr.size != n * n_features or type(n) is not int:
@@ -320,7 +320,7 @@ def _fast_rows(inputs: list[Any], model: ServedModel) -> npt.NDArray[np.float64]
     return np.ascontiguousarray(rows)
 
 
-def _fast_kind(datatype: Any, arr: npt.NDArray[Any]) -> bool:
+def _simple_kind(datatype: Any, arr: npt.NDArray[Any]) -> bool:
     """Plain numbers that need no per-value check for this datatype."""
     if datatype in _FLOAT_DATATYPES:
         return arr.dtype.kind in "fi"

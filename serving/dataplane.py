@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import math
 import threading
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
+import orjson
+
 from modelops import __version__
 from modelops.serving.batching import Batcher, BatcherStoppedError, Prediction
 from modelops.serving.budget import BodyBudget
@@ -37,9 +40,12 @@ from modelops.serving.codec import DecodedRequest, decode_request, encode_respon
 from modelops.serving.config import ServingConfig
 from modelops.serving.errors import ServingError, bad_request, not_found, unavailable
 from modelops.serving.feedback import FeedbackError, FeedbackStore
+from modelops.serving.feedback_ids import CLIENT_ID_HINT, FeedbackIds, Forward, Refuse, route
+from modelops.serving.forward import SCORED_BY_HEADER, Forwarder
 from modelops.serving.metrics import ServingMetrics
 from modelops.serving.model import ServedModel
 from modelops.serving.protocol import PROBA_OUTPUT, FeedbackRequest
+from modelops.serving.shadow import ShadowMirror
 from modelops.serving.sketch import DriftSketch, WindowError
 
 log = logging.getLogger("modelops.serving")
@@ -59,12 +65,21 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 _MALLOC_TRIM = _malloc_trim()
 FEEDBACK_PARAMETER = "feedback"  # response parameter saying a request was not remembered
+FEEDBACK_ID_PARAMETER = "feedback_id"  # response parameter: the routable id, when the client chose its own
 
 
 @dataclass(frozen=True)
 class InferResult:
     body: bytes
     request_id: str
+    feedback_id: str | None = None  # the routable id the prediction is remembered by
+
+
+@dataclass(frozen=True)
+class FeedbackAnswer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
 
 
 class _Serving:
@@ -72,7 +87,9 @@ class _Serving:
 
     def __init__(self, model: ServedModel, config: ServingConfig, pending: Any) -> None:
         self.model = model
-        self.metrics = ServingMetrics(model.name, model.version)
+        self.metrics = ServingMetrics(
+            model.name, model.version, config.shadow_version if config.shadow_url else None
+        )
         self.sketch = DriftSketch(
             model.profile,
             model=model.name,
@@ -89,6 +106,22 @@ class _Serving:
         )
         classification = model.task == "classification"
         self.classification = classification
+        self.shadow: ShadowMirror | None = None
+        if config.shadow_url is not None and self.metrics.shadow is not None:
+            self.shadow = ShadowMirror(
+                config.shadow_url,
+                config.shadow_percent,
+                model=model.name,
+                version=model.version,
+                candidate=config.shadow_version or "",
+                metrics=self.metrics.shadow,
+                classification=classification,
+                queue_size=config.shadow_queue,
+                queue_bytes=config.shadow_queue_bytes,
+                workers=config.shadow_workers,
+                timeout=config.shadow_timeout_seconds,
+                tolerance=config.shadow_tolerance,
+            )
 
         def on_batch(rows: Any, predictions: Any) -> None:
             self.sketch.add(rows, predictions)
@@ -114,6 +147,8 @@ class DataPlane:
         self.codec_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelops-codec")
         self.body_budget = BodyBudget(config.max_inflight_body_bytes, config.retry_after_seconds)
         self._trim_pending = False
+        self.ids = FeedbackIds(config.advertise_address, config.feedback_key)
+        self.forwarder = Forwarder(self.ids.address, config.feedback_forward_timeout_seconds)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -179,6 +214,13 @@ class DataPlane:
         if serving is not None:
             serving.batcher.stop()
         self.codec_pool.shutdown(wait=True)
+
+    async def aclose(self) -> None:
+        """Close the connections feedback forwarding and shadow mirroring opened."""
+        await self.forwarder.close()
+        serving = self._serving
+        if serving is not None and serving.shadow is not None:
+            await serving.shadow.close()
 
     async def offload(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the codec worker thread, off the event loop."""
@@ -266,8 +308,10 @@ class DataPlane:
         }
 
     async def infer(
-        self, name: str, version: str | None, body: bytes, request_id: str | None
+        self, name: str, version: str | None, body: bytes, request_id: str | None, mirrored: bool = False
     ) -> InferResult:
+        """One inference. ``mirrored``: a stable pod's shadow copy (header
+        ``x-modelops-shadow``), served and counted but not remembered for feedback."""
         serving = self._serving_for(name, version)
         config = self.config
         model = serving.model
@@ -296,13 +340,24 @@ class DataPlane:
                 # The rows passed our checks but the model refused them (e.g. a category
                 # its encoder never saw): the client's input, not a server fault.
                 raise bad_request(f"model {model.name!r} rejected the input: {exc}") from None
-            rid = request_id or decoded.id or uuid.uuid4().hex
+            client_id = request_id or decoded.id
+            feedback_id = self.ids.issue() if serving.classification and not mirrored else None
+            rid = client_id or feedback_id or uuid.uuid4().hex
             if result.predictions.shape[0] >= config.offload_rows:
-                out = await self.offload(_answer, serving, rid, decoded, result)
+                out, kept = await self.offload(
+                    functools.partial(
+                        _answer, serving, rid, feedback_id=feedback_id, client_id=client_id,
+                        decoded=decoded, result=result,
+                    )
+                )  # fmt: skip
             else:
-                out = _answer(serving, rid, decoded, result)
+                out, kept = _answer(
+                    serving, rid, feedback_id=feedback_id, client_id=client_id, decoded=decoded, result=result
+                )
             code = 200
-            return InferResult(out, rid)
+            if serving.shadow is not None and not mirrored:
+                serving.shadow.offer(body, result.predictions)
+            return InferResult(out, rid, feedback_id if kept else None)
         except ServingError as exc:
             code = exc.status
             raise
@@ -313,7 +368,31 @@ class DataPlane:
             if large:
                 self._trim_soon()
 
+    async def feedback_call(
+        self, name: str, body: bytes, parse: Callable[[bytes], FeedbackRequest], forwarded_by: str | None
+    ) -> FeedbackAnswer:
+        """Feedback posted to this replica: scored here when the prediction is remembered
+        here, else sent on to the replica its id names (see ``feedback_ids``)."""
+        serving = self._serving_for(name)
+        if serving.model.task != "classification":
+            raise bad_request(f"model {name!r} is a regressor: feedback scores classifiers' accuracy")
+        # a long list of labels is parsed and scored off the event loop, as large inference
+        # requests are
+        big = len(body) >= self.config.offload_body_bytes
+        request = await self.offload(parse, body) if big else parse(body)
+        decided = route(
+            self.ids, request.id, held=serving.feedback.holds(request.id), forwarded=forwarded_by is not None
+        )
+        if isinstance(decided, Refuse):
+            raise ServingError(decided.status, decided.message)
+        if isinstance(decided, Forward):
+            answer = await self.forwarder.send(decided.address, name, request.id, body)
+            return FeedbackAnswer(answer.status, answer.body, {SCORED_BY_HEADER: decided.address})
+        scored = await self.offload(self.feedback, name, request) if big else self.feedback(name, request)
+        return FeedbackAnswer(200, orjson.dumps(scored), {SCORED_BY_HEADER: self.ids.address})
+
     def feedback(self, name: str, request: FeedbackRequest) -> dict[str, Any]:
+        """Score feedback for a prediction remembered here (or answer a retry)."""
         serving = self._serving_for(name)
         if serving.model.task != "classification":
             raise bad_request(f"model {name!r} is a regressor: feedback scores classifiers' accuracy")
@@ -325,8 +404,12 @@ class DataPlane:
         try:
             scored = serving.feedback.score(request.id, list(labels))
         except FeedbackError as exc:
-            raise ServingError(exc.status, exc.message) from None
-        serving.metrics.feedback(scored.rows, scored.correct, scored.rolling_accuracy)
+            message = exc.message
+            if exc.status == 404 and not self.ids.looks_routable(request.id):
+                message = f"{message}; {CLIENT_ID_HINT}"
+            raise ServingError(exc.status, message) from None
+        if not scored.already_scored:  # a retry counts nothing
+            serving.metrics.feedback(scored.rows, scored.correct, scored.rolling_accuracy)
         return {
             "id": request.id,
             "model_version": scored.version,
@@ -334,6 +417,7 @@ class DataPlane:
             "correct": scored.correct,
             "rolling_accuracy": scored.rolling_accuracy,
             "rolling_samples": scored.rolling_samples,
+            "already_scored": scored.already_scored,
         }
 
     def drift(self, name: str, window: str | None) -> dict[str, Any]:
@@ -345,27 +429,43 @@ class DataPlane:
             raise bad_request(str(exc)) from None
 
 
-def _answer(serving: _Serving, rid: str, decoded: DecodedRequest, result: Prediction) -> bytes:
-    """Remember the predictions for feedback (classifiers only: feedback scores accuracy),
-    then encode the answer, which says when they were not remembered. Remembering comes
-    last but one, and is undone if encoding fails: a refused request leaves nothing."""
+def _answer(
+    serving: _Serving,
+    rid: str,
+    *,
+    feedback_id: str | None,
+    client_id: str | None,
+    decoded: DecodedRequest,
+    result: Prediction,
+) -> tuple[bytes, bool]:
+    """Remember the predictions for feedback under ``feedback_id`` (and the client's own id;
+    None: not remembered, as for regressors and mirrored requests), then encode the answer,
+    which says when they were not remembered and, when the client chose the id, which
+    routable id to send feedback by. Remembering comes last but one, and is undone if
+    encoding fails: a refused request leaves nothing. Returns (body, remembered)."""
     model = serving.model
     note = None
-    if serving.classification:
-        note = serving.feedback.remember(rid, model.version, result.predictions)
+    parameters: dict[str, Any] | None = None
+    if feedback_id is not None:
+        note = serving.feedback.remember(feedback_id, model.version, result.predictions, alias=client_id)
+        if note is not None:
+            parameters = {FEEDBACK_PARAMETER: note}
+        elif client_id is not None:
+            parameters = {FEEDBACK_ID_PARAMETER: feedback_id}
     try:
-        return encode_response(
+        body = encode_response(
             model,
             decoded.id or rid,
             decoded.outputs,
             result.predictions,
             result.probabilities,
-            parameters={FEEDBACK_PARAMETER: note} if note is not None else None,
+            parameters=parameters,
         )
     except BaseException:
-        if note is None:
-            serving.feedback.forget(rid)
+        if feedback_id is not None and note is None:
+            serving.feedback.forget(feedback_id)
         raise
+    return body, feedback_id is not None and note is None
 
 
 def parse_window(value: str) -> float:

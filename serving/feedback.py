@@ -7,9 +7,12 @@ says so in its response): one huge request must not flush everyone else's predic
 Predictions are kept compact: one small unsigned integer per row indexing the request's
 distinct label keys, never a Python object per row.
 
-Each request can be scored once, so a retried feedback call cannot count twice. Accuracy
-is rolling over the last ``accuracy_window`` labelled rows of each model version,
-alongside all-time totals.
+Each request is scored once: a scored request moves to a bounded record of scored ids
+(``capacity`` of them, oldest forgotten first; ~250 bytes each), so a retried feedback call
+is answered with the first call's figures and ``already_scored`` and never counts twice. A
+request may also be known by the id its client chose (an *alias* of the server's id), kept
+as long as the request or its scored record is. Accuracy is rolling over the last
+``accuracy_window`` labelled rows of each model version, alongside all-time totals.
 """
 
 from __future__ import annotations
@@ -51,6 +54,21 @@ class Scored:
     correct: int
     rolling_accuracy: float | None
     rolling_samples: int
+    request_id: str = ""  # the server's id of the scored request
+    already_scored: bool = False  # a retry: nothing was counted this time
+
+
+_SCORING = -1  # a _Done's ``correct`` while its labels are being compared
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What a scored request is remembered by: its first answer, for retries."""
+
+    version: str
+    rows: int
+    correct: int
+    alias: str | None
 
 
 class _Rolling:
@@ -86,6 +104,7 @@ class _Entry:
     codes: npt.NDArray[np.unsignedinteger[Any]]  # per row: index into ``keys``
     keys: tuple[str, ...]  # the request's distinct predictions, as label keys
     nbytes: int  # accounted size of this entry (see ``_ENTRY_OVERHEAD``)
+    alias: str | None  # the id the client chose, if any
 
 
 def _factorize(predictions: npt.NDArray[Any]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], tuple[str, ...]]:
@@ -132,6 +151,8 @@ class FeedbackStore:
         self._rows = 0
         self._bytes = 0
         self._rolling: dict[str, _Rolling] = {}
+        self._done: OrderedDict[str, _Done] = OrderedDict()  # scored ids, at most ``capacity``
+        self._aliases: dict[str, str] = {}  # client's id -> server's id (pending or done)
 
     @property
     def rows(self) -> int:
@@ -149,9 +170,12 @@ class FeedbackStore:
             return f"not-stored: {rows} rows > limit {self.max_request_rows}"
         return None
 
-    def remember(self, request_id: str, version: str, predictions: npt.NDArray[Any]) -> str | None:
-        """Remember a request's predictions for scoring; None when remembered, else the
-        reason it was not (``not-stored: …``), to tell the client."""
+    def remember(
+        self, request_id: str, version: str, predictions: npt.NDArray[Any], alias: str | None = None
+    ) -> str | None:
+        """Remember a request's predictions for scoring, also under ``alias`` (the client's
+        own id; the latest request wins it); None when remembered, else the reason it was
+        not (``not-stored: …``), to tell the client."""
         rows = int(predictions.shape[0]) if predictions.ndim else 1
         refused = self.refusal(rows)
         if refused is not None:
@@ -161,12 +185,16 @@ class FeedbackStore:
             _ENTRY_OVERHEAD + sys.getsizeof(request_id) + codes.nbytes
             + sys.getsizeof(keys) + sum(sys.getsizeof(k) for k in keys)
         )  # fmt: skip
+        if alias is not None:
+            nbytes += sys.getsizeof(alias) + 100  # the alias and its dict slot
         if nbytes > self.max_bytes:
             return f"not-stored: {nbytes} bytes > limit {self.max_bytes}"
-        entry = _Entry(version, codes, keys, nbytes)
+        entry = _Entry(version, codes, keys, nbytes, alias)
         with self._lock:
             self._drop(request_id)
             self._pending[request_id] = entry
+            if alias is not None:
+                self._aliases[alias] = request_id
             self._rows += rows
             self._bytes += nbytes
             while (
@@ -180,22 +208,37 @@ class FeedbackStore:
         with self._lock:
             self._drop(request_id)
 
-    def _drop(self, request_id: str) -> None:  # with the lock held
+    def _drop(self, request_id: str, keep_alias: bool = False) -> None:  # with the lock held
         entry = self._pending.pop(request_id, None)
         if entry is not None:
             self._rows -= entry.codes.size
             self._bytes -= entry.nbytes
+            if not keep_alias:
+                self._unalias(entry.alias, request_id)
+
+    def _unalias(self, alias: str | None, request_id: str) -> None:  # with the lock held
+        if alias is not None and self._aliases.get(alias) == request_id:
+            del self._aliases[alias]
+
+    def holds(self, request_id: str) -> bool:
+        """Whether this store answers for the id: remembered, scored, or a client's alias."""
+        with self._lock:
+            return request_id in self._pending or request_id in self._done or request_id in self._aliases
 
     def score(self, request_id: str, labels: list[Any]) -> Scored:
         with self._lock:
+            request_id = self._aliases.get(request_id, request_id)
             entry = self._pending.get(request_id)
             if entry is None:
+                done = self._done.get(request_id)
+                if done is not None:
+                    return self._again(request_id, done)
                 raise FeedbackError(
                     404,
-                    f"no remembered prediction for request id {request_id!r}: unknown, already "
-                    f"scored, not stored (over {self.max_request_rows} rows), or forgotten (the "
-                    f"store keeps the last {self.capacity} requests, {self.max_rows} rows, "
-                    f"{self.max_bytes} bytes)",
+                    f"no remembered prediction for request id {request_id!r}: unknown, not stored "
+                    f"(over {self.max_request_rows} rows), or forgotten (the store keeps the last "
+                    f"{self.capacity} requests, {self.max_rows} rows, {self.max_bytes} bytes, and "
+                    f"the last {self.capacity} scored ids)",
                 )
             predicted = entry.codes.size
             if len(labels) != predicted:
@@ -204,20 +247,48 @@ class FeedbackStore:
                     f"request {request_id!r} predicted {predicted} row(s); feedback gives "
                     f"{len(labels)} label(s)",
                 )
-            self._drop(request_id)
+            # taken out and marked in one step: a concurrent retry finds it scored (or being
+            # scored), never pending, so it cannot count twice
+            self._drop(request_id, keep_alias=True)
+            self._done[request_id] = _Done(entry.version, predicted, _SCORING, entry.alias)
+            while len(self._done) > self.capacity:
+                old_id, old = self._done.popitem(last=False)
+                self._unalias(old.alias, old_id)
+        # compared outside the lock: a long list of labels must not hold up remember()
         index = {k: i for i, k in enumerate(entry.keys)}
         given = np.fromiter((index.get(label_key(t), -1) for t in labels), np.intp, len(labels))
         hits = (given == entry.codes).tolist()
+        correct = sum(hits)
         with self._lock:
+            if request_id in self._done:
+                self._done[request_id] = _Done(entry.version, len(hits), correct, entry.alias)
             rolling = self._rolling.setdefault(entry.version, _Rolling(self.accuracy_window))
             rolling.add(hits)
             return Scored(
                 version=entry.version,
                 rows=len(hits),
-                correct=sum(hits),
+                correct=correct,
                 rolling_accuracy=rolling.accuracy,
                 rolling_samples=len(rolling.hits),
+                request_id=request_id,
             )
+
+    def _again(self, request_id: str, done: _Done) -> Scored:  # with the lock held
+        """A retry of scored feedback: the first answer's figures, nothing counted."""
+        if done.correct == _SCORING:
+            raise FeedbackError(
+                409, f"feedback for request id {request_id!r} is being scored right now; retry for its figures"
+            )
+        rolling = self._rolling.get(done.version)
+        return Scored(
+            version=done.version,
+            rows=done.rows,
+            correct=done.correct,
+            rolling_accuracy=rolling.accuracy if rolling is not None else None,
+            rolling_samples=len(rolling.hits) if rolling is not None else 0,
+            request_id=request_id,
+            already_scored=True,
+        )
 
     def accuracy(self, version: str) -> tuple[float | None, int]:
         """(rolling accuracy, labelled rows it covers) of a version."""

@@ -25,7 +25,7 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 class ServingMetrics:
     """The serving pod's metrics; the operator's analysis reads the same names."""
 
-    def __init__(self, model: str, version: str) -> None:
+    def __init__(self, model: str, version: str, shadow_candidate: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("model", "version")
         self.requests = Counter(
@@ -70,6 +70,11 @@ class ServingMetrics:
         self.ready.labels(*self._labels).set(0)
         self._codes: dict[int, Any] = {}
         self._classes: dict[Any, Any] = {}  # raw prediction value -> child
+        # Shadow metrics exist only on a pod that mirrors: absent elsewhere, so analysis
+        # tells "not mirroring" from "mirrored nothing yet" (names in operator/analysis/names.py).
+        self.shadow: ShadowMetrics | None = (
+            ShadowMetrics(self.registry, model, version, shadow_candidate) if shadow_candidate else None
+        )
 
     def request(self, code: int, seconds: float) -> None:
         child = self._codes.get(code)
@@ -112,3 +117,30 @@ class ServingMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+_SHADOW_OUTCOMES = ("answered", "error", "dropped")
+
+
+class ShadowMetrics:
+    """A stable pod's view of the candidate it mirrors to (labels model, version, candidate)."""
+
+    def __init__(self, registry: CollectorRegistry, model: str, version: str, candidate: str) -> None:
+        labels = ("model", "version", "candidate")
+        values = (model, version, candidate)
+        requests = Counter(
+            "modelops_shadow_requests", "Mirrored requests by outcome (answered, error, dropped)",
+            (*labels, "outcome"), registry=registry,
+        )  # fmt: skip
+        self.outcomes = {o: requests.labels(*values, o) for o in _SHADOW_OUTCOMES}
+        self.rows = Counter(
+            "modelops_shadow_rows", "Rows both versions predicted and were compared", labels, registry=registry
+        ).labels(*values)
+        self.agreed = Counter(
+            "modelops_shadow_agreed_rows", "Compared rows where the candidate agreed with this version",
+            labels, registry=registry,
+        ).labels(*values)  # fmt: skip
+        self.latency = Histogram(
+            "modelops_shadow_duration_seconds", "The candidate's answer time to mirrored requests, seconds",
+            labels, buckets=_LATENCY_BUCKETS, registry=registry,
+        ).labels(*values)  # fmt: skip

@@ -1,8 +1,8 @@
 """Open Inference Protocol v2 (KServe v2 / MLServer) REST types, plus our extensions.
 
 These pydantic models are the documented boundary: they generate the OpenAPI schema and
-validate the small, rare requests (feedback). The infer hot path decodes the same shapes
-by hand in ``codec.py`` (pydantic costs ~3x the JSON parse for per-feature tensors); the
+validate the small, rare requests (feedback). Inference decodes the same shapes by hand
+in ``codec.py`` (pydantic costs ~3x the JSON parse for per-feature tensors); the
 two agree on what they accept, which the schemathesis fuzz test checks against this schema.
 """
 
@@ -133,7 +133,12 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, examples=["0f9c2d…"], description="the x-request-id of the inference")
+    id: str = Field(
+        min_length=1,
+        examples=["MTAuMC4wLjU6ODA4MA.9f2c….1a.5e0b…"],
+        description="the inference's x-feedback-id (any replica forwards it to the one that predicted), "
+        "or its x-request-id (scored only by the replica that answered)",
+    )
     labels: list[str | int | float | bool] | None = None
     label: str | int | float | bool | None = None
 
@@ -145,6 +150,9 @@ class FeedbackResponse(BaseModel):
     correct: int
     rolling_accuracy: float | None = Field(description="accuracy over this version's recent labelled rows")
     rolling_samples: int
+    already_scored: bool = Field(
+        default=False, description="a retry of feedback scored before: its first figures, nothing counted again"
+    )
 
 
 class DriftBucket(BaseModel):

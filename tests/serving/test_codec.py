@@ -1,4 +1,4 @@
-"""Decoding requests into rows: the fast path and the checked path agree, and the checked
+"""Decoding requests into rows: the simple-tensor decoder and the checked path agree, and the checked
 path names the problem. In-process, no HTTP."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelops.serving.codec import _checked_rows, _fast_rows, decode_request, encode_response
+from modelops.serving.codec import _checked_rows, _simple_tensor_rows, decode_request, encode_response
 from modelops.serving.errors import ServingError
 from tests.serving.models import rows, served, served_nan_tolerant
 
@@ -50,10 +50,10 @@ def matrix(x: np.ndarray[Any, Any], nested: bool = False) -> list[dict[str, Any]
 def test_every_layout_decodes_to_the_same_rows_on_both_paths(layout: Any) -> None:
     x = rows(7)
     inputs = layout(x)
-    fast = _fast_rows(inputs, MODEL)
+    simple = _simple_tensor_rows(inputs, MODEL)
     checked = _checked_rows(inputs, MODEL)
-    assert fast is not None  # plain finite numbers take the fast path
-    assert np.array_equal(fast, x)
+    assert simple is not None  # plain finite numbers take the simple-tensor decoder
+    assert np.array_equal(simple, x)
     assert np.array_equal(checked, x)
     assert np.array_equal(decode_request(orjson.dumps({"inputs": inputs}), MODEL).rows, x)
 
@@ -130,7 +130,7 @@ def test_nested_data_must_match_the_declared_shape_on_both_paths() -> None:
     inputs = per_feature(rows(2))
     for tensor in inputs:
         tensor["data"] = [[v] for v in tensor["data"]]  # nested [N, 1] data under shape [N]
-    assert _fast_rows(inputs, MODEL) is None
+    assert _simple_tensor_rows(inputs, MODEL) is None
     with pytest.raises(ServingError, match="nested data has shape \\[2, 1\\], 'shape' says \\[2\\]"):
         decode_request(orjson.dumps({"inputs": inputs}), MODEL)
 
@@ -143,8 +143,8 @@ _PERTURBATIONS = [
 
 @st.composite
 def tensors(draw: st.DrawFn) -> list[dict[str, Any]]:
-    """A valid per-feature request with at most one tensor perturbed (where fast and
-    checked paths could disagree), in any feature order."""
+    """A valid per-feature request with at most one tensor perturbed (where the simple-tensor
+    decoder and the checked path could disagree), in any feature order."""
     n = draw(st.integers(0, 3))
     column = draw(st.booleans())
     nested = column and draw(st.booleans())
@@ -176,8 +176,8 @@ def tensors(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 @given(tensors())
 @settings(max_examples=200, deadline=None)
-def test_the_fast_path_never_accepts_what_the_checked_path_refuses(inputs: list[dict[str, Any]]) -> None:
-    fast = _fast_rows(inputs, MODEL)
-    if fast is None:
+def test_the_simple_tensor_decoder_never_accepts_what_the_checked_path_refuses(inputs: list[dict[str, Any]]) -> None:
+    simple = _simple_tensor_rows(inputs, MODEL)
+    if simple is None:
         return
-    assert np.array_equal(_checked_rows(inputs, MODEL), fast)
+    assert np.array_equal(_checked_rows(inputs, MODEL), simple)

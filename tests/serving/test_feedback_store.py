@@ -23,9 +23,45 @@ def test_scoring_counts_hits_and_forgets_the_request() -> None:
     scored = store.score("a", [1, 1, 1])
     assert (scored.version, scored.rows, scored.correct) == ("v1", 3, 2)
     assert scored.rolling_accuracy == pytest.approx(2 / 3)
-    with pytest.raises(FeedbackError) as again:
-        store.score("a", [1, 1, 1])
-    assert again.value.status == 404
+    assert len(store) == 0  # the predictions are forgotten, only the scored id is kept
+
+
+def test_a_retry_is_answered_with_the_first_figures_and_counts_nothing() -> None:
+    store = FeedbackStore()
+    store.remember("a", "v1", np.array([1, 0, 1]))
+    first = store.score("a", [1, 1, 1])
+    again = store.score("a", [1, 0, 1])  # even with other labels: scored once is scored
+    assert again.already_scored
+    assert not first.already_scored
+    assert (again.version, again.rows, again.correct) == ("v1", 3, 2)
+    assert store.accuracy("v1") == (pytest.approx(2 / 3), 3)  # three rows counted, not six
+
+
+def test_a_clients_id_is_an_alias_of_the_servers_id_until_both_are_forgotten() -> None:
+    store = FeedbackStore(capacity=2)
+    store.remember("srv-1", "v1", np.array([1]), alias="req-1")
+    assert store.holds("req-1")
+    assert store.holds("srv-1")
+    scored = store.score("req-1", [1])
+    assert (scored.request_id, scored.correct) == ("srv-1", 1)
+    assert store.score("srv-1", [1]).already_scored  # a retry by either id
+    assert store.score("req-1", [1]).already_scored
+    for rid in ("srv-2", "srv-3"):  # two newer scored ids push the first out of the record
+        store.remember(rid, "v1", np.array([1]))
+        store.score(rid, [1])
+    assert not store.holds("req-1")
+    assert not store.holds("srv-1")
+    with pytest.raises(FeedbackError) as gone:
+        store.score("req-1", [1])
+    assert gone.value.status == 404
+
+
+def test_a_reused_client_id_names_the_latest_request() -> None:
+    store = FeedbackStore()
+    store.remember("srv-1", "v1", np.array([0]), alias="req")
+    store.remember("srv-2", "v1", np.array([1]), alias="req")
+    assert store.score("req", [1]).request_id == "srv-2"
+    assert store.score("srv-1", [0]).correct == 1  # the older one keeps its own id
 
 
 def test_label_count_must_match_the_rows() -> None:

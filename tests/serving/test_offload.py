@@ -99,7 +99,7 @@ def test_a_request_over_the_row_limit_is_answered_and_says_it_was_not_remembered
         assert "not stored (over 200 rows)" in feedback.json()["error"]
 
         fits = client.post("/v2/models/cancer/infer", json=infer_body(X[:200], NAMES, id="fits-1"))
-        assert "parameters" not in fits.json()
+        assert fits.json()["parameters"] == {"feedback_id": fits.headers["x-feedback-id"]}
         scored = client.post("/v2/models/cancer/feedback", json={"id": "fits-1", "labels": Y[:200].tolist()})
         assert scored.status_code == 200
         assert scored.json()["rows"] == 200

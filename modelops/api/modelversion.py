@@ -128,6 +128,31 @@ class ModelVersionSpec(Model):
     validation: Validation | None = None
 
 
+class ExperimentRun(StatusModel):
+    """The experiment-tracking run that produced the model (MLflow)."""
+
+    run_id: str
+    tracking_uri: str | None = None
+    experiment_id: str | None = None
+
+
+class ArtifactLineageSummary(StatusModel):
+    """What metadata.json's ``lineage`` says made the model, copied at verification so the
+    cluster alone can tell it (``modelops history``); ``spec.lineage`` says where the version
+    came from in the cluster. Parameter values are JSON text (any JSON a param may be)."""
+
+    estimator: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    parent: str | None = None
+    dataset_uri: str | None = None
+    dataset_sha256: str | None = None
+    job: str | None = None
+    drift_policy: str | None = None
+    drift_evaluation: str | None = None
+    training_code: dict[str, str] = Field(default_factory=dict)
+    experiment_run: ExperimentRun | None = None
+
+
 class ArtifactSummary(StatusModel):
     sha256: str
     size_bytes: int = Field(ge=0)
@@ -137,6 +162,7 @@ class ArtifactSummary(StatusModel):
     task: str = ""
     framework_versions: dict[str, str] = Field(default_factory=dict)
     offline_metrics: dict[str, float] = Field(default_factory=dict)
+    lineage: ArtifactLineageSummary | None = None
 
 
 class ValidationResult(StatusModel):

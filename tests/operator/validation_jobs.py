@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from modelops.artifact.build import build_artifact
 from modelops.cli import main as modelops_main
+from modelops.conditions import now_rfc3339
 from modelops.emulator.testing import EmulatorHandle
 
 from .harness import MV_API, wait_for
@@ -27,7 +28,6 @@ from .harness import MV_API, wait_for
 SENSITIVE = "group"
 TARGET = "approved"
 FEATURES = ["x1", "x2", "is_b"]
-STAMP = "2026-11-27T10:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def run_validation_job(k8s: EmulatorHandle, name: str, workdir: Path, *, crash: 
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = modelops_main(args)
         message = log.read_text()
-    uid = job["metadata"]["uid"]
+    uid, stamp = job["metadata"]["uid"], now_rfc3339()
     pod_name = f"{name}-x1"
     k8s.create({
         "apiVersion": "v1", "kind": "Pod",
@@ -99,14 +99,14 @@ def run_validation_job(k8s: EmulatorHandle, name: str, workdir: Path, *, crash: 
         "containerStatuses": [{"name": "validate", "ready": False, "restartCount": 0, "image": container["image"],
                                "imageID": "", "state": {"terminated": {
                                    "exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                                   "message": message, "startedAt": STAMP, "finishedAt": STAMP}}}],
+                                   "message": message, "startedAt": stamp, "finishedAt": stamp}}}],
     })
     if code == 0:
-        status = {"succeeded": 1, "completionTime": STAMP, "conditions": [
-            {"type": "Complete", "status": "True", "lastTransitionTime": STAMP}]}
+        status = {"succeeded": 1, "completionTime": stamp, "conditions": [
+            {"type": "Complete", "status": "True", "lastTransitionTime": stamp}]}
     else:
         status = {"failed": 1, "conditions": [
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-             "message": "Job has reached the specified backoff limit", "lastTransitionTime": STAMP}]}
-    k8s.patch_status("batch/v1", "Job", name, {"startTime": STAMP, **status})
+             "message": "Job has reached the specified backoff limit", "lastTransitionTime": stamp}]}
+    k8s.patch_status("batch/v1", "Job", name, {"startTime": stamp, **status})
     return job

@@ -23,15 +23,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lineage-json", help="JSON object recorded as metadata.json lineage")
     parser.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)")
     parser.add_argument("--trusted", action="store_true", help="allow reading a pickle (.joblib/.pkl) model")
+    parser.add_argument("--mlflow-run", metavar="RUN_ID",
+                        help="record params, offline metrics and the digest in this MLflow run, and the run in "
+                        "lineage (needs pip install 'modelops[mlflow]')")
+    parser.add_argument("--mlflow-tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
 
 
 def run(args: argparse.Namespace) -> int:
     from modelops.artifact.errors import ArtifactError
     from modelops.datasets import DatasetError
+    from modelops.experiments import ExperimentLinkError
 
     try:
         sha = _package(args)
-    except (ArtifactError, DatasetError) as exc:
+    except (ArtifactError, DatasetError, ExperimentLinkError) as exc:
         return _fail(f"{exc.reason}: {exc.message}")
     except (ValueError, KeyError, OSError) as exc:
         return _fail(str(exc))
@@ -51,6 +56,13 @@ def _package(args: argparse.Namespace) -> str:
     from modelops.datasets import read_dataset
 
     lineage = _lineage(args.lineage_json)
+    run = None
+    if args.mlflow_run:
+        from modelops import experiments
+
+        # First: the run must exist before the artifact names it (its digest covers the lineage).
+        run = experiments.attach(args.mlflow_run, args.mlflow_tracking_uri)
+        lineage = {**(lineage or {}), "experimentRun": run.lineage()}
     model = load_fitted_model(args.model, trusted=args.trusted)
     frame = read_dataset(args.reference).frame
     if args.target not in frame.columns:
@@ -61,7 +73,7 @@ def _package(args: argparse.Namespace) -> str:
     if unknown:
         raise ValueError(f"--categorical names columns that are not features: {', '.join(sorted(unknown))}")
     feature_types: dict[str, Any] = dict.fromkeys(categorical, "categorical")
-    return build_artifact(
+    sha = build_artifact(
         model,
         frame,
         features,
@@ -73,6 +85,24 @@ def _package(args: argparse.Namespace) -> str:
         n_bins=args.bins,
         target_name=args.target,
     )
+    if run is not None:
+        _record(run, model, args.out, sha)
+    return sha
+
+
+def _record(run: Any, model: Any, out: Path, sha: str) -> None:
+    """The estimator, its params, the offline metrics and the digest, into the MLflow run."""
+    from modelops import experiments
+    from modelops.artifact.format import METADATA_FILE
+    from modelops.artifact.metadata import Metadata
+
+    metadata = Metadata.from_bytes((out / METADATA_FILE).read_bytes())
+    params: dict[str, Any] = {"modelops.estimator": f"{type(model).__module__}.{type(model).__qualname__}"}
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        params.update({f"modelops.params.{k}": v for k, v in get_params(deep=False).items()})
+    experiments.record(run, params=params, metrics=metadata.offline_metrics, digest=sha,
+                       artifact_uri=out.resolve().as_uri())
 
 
 def _split(value: str | None) -> list[str]:

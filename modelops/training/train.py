@@ -101,6 +101,9 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
                                 champion_value, options.min_improvement, champion_problem=problem)
         say(f"gate: {'passed' if verdict.passed else 'failed'} ({verdict.reason}): {verdict.message}")
         lineage = _lineage(options, dataset, len(train_y), len(hold_y))
+        run = _start_run(options, say)
+        if run is not None:
+            lineage["experimentRun"] = run.lineage()
         out_dir = workdir / "artifact" / options.name
         sha = build_artifact(
             model, hold_x, list(features), hold_y, out_dir,
@@ -111,6 +114,10 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
         say(f"artifact {sha} built; publishing")
         uri = publish(out_dir, options.output_uri, options.name)
         say(f"artifact published to {uri}")
+        if run is not None:
+            _record_run(run, options, dataset.sha256, challenger_metrics, champion=champion_metrics, sha=sha,
+                        uri=uri)
+            say(f"recorded in MLflow run {run.run_id} at {run.tracking_uri}")
     return TrainResult(
         result="Succeeded" if verdict.passed else "GateFailed",
         reason=verdict.reason,
@@ -268,6 +275,35 @@ def _lineage(o: TrainOptions, dataset: Dataset, train_rows: int, holdout_rows: i
         drift_evaluation=o.drift_evaluation,
         training_code=training_code(),
     ).to_json()
+
+
+def _start_run(o: TrainOptions, say: Progress) -> Any:
+    """With MLFLOW_TRACKING_URI set, an MLflow run of its own (modelops.experiments); else None."""
+    from modelops import experiments
+
+    if not experiments.wanted():
+        return None
+    try:
+        run = experiments.start(o.name)
+    except experiments.ExperimentLinkError as exc:
+        raise TrainingError(exc.reason, exc.message) from None
+    say(f"MLflow run {run.run_id} started at {run.tracking_uri}")
+    return run
+
+
+def _record_run(
+    run: Any, o: TrainOptions, dataset_sha256: str, challenger: Mapping[str, float], *,
+    champion: Mapping[str, float] | None, sha: str, uri: str,
+) -> None:
+    from modelops import experiments
+
+    params = {"estimator": o.estimator, "seed": o.seed, "holdout_fraction": o.holdout_fraction,
+              "dataset_sha256": dataset_sha256, **{f"params.{k}": v for k, v in o.params.items()}}
+    metrics = {**dict(challenger), **{f"champion.{k}": v for k, v in (champion or {}).items()}}
+    try:
+        experiments.record(run, params=params, metrics=metrics, digest=sha, artifact_uri=uri)
+    except experiments.ExperimentLinkError as exc:
+        raise TrainingError(exc.reason, exc.message) from None
 
 
 def _created_at(o: TrainOptions, say: Progress) -> datetime | None:

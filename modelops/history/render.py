@@ -23,17 +23,18 @@ def render(history: History, output: Output) -> str:
 
 def table(history: History) -> str:
     """One line per link of the chain, oldest first, details indented below it."""
-    rows: list[tuple[str, int, list[str]]] = []
+    rows: list[tuple[str, list[str]]] = []
     for v in history.versions:
-        rows.append((v.created or "", 0, _version_lines(v)))
+        rows.append((v.created or "", _version_lines(v)))
         if v.validation is not None and v.validation.completed_at:
-            rows.append((v.validation.completed_at, 1, _validation_lines(v)))
-    for d in history.decisions:
-        rows.append((d.time, 2, _decision_lines(d)))
-    rows.sort(key=lambda r: (r[0], r[1]))
+            rows.append((v.validation.completed_at, _validation_lines(v)))
+    rows += [(d.time, _decision_lines(d)) for d in history.decisions]
+    # Stable: within one second (the timestamps' resolution) a version, then its validation,
+    # then the decisions, as they happen.
+    rows.sort(key=lambda r: r[0])
     out = [f"model {history.model} in namespace {history.namespace}: {len(history.versions)} version(s), "
            f"{len(history.decisions)} rollout decision(s), oldest first", ""]
-    for time, _, lines in rows:
+    for time, lines in rows:
         out.append(f"{time or UNKNOWN_TIME:<21} {lines[0]}")
         out += [f"{'':<21}   {line}" for line in lines[1:]]
     if history.forgotten:

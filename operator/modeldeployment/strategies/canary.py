@@ -10,13 +10,14 @@ of 50 gives the candidate 2 of 6 pods: 33%). After the last step the candidate i
 to ``N``, and once all ``N`` are available it is promoted.
 
 A step advances when the latest analysis of the step passed (``stepVerdict: Pass``) and
-its pause elapsed. Analysis runs every ``analysis.interval`` while the candidate's pods
-are available (``analysis_due``; sync fetches the observation, this module only consumes
-it). Failed analyses count over the rollout (``failedAnalyses``): reaching
-``failureLimit`` rolls back. A step with no passing analysis by ``progressDeadline``
-(counted from the step's start) goes to phase Paused, reason InsufficientData, and stays
-there (no more analysis) until a ``promote`` or ``abort`` action. Candidate pods not
-available by the deadline roll back.
+its pause elapsed (past the last step ``stepVerdict`` stays Pass; a ``promote`` action
+clears it, so the promotion's history entry says which it was). Analysis runs every
+``analysis.interval`` while the candidate's pods are available (``analysis_due``; sync
+fetches the observation, this module only consumes it). Failed analyses count over the
+rollout (``failedAnalyses``): reaching ``failureLimit`` rolls back. A step with no
+passing analysis by ``progressDeadline`` (counted from the step's start) goes to phase
+Paused, reason InsufficientData, and stays there (no more analysis) until a ``promote``
+or ``abort`` action. Candidate pods not available by the deadline roll back.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def decide(inp: Inputs) -> Decision:
         if ready >= wanted and not inp.spec.paused and verdict == "Pass" and inp.now >= pause_end:
             events.append(Event("Normal", "StepPassed",
                                 f"{inp.candidate}: step {i + 1}/{len(plan)} (weight {step.weight}%) passed"))
-            i, started, verdict = i + 1, inp.now, None
+            # past the last step the passing verdict stays: promotion says all steps passed
+            i, started, verdict = i + 1, inp.now, (None if i + 1 < len(plan) else verdict)
     if i < len(plan):
         step = plan[i]
         wanted = candidate_replicas(n_total, step.weight)
@@ -200,7 +202,7 @@ def decide(inp: Inputs) -> Decision:
     # Every step passed (or a promote action): the candidate at full scale, then promoted.
     ready = inp.available(inp.candidate_child, n_total)
     if ready >= n_total:
-        why = "promote action" if inp.action == "promote" else f"all {len(plan)} steps passed"
+        why = f"all {len(plan)} steps passed" if verdict == "Pass" else "promote action"
         return Decision(
             phase="Stable", progressing=Desired("Progressing", "False", "Stable", f"{inp.candidate} is stable"),
             outcome="promote", reason=f"{why}; {ready}/{n_total} replicas available", step=i,

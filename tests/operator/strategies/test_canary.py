@@ -177,7 +177,7 @@ def test_too_few_samples_is_inconclusive_then_paused_past_the_deadline_until_an_
 
 
 def test_after_the_last_step_the_candidate_is_scaled_up_promoted_and_the_old_version_retires() -> None:
-    status = _rolling(step=2, stepVerdict=None)
+    status = _rolling(step=2, stepVerdict="Pass")
     p = run(_canary(status), versions=VERSIONS, deployments=_children(2, 2))
     assert applied(p, "Deployment", "churn-churn-v2")["spec"]["replicas"] == 4
     assert p.status["phase"] == "Progressing"

@@ -1,0 +1,113 @@
+"""The test's part of the cluster in the canary integration tests: the Deployment controller
+and kubelet (Pod objects for each Deployment's replicas, status available) and the serving
+replicas themselves, as small fake pods on 127.0.0.1 exporting the real serving metrics
+with values the test controls (``tests.operator.analysis.fakes.FakePod``).
+
+Each Pod object carries the fake pod's address (``podIP`` 127.0.0.1, container port
+``http`` = the fake pod's port), so the operator's Pods metrics source scrapes them
+exactly as it scrapes a cluster's pods."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelops.emulator.testing import EmulatorHandle
+from tests.operator.analysis.fakes import HOST, FakePod
+
+# What one replica of a version serves per tick: keyword arguments of FakePod.serve.
+Traffic = Callable[[str], dict[str, Any]]
+
+
+def good_traffic(_version: str) -> dict[str, Any]:
+    return {"ok": 20, "seconds": 0.004, "outputs": (10, 10, 0)}
+
+
+@dataclass
+class Replicas:
+    """The kubelet and Deployment controller for ModelDeployment ``churn``'s children."""
+
+    k8s: EmulatorHandle
+    loop: asyncio.AbstractEventLoop
+    traffic: Traffic = good_traffic
+    pods: dict[str, FakePod] = field(default_factory=dict)  # Pod name -> its fake server
+    # version -> how many of its replicas ever come up (the rest stay unavailable, no Pod)
+    cap: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _start(self, name: str, version: str) -> FakePod:
+        pod = FakePod(name, version)
+        asyncio.run_coroutine_threadsafe(pod.start(), self.loop).result(10)
+        return pod
+
+    def _stop(self, pod: FakePod) -> None:
+        asyncio.run_coroutine_threadsafe(pod.stop(), self.loop).result(10)
+
+    def tick(self) -> None:
+        """One round of the controllers' work, and one tick of traffic on every replica."""
+        with self.lock:
+            wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+            for dep in self.k8s.list("apps/v1", "Deployment", "default"):
+                name, replicas = dep["metadata"]["name"], int(dep["spec"].get("replicas", 1))
+                version = dep["metadata"]["labels"]["modelops.dev/version"]
+                ready = min(replicas, self.cap.get(version, replicas))
+                for i in range(ready):
+                    wanted[f"{name}-{i}"] = (version, dep)
+                status = dep.get("status") or {}
+                generation = dep["metadata"].get("generation", 1)
+                if status.get("availableReplicas") != ready or status.get("observedGeneration") != generation:
+                    for i in range(ready):
+                        self._pod(f"{name}-{i}", version, dep)
+                    self.k8s.patch_status("apps/v1", "Deployment", name, {
+                        "observedGeneration": generation, "replicas": replicas, "readyReplicas": ready,
+                        "availableReplicas": ready,
+                    })
+            for name in list(self.pods):
+                if name not in wanted:
+                    self._stop(self.pods.pop(name))
+                    if self.k8s.find("v1", "Pod", name) is not None:
+                        self.k8s.delete("v1", "Pod", name)
+            for pod in self.pods.values():
+                pod.serve(**self.traffic(pod.version))
+
+    def _pod(self, name: str, version: str, dep: dict[str, Any]) -> None:
+        if name in self.pods:
+            return
+        fake = self._start(name, version)
+        self.pods[name] = fake
+        labels = dict(dep["spec"]["template"]["metadata"]["labels"])
+        self.k8s.seed({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": labels},
+            "spec": {"containers": [{"name": "serve", "image": "img",
+                                     "ports": [{"name": "http", "containerPort": fake.port}]}]},
+            "status": {"phase": "Running", "podIP": HOST,
+                       "conditions": [{"type": "Ready", "status": "True"}]},
+        })
+
+    def versions(self) -> dict[str, int]:
+        with self.lock:
+            out: dict[str, int] = {}
+            for pod in self.pods.values():
+                out[pod.version] = out.get(pod.version, 0) + 1
+            return out
+
+
+@contextmanager
+def serving_replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-pods", daemon=True)
+    thread.start()
+    replicas = Replicas(k8s, loop)
+    try:
+        yield replicas
+    finally:
+        for pod in list(replicas.pods.values()):
+            replicas._stop(pod)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

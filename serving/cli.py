@@ -112,6 +112,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
     import signal
     import socket
@@ -122,32 +123,13 @@ def run(args: argparse.Namespace) -> int:
     from modelops.serving.app import create_app
     from modelops.serving.config import ServingConfig
     from modelops.serving.dataplane import DataPlane
+    from modelops.serving.feedback_ids import key_from_env
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from modelops.serving.feedback_ids import key_from_env
-
     log = logging.getLogger("modelops.serving")
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double /metrics and no scraper here reads them
-    # Binding first (not in uvicorn) lets --port 0 pick a free port that we log and name in
-    # feedback ids.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    host, port = sock.getsockname()[:2]
-    advertised = args.advertise_address or advertise_address(host, port, os.environ.get("POD_IP"))
-    key = key_from_env()
-    if key is None:
-        log.warning(
-            "MODELOPS_FEEDBACK_KEY is not set: feedback ids are signed with a key of this process "
-            "alone, so feedback for this replica's predictions is scored only when posted to it"
-        )
     try:
         config = ServingConfig(
             model_dir=args.model_dir,
@@ -171,8 +153,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.max_inflight_body_bytes is not None
                 else max(32 << 20, args.max_body_bytes)
             ),
-            advertise_address=advertised,
-            feedback_key=key,
+            feedback_key=key_from_env(),
             feedback_forward_timeout_seconds=args.feedback_forward_timeout,
             shadow_url=args.shadow_url,
             shadow_percent=args.shadow_percent,
@@ -182,12 +163,28 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         log.error("invalid options: %s", exc)
-        sock.close()
         return 2
     if (args.shadow_percent or args.shadow_version) and not args.shadow_url:
         log.error("invalid options: --shadow-percent and --shadow-version need --shadow-url")
-        sock.close()
         return 2
+    # Binding first (not in uvicorn) lets --port 0 pick a free port that we log and name in
+    # feedback ids.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return 1
+    host, port = sock.getsockname()[:2]
+    advertised = args.advertise_address or advertise_address(host, port, os.environ.get("POD_IP"))
+    config = dataclasses.replace(config, advertise_address=advertised)
+    if config.feedback_key is None:
+        log.warning(
+            "MODELOPS_FEEDBACK_KEY is not set: feedback ids are signed with a key of this process "
+            "alone, so feedback for this replica's predictions is scored only when posted to it"
+        )
     app = create_app(DataPlane(config))
     sock.listen(2048)
     sock.set_inheritable(True)

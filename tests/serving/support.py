@@ -59,6 +59,13 @@ def build_lr(out: Path) -> str:
     return build_artifact(model, x, names, y, out)
 
 
+def build_shuffled_lr(out: Path) -> str:
+    """Another model of build_lr's features, fitted on shuffled labels: answers that differ."""
+    x, y, names = cancer_data()
+    shuffled = np.random.default_rng(0).permutation(y)
+    return build_artifact(LogisticRegression(max_iter=1000).fit(x, shuffled), x, names, shuffled, out)
+
+
 def churn_frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
@@ -108,8 +115,15 @@ def wait_until(check: Any, timeout: float = 60.0, what: str = "condition") -> No
 class ProcessServer:
     """``modelops serve`` in a subprocess (what the pods run); ``url`` once listening."""
 
-    def __init__(self, model_dir: Path, *args: str, python_path: Path | None = None) -> None:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    def __init__(
+        self,
+        model_dir: Path,
+        *args: str,
+        python_path: Path | None = None,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
         env.pop("PYTHONPATH", None)
         if python_path is not None:
             env["PYTHONPATH"] = str(python_path)
@@ -117,7 +131,7 @@ class ProcessServer:
         # would let the top-level operator/ folder shadow the standard library's operator.
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("modelops")), "serve", "--model-dir", str(model_dir),
-             "--host", "127.0.0.1", "--port", "0", *args],
+             "--host", host, "--port", "0", *args],
             cwd=model_dir.parent, env=env, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.log: list[str] = []
@@ -178,9 +192,14 @@ class ProcessServer:
 
 @contextmanager
 def process_server(
-    model_dir: Path, *args: str, ready: bool = True, python_path: Path | None = None
+    model_dir: Path,
+    *args: str,
+    ready: bool = True,
+    python_path: Path | None = None,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
 ) -> Iterator[ProcessServer]:
-    server = ProcessServer(model_dir, *args, python_path=python_path)
+    server = ProcessServer(model_dir, *args, python_path=python_path, host=host, env=env)
     try:
         if ready:
             server.wait_ready()
@@ -205,6 +224,18 @@ def thread_server(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def metric_values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of ``name`` in Prometheus text, by their sorted labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
 
 
 def infer_body(rows: npt.NDArray[Any], names: list[str], **extra: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelops.cli import build_parser, main
+from modelops.serving.cli import advertise_address
 
 
 def test_serve_options_parse_with_their_defaults(tmp_path: Path) -> None:
@@ -53,3 +54,34 @@ def test_invalid_settings_exit_2_before_serving(
 ) -> None:
     assert main(["serve", "--model-dir", str(tmp_path), "--port", "0", option, value]) == 2
     assert any(word in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("options", "word"),
+    [
+        (["--shadow-percent", "10"], "need --shadow-url"),
+        (["--shadow-url", "http://127.0.0.1:9/"], "shadow_percent"),
+        (["--shadow-url", "http://127.0.0.1:9/", "--shadow-percent", "10"], "shadow_version"),
+        (["--shadow-url", "http://127.0.0.1:9/", "--shadow-percent", "120", "--shadow-version", "v2"], "(0, 100]"),
+        (["--shadow-url", "127.0.0.1:9", "--shadow-percent", "10", "--shadow-version", "v2"], "http://"),
+        (["--shadow-url", "http://c:8080", "--shadow-percent", "5", "--shadow-version", "v2", "--shadow-queue", "0"],
+         "shadow_queue"),
+    ],
+)  # fmt: skip
+def test_shadow_options_are_checked_before_serving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, options: list[str], word: str
+) -> None:
+    assert main(["serve", "--model-dir", str(tmp_path), "--port", "0", *options]) == 2
+    assert any(word in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("host", "pod_ip", "expected"),
+    [
+        ("0.0.0.0", "10.1.2.3", "10.1.2.3:8080"),
+        ("127.0.0.7", None, "127.0.0.7:8080"),
+        ("0.0.0.0", "fd00::5", "[fd00::5]:8080"),
+    ],
+)
+def test_the_advertised_address_prefers_the_pod_ip(host: str, pod_ip: str | None, expected: str) -> None:
+    assert advertise_address(host, 8080, pod_ip) == expected

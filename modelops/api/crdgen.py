@@ -20,7 +20,7 @@ JsonSchema = dict[str, Any]
 _KEPT = {
     "type", "format", "description", "enum", "pattern", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems",
-    "items", "properties", "required", "additionalProperties", "nullable",
+    "items", "properties", "required", "additionalProperties", "nullable", "x-kubernetes-validations",
 }
 
 

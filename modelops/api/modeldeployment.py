@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from modelops.api.common import (
     Condition,
@@ -82,10 +82,26 @@ class CanaryStep(Model):
     pause: Duration | None = None
 
 
+MAX_CANARY_STEPS = 32
+# CEL has no index loop: one comparison per adjacent pair, each guarded by the list's size
+# (constant cost, within the emulator's CEL subset and the API server's cost budget).
+INCREASING_WEIGHTS = "!has(self.steps) || (" + " && ".join(
+    f"(size(self.steps) <= {i} || self.steps[{i}].weight > self.steps[{i - 1}].weight)"
+    for i in range(1, MAX_CANARY_STEPS)
+) + ")"
+_CEL = "x-kubernetes-validations"
+
+
 class Canary(Model):
+    model_config = ConfigDict(
+        json_schema_extra={_CEL: [{"rule": INCREASING_WEIGHTS,
+                                   "message": "spec.strategy.canary.steps: weights must increase from step to step"}]}
+    )
+
     steps: list[CanaryStep] = Field(
         default_factory=lambda: [CanaryStep(weight=10, pause="5m"), CanaryStep(weight=50, pause="10m")],
-        max_length=32,
+        min_length=1,
+        max_length=MAX_CANARY_STEPS,
     )
 
 
@@ -93,7 +109,9 @@ class ABTest(Model):
     weight: Percent = 50
     min_samples: int = Field(default=2000, ge=1)
     min_duration: Duration = "1h"
-    metric: str = Field(default="accuracy", min_length=1, max_length=63)
+    metric: Literal["accuracy", "errorRate"] = Field(
+        default="accuracy", description="What the serving pods count per arm: feedback accuracy, or 5xx rate."
+    )
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
@@ -124,6 +142,11 @@ class Strategy(Model):
 
 
 class ModelDeploymentSpec(Model):
+    model_config = ConfigDict(
+        json_schema_extra={_CEL: [{"rule": "!has(self.router) || self.router != 'GatewayAPI' || has(self.gateway)",
+                                   "message": "spec.gateway: required when spec.router is GatewayAPI"}]}
+    )
+
     model: DNSLabel
     version: ObjectName | None = Field(
         default=None,

@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -67,9 +68,20 @@ def entrypoint_refusal(container: dict[str, Any]) -> str | None:
 
 
 def _addresses() -> Iterator[str]:
-    for third in range(1, 255):
+    """Pod addresses: 127.0.1.1 upwards, never in 127.0.2.0/24 (the Services' ClusterIPs)."""
+    for third in (1, *range(3, 255)):
         for fourth in range(1, 255):
             yield f"127.0.{third}.{fourth}"
+
+
+def _port_free(address: str, port: int) -> bool:
+    """Whether nothing listens on address:port: another sandbox on this machine may use it."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -401,6 +413,11 @@ def runs_here(job: dict[str, Any]) -> bool:
     return bool(images) and all(i.split("@")[0].rsplit("/", 1)[-1].split(":")[0] == "modelops" for i in images)
 
 
+def _container_port(pod_spec: dict[str, Any]) -> int:
+    ports = ((pod_spec.get("containers") or [{}])[0].get("ports")) or [{"containerPort": 8080}]
+    return int(ports[0]["containerPort"])
+
+
 def _pod_suffix() -> str:
     """Five characters from the alphabet Kubernetes uses for generated names."""
     return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
@@ -483,8 +500,17 @@ class LocalKubelet:
 
     # ---- reconcile ----------------------------------------------------------------------
 
-    def _address(self) -> str:
-        return self._released.pop() if self._released else next(self._free)
+    def _address(self, port: int) -> str:
+        """A pod address whose port is free (addresses in use elsewhere are skipped, not lost)."""
+        skipped: list[str] = []
+        try:
+            while True:
+                address = self._released.pop() if self._released else next(self._free)
+                if _port_free(address, port):
+                    return address
+                skipped.append(address)
+        finally:
+            self._released[:0] = skipped
 
     def _forget_deleted(self) -> None:
         """Objects someone else deleted (`kubectl delete pod`, `... rs`): their processes stop and
@@ -587,7 +613,7 @@ class LocalKubelet:
             pod_name = pod["metadata"]["name"]
             replica = Replica(
                 name=pod_name,
-                address=self._address(),
+                address=self._address(_container_port(pod_spec)),
                 root=self.workdir / "pods" / self.namespace / pod_name,
                 template_hash=digest,
                 container=pod_spec.get("containers", [{}])[0],
@@ -651,7 +677,7 @@ class LocalKubelet:
         if not pods.job_finished(job) and refusal is None and pods.retries_left(job, phases):
             pod = self._created_pod(pods.job_pod(job, f"{name}-{_pod_suffix()}"), job, "job-controller")
             spec = pod["spec"]
-            replica = Replica(name=pod["metadata"]["name"], address=self._address(),
+            replica = Replica(name=pod["metadata"]["name"], address=self._address(_container_port(spec)),
                               root=self.workdir / "pods" / self.namespace / pod["metadata"]["name"],
                               template_hash="", container=(spec.get("containers") or [{}])[0],
                               init_containers=list(spec.get("initContainers") or []),

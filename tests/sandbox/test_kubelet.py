@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,21 @@ def test_a_container_failing_its_liveness_probe_long_enough_is_killed(tmp_path: 
         if replica.process.poll() is None:
             replica.process.kill()
             replica.process.wait()
+
+
+def test_pod_addresses_skip_ports_in_use_and_the_service_network(tmp_path: Path) -> None:
+    import socket
+    import ssl
+
+    from modelops.sandbox.api import Api
+
+    node = kubelet.LocalKubelet(Api("https://127.0.0.1:1", "t", ssl.create_default_context()), "default", tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.1.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        assert node._address(port) == "127.0.1.2"  # 127.0.1.1:port belongs to someone else
+        assert node._address(port) == "127.0.1.3"
+    assert node._address(port) == "127.0.1.1"  # free again: used, not lost
+    addresses = list(itertools.islice(kubelet._addresses(), 300))
+    assert not any(a.startswith("127.0.2.") for a in addresses)

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "package": ("modelops.artifact.package_cli", "build an artifact directory from a fitted model"),
     "train": ("modelops.training.cli", "fit a model, gate it against the champion, publish its artifact"),
     "validate": ("modelops.validation.cli", "validate a model artifact on a holdout: metrics, champion, fairness"),
+    "rollout": ("modelops.rollout.cli", "watch a ModelDeployment's rollout, or promote, abort or retry it"),
     "history": ("modelops.history.cli", "the audit chain of a model: versions, lineage, validation, rollouts"),
     "crds": ("modelops.api.crds_cli", "write the CustomResourceDefinitions generated from the models"),
     "emulator": ("modelops.emulator.cli", "run the embedded Kubernetes API emulator on 127.0.0.1"),

@@ -200,6 +200,13 @@ class Retiring(StatusModel):
     delete_after: str = Field(json_schema_extra={"format": "date-time"})
 
 
+class Selected(StatusModel):
+    """Which version the operator targets and why (``promotion: Auto`` picks it; Manual names it)."""
+
+    version: str
+    reason: str = ""
+
+
 class PinnedArtifact(StatusModel):
     """What one version's pods serve, copied from its ModelVersion when that was Ready.
 
@@ -235,6 +242,7 @@ class ModelDeploymentStatus(StatusModel):
     )
     last_analysis_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
     retiring: list[Retiring] = Field(default_factory=list, max_length=4)
+    selected: Selected | None = None
     ab_test: ABTestStatus | None = None
     endpoint: str | None = None
     pinned: list[PinnedArtifact] = Field(

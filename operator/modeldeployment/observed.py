@@ -138,6 +138,15 @@ class Observed:
         ready = [v for v in self.versions.values() if v.model == model and v.ready]
         return max(ready, key=lambda v: (v.created, v.name), default=None)
 
+    def not_ready(self, model: str) -> list[Version]:
+        """Versions of ``model`` newer than the newest Ready one that are not Ready (failed
+        verification or validation, or still being checked): never rolled out."""
+        newest = self.newest_ready(model)
+        floor = (newest.created, newest.name) if newest is not None else ("", "")
+        return sorted((v for v in self.versions.values()
+                       if v.model == model and not v.ready and (v.created, v.name) > floor),
+                      key=lambda v: (v.created, v.name))
+
 
 def _of_kind(objects: Iterable[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
     return [o for o in objects if o.get("kind") == kind]

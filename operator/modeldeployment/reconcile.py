@@ -218,6 +218,7 @@ class _Rollout:
         self.action: Action | None = "promote" if action == "promote" else "abort" if action == "abort" else None
         self.remove_action = action in ACTIONS
         self.observation = observation
+        self.selected: dict[str, str] | None = None  # what promotion Auto picked, and why
         self.events: list[Event] = []
         self.retiring: list[dict[str, Any]] = [dict(r) for r in status.get("retiring") or () if _valid_retiring(r)]
         self.history: list[dict[str, Any]] = [dict(h) for h in status.get("history") or () if _valid_history(h)]
@@ -243,6 +244,11 @@ class _Rollout:
         if self.spec.promotion == "Auto":
             newest = self.observed.newest_ready(self.spec.model)
             if newest is not None:
+                skipped = self.observed.not_ready(self.spec.model)
+                why = f"the newest Ready ModelVersion of model {self.spec.model} (created {newest.created})"
+                if skipped:
+                    why += "; not Ready: " + ", ".join(f"{v.name} ({v.reason})" for v in skipped)
+                self.selected = {"version": newest.name, "reason": why}
                 return newest.name, newest, None
             if name is None and stable in self.pins:
                 name = stable  # nothing newer: the pinned stable version stays, whatever became of it
@@ -441,6 +447,7 @@ class _Rollout:
             "endpoint": children.endpoint(self.owner, self.spec.model) if (stable or candidate) else None,
             "pinned": self._pinned(stable, candidate or scaled_to_zero),
             "retiring": retiring,
+            "selected": self.selected,
             "history": self.history[-HISTORY_LIMIT:],
             "conditions": conditions,
         }
@@ -492,7 +499,8 @@ class _Rollout:
     def _rollout_started_message(self, candidate: str, stable: str | None) -> str:
         beside = f" next to {stable}" if stable else ""
         how = self.spec.strategy.type if stable else "Recreate"
-        return f"rolling out {candidate} with {self.spec.replicas} replica(s){beside} ({how})"
+        picked = f"; promotion Auto picked it: {self.selected['reason']}" if self.selected else ""
+        return f"rolling out {candidate} with {self.spec.replicas} replica(s){beside} ({how}){picked}"
 
     def _promote(self, candidate: str, stable: str | None, reason: str) -> None:
         replaced = f"; {stable} retires" if stable else ""
@@ -602,7 +610,7 @@ class _Rollout:
 _OWNED_FIELDS = frozenset(
     {"observedGeneration", "phase", "stable", "candidate", "weight", "step", "stepStartedAt", "replicas",
      "availableReplicas", "endpoint", "pinned", "history", "conditions", "analysis", "stepVerdict",
-     "failedAnalyses", "lastAnalysisAt", "retiring"}
+     "failedAnalyses", "lastAnalysisAt", "retiring", "selected"}
 )
 
 

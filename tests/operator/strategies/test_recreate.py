@@ -38,3 +38,17 @@ def test_the_abort_action_rolls_back_and_is_removed() -> None:
     assert cond(p, "Progressing") == ("False", "Aborted")
     assert p.remove_action
     assert p.status["history"][-1]["result"] == "RolledBack"
+
+
+def test_promotion_auto_says_which_version_it_picked_and_why_and_skips_a_failed_one() -> None:
+    versions = [model_version("churn-v1", created="2026-11-27T10:00:00Z"),
+                model_version("churn-v2", created="2026-11-28T10:00:00Z"),
+                model_version("churn-v3", created="2026-11-29T10:00:00Z", ready=False)]
+    obj = model_deployment(version=None, promotion="Auto", status=stable_status())
+    p = run(obj, versions=versions, deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
+    assert p.status["candidate"] == "churn-v2"  # v3 failed its checks: never rolled out
+    assert p.status["selected"]["version"] == "churn-v2"
+    assert p.status["selected"]["reason"] == (
+        "the newest Ready ModelVersion of model churn (created 2026-11-28T10:00:00Z); "
+        "not Ready: churn-v3 (DigestMismatch)")
+    assert any(e.reason == "RolloutStarted" and "promotion Auto picked it" in e.message for e in p.events)

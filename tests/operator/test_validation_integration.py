@@ -23,7 +23,7 @@ from .harness import (
     wait_for,
     wait_object,
 )
-from .validation_jobs import SENSITIVE, build, holdout_csv, run_validation_job, validated_version
+from .validation_jobs import SENSITIVE, Built, build, holdout_csv, run_validation_job, validated_version
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def test_metric_fairness_pass_and_unreadable_holdout(k8s: EmulatorHandle, tmp_pa
     holdout = holdout_csv(tmp_path / "holdout.csv")
     fairness = {"sensitiveFeature": SENSITIVE, "maxDemographicParityDifference": 0.1,
                 "minGroupMetric": {"name": "recall", "min": 0.5}}
-    cases = {
+    cases: dict[str, tuple[Built, dict[str, Any], str]] = {
         # name: (artifact, spec.validation, expected reason)
         "churn-pass": (fair, {"holdoutUri": holdout, "metrics": [{"name": "roc_auc", "min": 0.8}],
                               "fairness": fairness}, "ValidationPassed"),

@@ -15,6 +15,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="CRD files or directories to install at start (repeatable)")
     parser.add_argument("--pod-logs", type=Path, default=None, metavar="DIR",
                         help="serve pods/log from DIR/<namespace>/<pod>/<container>.log (the sandbox kubelet's files)")
+    parser.add_argument("--service-cidr", default="127.0.2.0/24",
+                        help="the network Services' ClusterIPs are allocated from (default 127.0.2.0/24)")
     parser.add_argument("--bookmark-interval", type=float, default=20.0,
                         help="seconds between BOOKMARK events on watches that allow them (default: 20)")
 
@@ -28,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from modelops.emulator.testing import load_manifests
 
     async def serve() -> None:
-        emulator = Emulator(bookmark_interval=args.bookmark_interval, pod_logs=args.pod_logs)
+        from modelops.emulator.cluster import Cluster
+
+        emulator = Emulator(cluster=Cluster(service_network=args.service_cidr),
+                            bookmark_interval=args.bookmark_interval, pod_logs=args.pod_logs)
         for obj in load_manifests(args.crds):
             rt = emulator.cluster.resource(obj["apiVersion"], obj["kind"])
             emulator.cluster.create(rt, obj.get("metadata", {}).get("namespace"), obj)

@@ -52,8 +52,8 @@ def up(workdir: Path) -> int:
         sandbox.start()
         print(f"sandbox up: export KUBECONFIG={sandbox.kubeconfig}   (Ctrl-C, or `modelops sandbox down --dir "
               f"{workdir}`, to stop)", flush=True)
-        print("  pods listen on 127.0.1.N; every Service answers on its ClusterIP (127.0.2.0/24): kubectl get svc",
-              flush=True)
+        print(f"  pods listen on 127.0.1.N; every Service answers on its ClusterIP ({sandbox.service_network}): "
+              "kubectl get svc", flush=True)
         while not stop.wait(0.5):
             sandbox.check_alive()
     except SandboxError as exc:

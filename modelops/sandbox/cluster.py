@@ -26,7 +26,7 @@ import yaml
 from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.sandbox.api import Api
 from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet, die_with_parent
-from modelops.sandbox.lock import AlreadyRunningError, SandboxLock
+from modelops.sandbox.lock import AlreadyRunningError, NetworkClaim, SandboxLock
 from modelops.sandbox.proxy import ServiceProxy
 
 log = logging.getLogger("modelops.sandbox")
@@ -79,6 +79,8 @@ class Sandbox:
     _stop: threading.Event = field(default_factory=threading.Event)
     _kubelet_thread: threading.Thread | None = None
     _lock: SandboxLock | None = None
+    _network: NetworkClaim | None = None
+    service_network: str = ""
     api_url: str = ""
 
     @property
@@ -119,12 +121,19 @@ class Sandbox:
         except AlreadyRunningError as exc:
             raise SandboxError(str(exc)) from None
         self._lock = lock
+        network = NetworkClaim()
+        try:
+            self.service_network = network.acquire()
+        except RuntimeError as exc:
+            raise SandboxError(str(exc)) from None
+        self._network = network
         # The emulator writes a new kubeconfig (its URL, certificate and token) once it serves.
         self.kubeconfig.unlink(missing_ok=True)
         emulator_log = self._spawn(
             "emulator",
             [*MODULE_COMMAND, "emulator", "--host", "127.0.0.1", "--port", "0",
-             "--kubeconfig", str(self.kubeconfig), "--pod-logs", str(self.workdir / "pods")],
+             "--kubeconfig", str(self.kubeconfig), "--pod-logs", str(self.workdir / "pods"),
+             "--service-cidr", self.service_network],
         )
         self._wait_for_kubeconfig(30, emulator_log)
         self.api_url = str(yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
@@ -185,6 +194,9 @@ class Sandbox:
         for out in self._logs:
             out.close()
         self._logs.clear()
+        if self._network is not None:
+            self._network.release()
+            self._network = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None

@@ -73,3 +73,39 @@ def holder(workdir: Path) -> int | None:
             return _pid_in(path) or None
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+SERVICE_NETWORKS = ("127.0.2.0/24", *(f"127.0.{third}.0/24" for third in range(254, 200, -1)))
+
+
+class NetworkClaim:
+    """A service network (ClusterIP range) for this sandbox alone on this machine.
+
+    The first sandbox gets 127.0.2.0/24; one started while it runs gets 127.0.254.0/24, and so
+    on down, so two sandboxes never both listen on the same ClusterIP:port. Held by a flock in
+    the temporary folder, released when the sandbox stops or its process ends.
+    """
+
+    def __init__(self) -> None:
+        self.network = ""
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> str:
+        import tempfile
+
+        for network in SERVICE_NETWORKS:
+            path = Path(tempfile.gettempdir()) / f"modelops-sandbox-{network.replace('/', '-')}.lock"
+            handle = path.open("a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._file, self.network = handle, network
+            return network
+        raise RuntimeError(f"every sandbox service network is in use ({len(SERVICE_NETWORKS)} sandboxes)")
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

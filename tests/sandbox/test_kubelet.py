@@ -203,3 +203,27 @@ def test_pod_addresses_skip_ports_in_use_and_the_service_network(tmp_path: Path)
     assert node._address(port) == "127.0.1.1"  # free again: used, not lost
     addresses = list(itertools.islice(kubelet._addresses(), 300))
     assert not any(a.startswith("127.0.2.") for a in addresses)
+
+
+def test_sandboxes_running_at_once_get_different_service_networks() -> None:
+    from modelops.sandbox.lock import NetworkClaim
+
+    first, second = NetworkClaim(), NetworkClaim()
+    try:
+        one, two = first.acquire(), second.acquire()
+        assert one != two
+        assert {one, two} <= set(lock_networks())
+    finally:
+        first.release()
+        second.release()
+    again = NetworkClaim()
+    try:
+        assert again.acquire() in lock_networks()  # released ones can be claimed again
+    finally:
+        again.release()
+
+
+def lock_networks() -> tuple[str, ...]:
+    from modelops.sandbox.lock import SERVICE_NETWORKS
+
+    return SERVICE_NETWORKS

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from modelops.api.common import REASON_PATTERN
+# This module is the bottom layer (.importlinter): it imports nothing of modelops, so the
+# resource models, the artifact format and every reconciler can use it without a cycle.
+# metav1.Condition's reason: one CamelCase word (the API server's own pattern).
+REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 Status = Literal["True", "False", "Unknown"]
 _REASON = re.compile(REASON_PATTERN)

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from modelops.conditions import REASON_PATTERN
+
 # Go duration syntax, the subset users write in manifests: "30s", "5m", "1h30m", "250ms".
 # The pattern also bounds the size (at most four parts of at most seven digits), so no
 # duration the API server admits can overflow a timedelta; MAX_DURATION is the real limit.
@@ -83,7 +85,6 @@ Quantity = Annotated[
 ]
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 
 class Model(BaseModel):

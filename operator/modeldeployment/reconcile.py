@@ -54,6 +54,9 @@ WARNING_REASONS = frozenset(
  "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
      "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed"}
 )
+# Ready reasons of a ModelVersion that is still being verified or validated: waiting for it is
+# Normal (a first apply of a version and its deployment together), only a failed one is a Warning.
+CHECKING_REASONS = frozenset({"Pending", "Reconciling", "Verifying", "ValidationPending", "Validating"})
 # Progressing reasons of a rollback: the candidate is not tried again until spec or a retry changes.
 ROLLBACK_REASONS = frozenset({"ProgressDeadlineExceeded", "AnalysisFailed", "Aborted"})
 ACTIONS = frozenset({"promote", "abort", "retry"})
@@ -67,6 +70,7 @@ class _Blocked:
 
     reason: str
     message: str
+    checking: bool = False  # the version is still being verified or validated, not failed
 
 
 def plan(
@@ -253,9 +257,9 @@ class _Rollout:
             if name is None and stable in self.pins:
                 name = stable  # nothing newer: the pinned stable version stays, whatever became of it
             if name is None:
-                return None, None, _Blocked(
-                    "VersionNotReady", f"no Ready ModelVersion of model {self.spec.model} in {self.owner.namespace} yet"
-                )
+                checking = any(v.reason in CHECKING_REASONS for v in self.observed.not_ready(self.spec.model))
+                missing = f"no Ready ModelVersion of model {self.spec.model} in {self.owner.namespace} yet"
+                return None, None, _Blocked("VersionNotReady", missing, checking)
         assert name is not None  # Manual without a version was rejected as InvalidSpec
         version = self.observed.versions.get(name)
         pin = self.pins.get(name) if name == stable else None
@@ -282,7 +286,8 @@ class _Rollout:
                     f"ModelVersion {name} was re-created (uid {pin.uid} -> {version.uid}) and is not Ready "
                     f"({detail}); its pods keep serving the pinned artifact {pin.uri} (sha256 {pin.sha256})",
                 )
-            return name, version, _Blocked("VersionNotReady", f"ModelVersion {name} is not Ready ({detail})")
+            return name, version, _Blocked("VersionNotReady", f"ModelVersion {name} is not Ready ({detail})",
+                                           version.reason in CHECKING_REASONS)
         return name, version, None
 
     def _name_conflict(self, stable: str | None, target: str | None) -> _Blocked | None:
@@ -452,7 +457,8 @@ class _Rollout:
             "conditions": conditions,
         }
         new_status = _through_model(new_status)
-        events = [*self.events, *_condition_events(self.status.get("conditions"), conditions)]
+        waiting = frozenset({"VersionNotReady"}) if blocked is not None and blocked.checking else frozenset()
+        events = [*self.events, *_condition_events(self.status.get("conditions"), conditions, normal=waiting)]
         return Plan(
             status=new_status,
             apply=tuple(desired),
@@ -664,13 +670,16 @@ def _pin(served: ServedVersion) -> dict[str, Any]:
     return pin.model_dump(mode="json", by_alias=True)
 
 
-def _condition_events(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[str, Any]]) -> list[Event]:
+def _condition_events(
+    before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[str, Any]], normal: frozenset[str] = frozenset()
+) -> list[Event]:
     events = []
     for _old, new in transitions([dict(c) for c in before or ()], [dict(c) for c in after]):
         if new.get("type") not in ANNOUNCED:
             continue
         if new["type"] == "Degraded" and new.get("status") != "True" and (_old or {}).get("status") != "True":
             continue  # "not degraded" is news only when it was
-        kind: EventType = "Warning" if new.get("reason") in WARNING_REASONS else "Normal"
+        reason = new.get("reason")
+        kind: EventType = "Warning" if reason in WARNING_REASONS and reason not in normal else "Normal"
         events.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
     return events

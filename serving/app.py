@@ -253,6 +253,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "unknown model or version"},
     413: {"model": ErrorResponse, "description": "request body too large"},
     503: {"model": ErrorResponse, "description": "not ready or overloaded (see Retry-After)"},
+    409: {"model": ErrorResponse, "description": "the first call for this id is still being scored"},
+    410: {"model": ErrorResponse, "description": "the replica that made the prediction is gone"},
+    504: {"model": ErrorResponse, "description": "the replica that made the prediction did not answer in time"},
 }
 
 
@@ -387,7 +390,7 @@ def create_app(dataplane: DataPlane, *, load: bool = True, raw_infer_route: bool
     @app.post(
         "/v2/models/{name}/feedback",
         response_model=FeedbackResponse,
-        responses={k: _ERRORS[k] for k in (400, 404, 413, 503)},
+        responses={k: _ERRORS[k] for k in (400, 404, 409, 410, 413, 503, 504)},
         openapi_extra={
             "requestBody": {
                 "required": True,

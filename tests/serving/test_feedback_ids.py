@@ -55,20 +55,23 @@ def test_the_key_comes_from_the_environment() -> None:
 ME = FeedbackIds("10.0.0.5:8080", KEY)
 
 
+OTHER = FeedbackIds("10.0.0.6:8080", KEY)  # a replica of another version, same key
+
+
 @pytest.mark.parametrize(
-    ("feedback_id", "held", "forwarded", "expected"),
+    ("issuer", "held", "expected"),
     [
-        ("req-1", True, False, Local()),  # a client's id held here
-        ("req-1", False, False, Local()),  # a client's id not held: the store says why (404)
-        (ME.issue(), False, False, Local()),  # ours, forgotten: the store says why (404)
-        (FeedbackIds("10.0.0.6:8080", KEY).issue(), False, False, Forward("10.0.0.6:8080")),
-        (FeedbackIds("10.0.0.6:8080", KEY).issue(), True, False, Local()),  # already scored here
+        (None, True, Local()),  # a client's id held here
+        (None, False, Local()),  # a client's id not held: the store says why (404)
+        (ME, False, Local()),  # ours, forgotten: the store says why (404)
+        (OTHER, False, Forward("10.0.0.6:8080")),
+        (OTHER, True, Local()),  # already scored here
     ],
+    ids=["client-held", "client-unknown", "ours-forgotten", "another-replica", "another-replica-held"],
 )
-def test_feedback_is_scored_where_the_prediction_is(
-    feedback_id: str, held: bool, forwarded: bool, expected: object
-) -> None:
-    assert route(ME, feedback_id, held=held, forwarded=forwarded) == expected
+def test_feedback_is_scored_where_the_prediction_is(issuer: FeedbackIds | None, held: bool, expected: object) -> None:
+    feedback_id = issuer.issue() if issuer is not None else "req-1"
+    assert route(ME, feedback_id, held=held, forwarded=False) == expected
 
 
 def test_a_forged_id_is_400_and_never_forwarded() -> None:

@@ -202,6 +202,8 @@ def _events(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[
     out = []
     for _old, new in transitions([dict(c) for c in before or ()], [dict(c) for c in after]):
         if new.get("type") in ANNOUNCED:
-            kind: EventType = "Normal" if new.get("status") == "True" else "Warning"
+            # Waiting for a declared validation is the normal course, not a warning.
+            normal = new.get("status") == "True" or new.get("reason") == "ValidationPending"
+            kind: EventType = "Normal" if normal else "Warning"
             out.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
     return out

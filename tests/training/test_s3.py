@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,48 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-try:
-    from moto.server import ThreadedMotoServer
-except ImportError:  # pragma: no cover - moto[server] is in the dev extra
-    pytest.skip("moto[server] is not installed (pip install -e '.[dev]')", allow_module_level=True)
-
 from modelops.artifact.fetching import fetch
 from modelops.artifact.loading import load_artifact
 from modelops.datasets import read_dataset
 from modelops.training.train import TrainOptions, train
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.s3_server import s3_endpoint
 
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
-    """An S3 endpoint on 127.0.0.1 with buckets ``data`` and ``models``; s3fs reaches it
-    through the standard ``AWS_ENDPOINT_URL``, as a Job's pod would be configured."""
-    import fsspec
-
-    s3fs = fsspec.get_filesystem_class("s3")  # s3fs, through fsspec as the trainer reaches it
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        s3fs.clear_instance_cache()  # none configured for another endpoint
-        try:
-            fs = s3fs()
-            fs.mkdir("data")
-            fs.mkdir("models")
-            yield fs
-        finally:
-            s3fs.clear_instance_cache()
-            server.stop()
+    with s3_endpoint("data", "models") as fs:
+        yield fs
 
 
 def _frame(n: int = 400) -> pd.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,46 +13,17 @@ import orjson
 import pandas as pd
 import pytest
 
-try:
-    from moto.server import ThreadedMotoServer
-except ImportError:  # pragma: no cover - moto[server] is in the dev extra
-    pytest.skip("moto[server] is not installed (pip install -e '.[dev]')", allow_module_level=True)
-
 from modelops.artifact.verify import list_files
 from modelops.cli import main
+from tests.s3_server import s3_endpoint
 
 from .conftest import SENSITIVE, Built
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
-    import fsspec
-
-    s3fs = fsspec.get_filesystem_class("s3")
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        s3fs.clear_instance_cache()
-        try:
-            fs = s3fs()
-            fs.mkdir("data")
-            fs.mkdir("models")
-            yield fs
-        finally:
-            s3fs.clear_instance_cache()
-            server.stop()
+    with s3_endpoint("data", "models") as fs:
+        yield fs
 
 
 def test_artifact_and_holdout_from_s3_report_beside_the_artifact(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 from modelops.api.common import parse_duration
 from modelops.operator.options import DEFAULT_IMAGE, Options
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +43,31 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="total time to inspect one artifact (manifest.json and metadata.json) before "
         "ArtifactUnreachable (default 1m)",
     )
+    parser.add_argument("--ready-port", type=int, default=8082, help="readiness at :PORT/readyz; 0 turns it off")
+    election = parser.add_argument_group("leader election (two or more replicas: only the Lease holder reconciles)")
+    election.add_argument("--leader-elect", action="store_true", help="take part in leader election")
+    election.add_argument("--leader-election-name", default="modelops-operator", help="the Lease's name")
+    election.add_argument(
+        "--leader-election-namespace", default=_own_namespace(),
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the service account's, else default)",
+    )
+    election.add_argument("--leader-election-identity", help="this replica's name in the Lease "
+                          "(default: the hostname, which is the pod's name, plus a random suffix)")
+    election.add_argument("--lease-duration", default="15s", help="a standby takes over this long after the "
+                          "last renewal it saw (default 15s)")
+    election.add_argument("--renew-deadline", default="10s", help="the leader stops acting if it has not "
+                          "renewed for this long (default 10s; below --lease-duration)")
+    election.add_argument("--retry-period", default="2s", help="renew / try to acquire this often (default 2s)")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+
+
+def _own_namespace() -> str:
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or "default"
+    except OSError:
+        return "default"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,9 +84,22 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
         # kopf logs every handler call at INFO; ours only enqueue, so that is noise.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    options = options_from_args(args)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(operate(options))
+    from modelops.operator.leadership import Timing
+    from modelops.operator.runner import LeadershipLostError
+
+    try:
+        options = options_from_args(args)
+        Timing(options.lease_duration_s, options.renew_deadline_s, options.retry_period_s)
+    except ValueError as exc:
+        print(f"modelops operator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(operate(options))
+    except LeadershipLostError as exc:
+        # As controller-runtime does: exit, so the kubelet restarts this pod as a standby.
+        logging.getLogger(__name__).error("%s", exc)
+        return 1
     return 0
 
 
@@ -77,4 +117,12 @@ def options_from_args(args: argparse.Namespace) -> Options:
         backoff_max_s=parse_duration(args.backoff_max).total_seconds(),
         watch_server_timeout_s=parse_duration(args.watch_timeout).total_seconds(),
         artifact_deadline_s=max(parse_duration(args.artifact_deadline).total_seconds(), 1.0),
+        leader_election=args.leader_elect,
+        lease_name=args.leader_election_name,
+        lease_namespace=args.leader_election_namespace,
+        lease_duration_s=parse_duration(args.lease_duration).total_seconds(),
+        renew_deadline_s=parse_duration(args.renew_deadline).total_seconds(),
+        retry_period_s=parse_duration(args.retry_period).total_seconds(),
+        ready_port=args.ready_port or None,
+        identity=args.leader_election_identity,
     )

@@ -21,7 +21,7 @@ import contextlib
 import json
 import ssl
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -151,11 +151,25 @@ def _material(path: Any, data: str | bytes | None) -> Iterator[str | None]:
 EnsureResult = Literal["created", "updated", "unchanged"]
 
 
-class Kube:
-    """One aiohttp session to one API server. Create inside the operator's event loop."""
+class NotLeading(ApiUnavailable):
+    """A write refused before it was sent: this replica is not (or no longer surely) the leader."""
 
-    def __init__(self, connection: Connection, timeout_s: float = 30.0, user_agent: str = "modelops-operator") -> None:
+
+class Kube:
+    """One aiohttp session to one API server. Create inside the operator's event loop.
+
+    ``may_write``: asked right before every write (POST, PUT, PATCH, DELETE) is sent; when it
+    answers False the write is refused with ``NotLeading`` and never reaches the server. Leader
+    election passes ``Leadership.still_leader`` here, so a replica paused past its lease (or cut
+    off from the API) cannot write once it resumes, whatever it was in the middle of.
+    """
+
+    def __init__(
+        self, connection: Connection, timeout_s: float = 30.0, user_agent: str = "modelops-operator",
+        may_write: Callable[[], bool] | None = None,
+    ) -> None:
         self.connection = connection
+        self.may_write = may_write
         self._session = aiohttp.ClientSession(
             headers={**connection.headers, "User-Agent": user_agent, "Accept": "application/json"},
             timeout=aiohttp.ClientTimeout(total=timeout_s),
@@ -170,6 +184,8 @@ class Kube:
     ) -> tuple[int, Any]:
         url = self.connection.server + path
         headers = {"Content-Type": content_type} if body is not None else {}
+        if method != "GET" and self.may_write is not None and not self.may_write():
+            raise NotLeading(f"{method} {path} not sent: this replica does not hold the leader Lease")
         try:
             async with self._session.request(
                 method, url, json=body, params=params, headers=headers, ssl=self.connection.ssl
@@ -229,6 +245,18 @@ class Kube:
             raise ApiUnavailable(f"PATCH {path} answered HTTP 409: {_message(payload)}")
         if status >= 400:
             raise self._error("PATCH", path, status, payload)
+        return dict(payload)
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """PUT the whole object; with metadata.resourceVersion set, None when it changed meanwhile (409)."""
+        path = resource.path(namespace, name)
+        status, payload = await self._request("PUT", path, body=body)
+        if status in (404, 409):
+            return None
+        if status >= 400:
+            raise self._error("PUT", path, status, payload)
         return dict(payload)
 
     async def delete(self, resource: Resource, namespace: str, name: str, uid: str | None = None) -> bool:

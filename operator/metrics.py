@@ -64,3 +64,9 @@ def forget_policy(namespace: str, policy: str) -> None:
         DRIFT_DETECTED.remove(namespace, policy)
     except KeyError:
         pass
+
+
+# Leader election: which replica acts. A standby watches and waits with 0 here.
+LEADER = prometheus_client.Gauge(
+    "modelops_operator_leader", "1 while this replica holds the leader Lease and reconciles (1 without election)."
+)

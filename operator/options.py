@@ -29,6 +29,15 @@ class Options:
     artifact_timeout_s: float = 30.0  # per socket operation of an artifact download
     artifact_deadline_s: float = 60.0  # a whole inspection (manifest.json and metadata.json)
     inspection_workers: int = 8  # artifact inspections at once, apart from the reconcile workers
+    # Leader election on a coordination.k8s.io/v1 Lease (off: this process always reconciles).
+    leader_election: bool = False
+    lease_name: str = "modelops-operator"
+    lease_namespace: str = "default"
+    lease_duration_s: float = 15.0
+    renew_deadline_s: float = 10.0
+    retry_period_s: float = 2.0
+    identity: str | None = None  # None: hostname plus a random suffix
+    ready_port: int | None = None  # /readyz (who leads); None: off
 
     @property
     def all_namespaces(self) -> bool:

@@ -14,6 +14,8 @@ from the outside in::
     */reconcile.py, children,  pure decisions: (object, observed) -> Plan (children, status, Events)
     observed.py, plans.py
     kube.py, events.py         the thin API client and the Event objects
+    leadership.py              leader election on a Lease: workers start once elected, every write
+                               asks it first, and losing it stops the process
 
 The pure modules import neither kopf nor the client (tests/operator/test_layers.py checks),
 so every decision is tested without a server.
@@ -27,11 +29,13 @@ import threading
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from modelops.operator import metrics
 from modelops.operator.context import Context
 from modelops.operator.controller import Controller
 from modelops.operator.kube import Connection, Kube
+from modelops.operator.leadership import Leadership, Timing, readiness_app
 from modelops.operator.login import login
 from modelops.operator.modeldeployment import handlers as deployment_handlers
 from modelops.operator.modelversion import handlers as version_handlers
@@ -45,15 +49,43 @@ log = logging.getLogger(__name__)
 Flag = asyncio.Event | threading.Event | asyncio.Future[Any]
 
 
-def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSettings, Controller]:
+class LeadershipLostError(RuntimeError):
+    """This replica lost the leader Lease and stopped; started again it is a standby."""
+
+
+def elect(options: Options) -> Leadership | None:
+    if not options.leader_election:
+        metrics.LEADER.set(1)
+        return None
+    timing = Timing(options.lease_duration_s, options.renew_deadline_s, options.retry_period_s)
+
+    async def lease_client() -> Kube:
+        # Lease requests must answer well within the renew deadline, whatever the workers' timeout.
+        timeout = min(options.request_timeout_s, timing.renew_deadline_s / 2)
+        return Kube(Connection.from_kopf(login(options.kubeconfig)), timeout_s=timeout,
+                    user_agent=f"modelops-operator/{leadership.identity}")
+
+    leadership = Leadership(lease_client, namespace=options.lease_namespace, name=options.lease_name,
+                            identity=options.identity, timing=timing)
+    return leadership
+
+
+def build(
+    options: Options, leadership: Leadership | None = None
+) -> tuple[kopf.OperatorRegistry, kopf.OperatorSettings, Controller]:
     registry = kopf.OperatorRegistry()
     settings = kopf.OperatorSettings()
     configure(settings, options)
 
     async def make_context() -> Context:
         connection = Connection.from_kopf(login(options.kubeconfig))
+        if leadership is None:
+            kube = Kube(connection, timeout_s=options.request_timeout_s)
+        else:  # every write asks first whether this replica still surely leads
+            kube = Kube(connection, timeout_s=options.request_timeout_s, may_write=leadership.still_leader,
+                        user_agent=f"modelops-operator/{leadership.identity}")
         return Context(
-            kube=Kube(connection, timeout_s=options.request_timeout_s),
+            kube=kube,
             image=options.image,
             inspections=controller.inspections,
         )
@@ -75,9 +107,16 @@ def build(options: Options) -> tuple[kopf.OperatorRegistry, kopf.OperatorSetting
     def credentials(**_: Any) -> kopf.ConnectionInfo:
         return login(options.kubeconfig)
 
+    async def run_when_elected() -> None:
+        # A standby's watches only route keys into the queue (cheap, deduplicated); the workers
+        # start once this replica holds the Lease, and find every object already queued.
+        if leadership is not None:
+            await leadership.elected.wait()
+        await controller.run()
+
     @kopf.on.startup(registry=registry)
     async def start_workers(**_: Any) -> None:
-        running.append(asyncio.create_task(controller.run(), name="modelops-controller"))
+        running.append(asyncio.create_task(run_when_elected(), name="modelops-controller"))
 
     @kopf.on.cleanup(registry=registry)
     async def stop_workers(**_: Any) -> None:
@@ -100,20 +139,59 @@ async def operate(
     options: Options, *, stop_flag: Flag | None = None, ready_flag: Flag | None = None
 ) -> None:
     """Run until ``stop_flag`` is set (or a signal arrives, when run in the main thread)."""
-    registry, settings, _controller = build(options)
+    leadership = elect(options)
+    registry, settings, _controller = build(options, leadership)
     if options.metrics_port is not None:
         port = metrics.serve(options.metrics_port, options.metrics_address)
         log.info("Prometheus metrics on :%d/metrics", port)
     liveness = (
         f"http://{options.health_address}:{options.health_port}/healthz" if options.health_port is not None else None
     )
-    await kopf.operator(
-        registry=registry,
-        settings=settings,
-        standalone=True,
-        clusterwide=options.all_namespaces,
-        namespaces=list(options.namespaces),
-        liveness_endpoint=liveness,
-        stop_flag=stop_flag,
-        ready_flag=ready_flag,
-    )
+    background: list[asyncio.Task[None]] = []
+    readiness: web.AppRunner | None = None
+    stop = stop_flag
+    if leadership is not None:
+        stop = asyncio.Event()
+        background.append(asyncio.create_task(leadership.run(), name="modelops-leadership"))
+        background.append(asyncio.create_task(_stop_when(stop_flag, leadership.lost, stop)))
+    if options.ready_port is not None:
+        readiness = web.AppRunner(readiness_app(leadership), access_log=None)
+        await readiness.setup()
+        await web.TCPSite(readiness, options.health_address, options.ready_port).start()
+    try:
+        await kopf.operator(
+            registry=registry,
+            settings=settings,
+            standalone=True,
+            clusterwide=options.all_namespaces,
+            namespaces=list(options.namespaces),
+            liveness_endpoint=liveness,
+            stop_flag=stop,
+            ready_flag=ready_flag,
+        )
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if readiness is not None:
+            await readiness.cleanup()
+        if leadership is not None:
+            await leadership.release()
+    if leadership is not None and leadership.lost.is_set():
+        raise LeadershipLostError(f"leader election lost: {leadership.identity} no longer holds Lease "
+                             f"{options.lease_namespace}/{options.lease_name}")
+
+
+async def _stop_when(flag: Flag | None, lost: asyncio.Event, stop: asyncio.Event) -> None:
+    """Stop kopf when the caller says so, or when leadership is lost."""
+    while not lost.is_set() and not _is_set(flag):
+        await asyncio.sleep(0.05)
+    stop.set()
+
+
+def _is_set(flag: Flag | None) -> bool:
+    if flag is None:
+        return False
+    if isinstance(flag, asyncio.Future):
+        return flag.done()
+    return flag.is_set()

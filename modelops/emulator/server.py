@@ -119,6 +119,9 @@ class RequestRecord:
     path: str
     query: str
     status: int
+    # Which client (tests tell two operator processes apart by it) and when (monotonic, on receipt).
+    user_agent: str = ""
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -209,7 +212,8 @@ class Emulator:
                                      status=500)
         finally:
             if not (_is_watch(request) and status == 200):  # a watch that streamed recorded itself
-                self.requests.append(RequestRecord(request.method, request.path, request.query_string, status))
+                self.requests.append(RequestRecord(request.method, request.path, request.query_string, status,
+                                                   request.headers.get("User-Agent", "")))
 
     def _authenticate(self, request: web.Request) -> None:
         """401 unless the request carries our token; anonymous requests may read the public paths.
@@ -539,7 +543,8 @@ class Emulator:
         response.enable_chunked_encoding()
         await response.prepare(request)
         # A watch is recorded when it starts: it may stream for as long as the client likes.
-        self.requests.append(RequestRecord(request.method, request.path, request.query_string, 200))
+        self.requests.append(RequestRecord(request.method, request.path, request.query_string, 200,
+                                           request.headers.get("User-Agent", "")))
         if subscribed is None:
             gone = errors.gone(f"too old resource version: {since} ({store.oldest_resumable})")
             await response.write(self._line({"type": "ERROR", "object": gone.status()}))

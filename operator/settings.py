@@ -6,7 +6,8 @@
   own Events with their figures.
 - Watches are bounded by a server-side timeout and a slightly longer client-side timeout,
   so a stream that dies silently is noticed and re-opened quickly.
-- Standalone: one operator, no peering (the Deployment runs one replica, strategy Recreate).
+- Standalone: no kopf peering. Replicas take turns by leader election on a Lease instead
+  (leadership.py): kopf's peering pauses handlers, but not our workers or their writes.
 """
 
 from __future__ import annotations

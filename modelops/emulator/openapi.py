@@ -51,7 +51,7 @@ _OBJECT_META_SCHEMA: dict[str, Any] = {
 _BUILTIN_PREFIX = {
     "": "io.k8s.api.core", "apps": "io.k8s.api.apps", "batch": "io.k8s.api.batch",
     "events.k8s.io": "io.k8s.api.events", "coordination.k8s.io": "io.k8s.api.coordination",
-    "rbac.authorization.k8s.io": "io.k8s.api.rbac",
+    "rbac.authorization.k8s.io": "io.k8s.api.rbac", "policy": "io.k8s.api.policy",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
     "gateway.networking.k8s.io": "io.k8s.networking.gateway",
 }

@@ -92,6 +92,9 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("events.k8s.io", "v1", "events", "Event", short=("ev",),
              description="Event is a report of an event somewhere in the cluster."),
     _builtin("coordination.k8s.io", "v1", "leases", "Lease", description="Lease defines a lease concept."),
+    _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",), subresources=("status",),
+             description="PodDisruptionBudget is an object to define the max disruption that can be caused "
+             "to a collection of pods."),
     _builtin("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", categories=("gateway-api",),
              subresources=("status",), description="HTTPRoute provides a way to route HTTP requests."),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role",

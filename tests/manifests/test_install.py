@@ -43,7 +43,11 @@ def test_install_then_examples_with_kubectl(tmp_path: Path) -> None:
         )
 
         again = k8s.kubectl("apply", "-k", str(MANIFESTS / "default")).stdout
-        assert again.count(" unchanged") == len(expected), again
+        # A PodDisruptionBudget's selector has patchStrategy "replace": kubectl's client-side
+        # patch for it is never empty, so a real cluster says "configured" on every apply too.
+        budgets = len(by_kind(expected, "PodDisruptionBudget"))
+        assert again.count(" unchanged") == len(expected) - budgets, again
+        assert again.count("poddisruptionbudget.policy/modelops-operator configured") == budgets, again
         stored = k8s.get("apps/v1", "Deployment", "modelops-operator", namespace="modelops-system")
         [rendered] = by_kind(expected, "Deployment")
         assert stored["spec"]["template"] == rendered["spec"]["template"]

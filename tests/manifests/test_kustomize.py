@@ -48,12 +48,15 @@ def test_default_holds_crds_rbac_and_the_operator(default: list[dict[str, Any]])
             ("ServiceAccount", "modelops-operator"),
             ("ClusterRole", "modelops-operator"),
             ("ClusterRoleBinding", "modelops-operator"),
+            ("Role", "modelops-operator-leader-election"),
+            ("RoleBinding", "modelops-operator-leader-election"),
             ("Deployment", "modelops-operator"),
+            ("PodDisruptionBudget", "modelops-operator"),
             ("Service", "modelops-operator-metrics"),
         ]
     )
     for obj in default:
-        if obj["kind"] in ("ServiceAccount", "Deployment", "Service"):
+        if obj["kind"] in ("ServiceAccount", "Deployment", "Service", "Role", "RoleBinding", "PodDisruptionBudget"):
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["kind"]
 
 
@@ -203,19 +206,50 @@ def test_operator_pod_is_locked_down(default: list[dict[str, Any]]) -> None:
     assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == mounts["/tmp"])
 
 
-def test_only_one_operator_runs_at_a_time(default: list[dict[str, Any]]) -> None:
+def test_two_replicas_elect_one_leader(default: list[dict[str, Any]]) -> None:
     spec = one(default, "Deployment")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert "--leader-elect" in _container(default)["args"]
+    # A rolling update adds the new pod (a standby, Ready) before it removes an old one.
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    env = {e["name"]: e for e in _container(default)["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+
+
+def test_replicas_spread_across_nodes_and_a_drain_keeps_one(default: list[dict[str, Any]]) -> None:
+    template = one(default, "Deployment")["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    [spread] = template["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["maxSkew"] == 1
+    assert spread["labelSelector"]["matchLabels"].items() <= labels.items()
+    budget = one(default, "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 1
+    assert budget["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_leases_are_granted_only_in_the_operators_namespace(default: list[dict[str, Any]]) -> None:
+    assert _allowed(_rules(default), "coordination.k8s.io", "leases") == set()
+    role = one(default, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
+    binding = one(default, "RoleBinding")
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    account = one(default, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": NAMESPACE}]
 
 
 def test_operator_probes_and_metrics_ports(default: list[dict[str, Any]]) -> None:
     container = _container(default)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    for probe in ("livenessProbe", "readinessProbe"):
-        http = container[probe]["httpGet"]
-        assert http["path"] == "/healthz"
-        assert ports[http["port"]] == 8081
+    # Liveness is kopf's /healthz (live on a standby too); readiness is /readyz (who leads).
+    liveness, readiness = container["livenessProbe"]["httpGet"], container["readinessProbe"]["httpGet"]
+    assert (liveness["path"], ports[liveness["port"]]) == ("/healthz", 8081)
+    assert (readiness["path"], ports[readiness["port"]]) == ("/readyz", 8082)
     assert ports["metrics"] == 9090
     service = one(default, "Service")
     pod_labels = one(default, "Deployment")["spec"]["template"]["metadata"]["labels"]

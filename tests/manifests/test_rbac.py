@@ -179,3 +179,38 @@ def test_children_block_their_owners_deletion_so_finalizers_update_is_needed(
 ])
 def test_requests_map_to_the_checks_rbac_makes(record: RequestRecord, expected: Access | None) -> None:
     assert access(record) == expected
+
+
+# -- leader election: the Lease, in the operator's own namespace only ------------------------
+
+
+@pytest.fixture(scope="module")
+def lease_requests(tmp_path_factory: pytest.TempPathFactory) -> list[RequestRecord]:
+    """An operator with leader election on: it creates the Lease, renews it, releases it on stop."""
+    tmp_path = tmp_path_factory.mktemp("rbac-lease")
+    namespace = one(kustomize(MANIFESTS / "rbac"), "Role")["metadata"]["namespace"]
+    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as k8s:
+        k8s.create_namespace(namespace)
+        k8s.emulator.requests.clear()
+        election = {"leader_election": True, "lease_namespace": namespace, "identity": "rbac",
+                    "lease_duration_s": 3.0, "renew_deadline_s": 2.0, "retry_period_s": 0.5}
+        with running_operator(k8s, **election):
+            first = wait_for(lambda: k8s.find("coordination.k8s.io/v1", "Lease", "modelops-operator",
+                                              namespace=namespace), "the Lease")
+            wait_for(lambda: k8s.get("coordination.k8s.io/v1", "Lease", "modelops-operator", namespace=namespace)
+                     ["spec"]["renewTime"] != first["spec"]["renewTime"], "a renewal")
+        released = k8s.get("coordination.k8s.io/v1", "Lease", "modelops-operator", namespace=namespace)
+        assert released["spec"]["holderIdentity"] == ""
+        return [r for r in k8s.requests if "/leases" in r.path]
+
+
+def test_the_role_grants_exactly_what_leader_election_does(lease_requests: list[RequestRecord]) -> None:
+    role = one(kustomize(MANIFESTS / "rbac"), "Role")
+    used = {a for a in map(access, lease_requests) if a is not None}
+    assert used == granted(role["rules"])
+    namespace = role["metadata"]["namespace"]
+    assert {r.path.split("/")[5] for r in lease_requests} == {namespace}  # its own namespace, never others
+
+
+def test_the_cluster_role_grants_no_leases(rules: list[dict[str, Any]]) -> None:
+    assert not [a for a in granted(rules) if a.resource == "leases"]

@@ -19,8 +19,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["up", "down", "demo"],
                         help="up: run until Ctrl-C; down: stop the one running in --dir; demo: the guided tour")
     parser.add_argument("--dir", type=Path, default=Path(".sandbox"), help="working directory (default .sandbox)")
-    parser.add_argument("--timeout", type=float, default=180.0,
-                        help="demo: seconds to wait for Ready; down: seconds to wait for the stop (default 180)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="demo: seconds the whole loop may take; down: seconds to wait for the stop")
+    parser.add_argument("--keep", action="store_true", help="demo: leave the sandbox running afterwards (Ctrl-C stops)")
+    parser.add_argument("--fast", action="store_true",
+                        help="demo: shorter pauses and intervals (tests; also MODELOPS_DEMO_FAST=1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,9 +32,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "demo":
         from modelops.sandbox.demo import run_demo
 
-        return run_demo(workdir, timeout=args.timeout)
+        return run_demo(workdir, timeout=args.timeout or 300.0, keep=args.keep, fast=args.fast)
     if args.action == "down":
-        return down(workdir, timeout=min(args.timeout, 60.0))
+        return down(workdir, timeout=min(args.timeout or 60.0, 60.0))
     return up(workdir)
 
 

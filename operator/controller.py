@@ -19,6 +19,7 @@ import kopf
 
 from modelops.operator import metrics
 from modelops.operator.context import Context
+from modelops.operator.driftpolicy.sync import sync as sync_policy
 from modelops.operator.kube import ApiError, ApiUnavailable
 from modelops.operator.modeldeployment.sync import sync as sync_deployment
 from modelops.operator.modelversion.inspections import Inspections
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "ModelVersion"
 MODEL_DEPLOYMENT = "ModelDeployment"
+DRIFT_POLICY = "DriftPolicy"
 Sync = Callable[[Context, str, str], Awaitable[Plan | None]]
 
 
@@ -52,10 +54,13 @@ class Controller:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.workers = workers
         self.resync_s = resync_s
-        self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment}
+        self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment,
+                                       DRIFT_POLICY: sync_policy}
         # ModelDeployment key -> its spec.model: which deployments a ModelVersion event concerns.
         self._deployments: dict[Key, str] = {}
         self._versions: set[Key] = set()
+        # DriftPolicy key -> its target ModelDeployment's name.
+        self._policies: dict[Key, str] = {}
 
     # -- routing: called by kopf's event handlers ----------------------------------------
 
@@ -78,13 +83,25 @@ class Controller:
             return
         self._deployments[key] = str((body.get("spec") or {}).get("model", ""))
         self.queue.add(key)
+        for policy, target in list(self._policies.items()):  # a new stable version: evaluate against it
+            if policy.namespace == key.namespace and target == key.name:
+                self.queue.add(policy)
+
+    def policy_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _key(DRIFT_POLICY, body)
+        if event_type == "DELETED":
+            self._policies.pop(key, None)
+            self.queue.add(key)  # its sync finds it gone and drops its gauges
+            return
+        self._policies[key] = str(((body.get("spec") or {}).get("targetRef") or {}).get("name", ""))
+        self.queue.add(key)
 
     def child_event(self, body: Mapping[str, Any]) -> None:
-        """A Deployment or Service of ours changed: its ModelDeployment looks again."""
+        """A Deployment or Service (or a retraining Job) of ours changed: its owner looks again."""
         meta = body.get("metadata") or {}
         for ref in meta.get("ownerReferences") or ():
-            if ref.get("kind") == MODEL_DEPLOYMENT:
-                self.queue.add(Key(MODEL_DEPLOYMENT, str(meta.get("namespace")), str(ref.get("name"))))
+            if ref.get("kind") in (MODEL_DEPLOYMENT, DRIFT_POLICY):
+                self.queue.add(Key(str(ref["kind"]), str(meta.get("namespace")), str(ref.get("name"))))
 
     # -- handling ------------------------------------------------------------------------
 
@@ -120,7 +137,7 @@ class Controller:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_s)
-            for key in [*self._versions, *self._deployments]:
+            for key in [*self._versions, *self._deployments, *self._policies]:
                 self.queue.add(key)
 
     async def _worker(self, index: int) -> None:

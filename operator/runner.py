@@ -34,6 +34,7 @@ from aiohttp import web
 from modelops.operator import metrics
 from modelops.operator.context import Context
 from modelops.operator.controller import Controller
+from modelops.operator.driftpolicy import handlers as policy_handlers
 from modelops.operator.kube import Connection, Kube
 from modelops.operator.leadership import Leadership, Timing, readiness_app
 from modelops.operator.login import login
@@ -101,6 +102,7 @@ def build(
     )
     version_handlers.register(registry, controller)
     deployment_handlers.register(registry, controller)
+    policy_handlers.register(registry, controller)
     running: list[asyncio.Task[None]] = []
 
     @kopf.on.login(registry=registry)

@@ -8,8 +8,8 @@ them and nothing else. The one grant no request shows is `update` on
 (OpenShift) requires it to create a child whose ownerReference sets `blockOwnerDeletion`;
 it is derived from the children the run actually created.
 
-Each later capability (HTTPRoutes, Jobs, DriftPolicies, ModelVersions created by retraining)
-adds its own grants when its code starts making those requests; this test then fails until
+Each later capability (HTTPRoutes, Jobs, DriftPolicies, ModelVersions created by retraining:
+the drift scenario below) adds its own grants when its code starts making those requests; this test then fails until
 the ClusterRole says so, and fails again if a grant outlives its use.
 """
 
@@ -25,6 +25,7 @@ import pytest
 from modelops.emulator.server import RequestRecord
 from modelops.emulator.testing import EmulatorHandle, running_emulator
 from tests.manifests.kustomize import MANIFESTS, kustomize, one
+from tests.operator import drift_fakes
 from tests.operator.harness import (
     CRDS,
     MV_API,
@@ -123,6 +124,24 @@ def rollout_scenario(k8s: EmulatorHandle, tmp_path: Path) -> None:
         run_validation_job(k8s, "churn-v3-validate", tmp_path)
         wait_for(lambda: has_condition(k8s.get(MV_API, "ModelVersion", "churn-v3"), "Validated", "True"),
                  "churn-v3 validated")
+        drift_scenario(k8s, v1)
+
+
+def drift_scenario(k8s: EmulatorHandle, retrained: tuple[str, str]) -> None:
+    """A DriftPolicy on churn (stable churn-v2): its replicas' pods listed and scraped, drift
+    detected, a retraining Job created and its pod's result read, a ModelVersion created, then
+    a manual retrain asked for with the action annotation (removed once acted on)."""
+    stable = k8s.get(MV_API, "ModelVersion", "churn-v2")["spec"]["artifact"]["uri"]
+    with drift_fakes.replicas(k8s, drift_fakes.load_profile(stable), 1, version="churn-v2") as fakes:
+        fakes[0].send(drift_fakes.reference_rows(300, shift=3.0))
+        k8s.create(drift_fakes.drift_policy(retrain=drift_fakes.retrain()))
+        wait_for(lambda: k8s.find("batch/v1", "Job", "churn-drift-retrain-1"), "the retraining Job")
+        drift_fakes.play_job(k8s, "churn-drift-retrain-1", drift_fakes.trainer_result(
+            "Succeeded", uri=retrained[0], sha256=retrained[1]))
+        wait_for(lambda: k8s.find(MV_API, "ModelVersion", "churn-drift-retrain-1"), "the retrained version")
+        retrain = {"metadata": {"annotations": {"modelops.dev/action": "retrain"}}}
+        k8s.patch(MV_API, "DriftPolicy", "churn-drift", retrain)
+        wait_for(_action_removed(k8s, "DriftPolicy", "churn-drift"), "retrain action acted on")
 
 
 def _action_removed(k8s: EmulatorHandle, kind: str, name: str) -> Callable[[], bool]:

@@ -1,0 +1,134 @@
+"""The objects a retrain makes: its batch/v1 Job and, when the gate passed, the ModelVersion. Pure.
+
+The Job is owned by the DriftPolicy (deleted with it) and needs no Kubernetes API rights
+(``automountServiceAccountToken: false``): the trainer writes its result to the termination
+log. The built-in trainer runs in the serving image (the operator's ``--image``, as the
+serving Deployments do) with ``trainer_args``; ``--created-at`` is the drift evaluation's
+time, so the same Job always builds the same artifact bytes. A ``jobTemplate`` is the
+user's Job spec; only the name, labels and owner are ours.
+
+The ModelVersion is owned by nobody: a version outlives the policy that made it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelops import GROUP, VERSION
+from modelops.api.driftpolicy import DriftPolicySpec
+from modelops.operator.driftpolicy.decide import JobRequest, VersionRequest
+from modelops.training.invocation import TrainerInvocation, trainer_args
+
+API_VERSION = f"{GROUP}/{VERSION}"
+POLICY_LABEL = "modelops.dev/drift-policy"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGER = "modelops"
+TRAINER_NAME = "modelops-trainer"
+TERMINATION_LOG = "/dev/termination-log"
+
+_CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The stable version: the champion of the gate and the parent in lineage."""
+
+    name: str
+    model: str
+    uri: str
+    sha256: str
+    trusted: bool = False
+    allow_version_skew: bool = False
+
+
+def owner_reference(policy: Mapping[str, Any]) -> dict[str, Any]:
+    meta = policy["metadata"]
+    return {"apiVersion": API_VERSION, "kind": "DriftPolicy", "name": meta["name"], "uid": meta["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def job_labels(policy: str, model: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": TRAINER_NAME, MANAGED_BY_LABEL: MANAGER, POLICY_LABEL: policy,
+            "modelops.dev/model": model}
+
+
+def retrain_job(policy: Mapping[str, Any], spec: DriftPolicySpec, request: JobRequest, champion: Champion,
+                image: str) -> dict[str, Any]:
+    """The retraining Job for ``request``."""
+    meta = policy["metadata"]
+    retrain = spec.retrain
+    if retrain is None:
+        raise ValueError("spec.retrain is not set")
+    labels = job_labels(str(meta["name"]), champion.model)
+    metadata = {"name": request.name, "namespace": meta["namespace"], "labels": labels,
+                "ownerReferences": [owner_reference(policy)]}
+    if retrain.job_template is not None:
+        template = copy.deepcopy(dict(retrain.job_template))
+        job_spec = dict(template.get("spec") or {})
+        pod_template = dict(job_spec.get("template") or {})
+        pod_meta = dict(pod_template.get("metadata") or {})
+        pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
+        pod_spec = dict(pod_template.get("spec") or {})
+        pod_spec.setdefault("restartPolicy", "Never")
+        pod_spec.setdefault("automountServiceAccountToken", False)
+        job_spec["template"] = {**pod_template, "metadata": pod_meta, "spec": pod_spec}
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+    trainer = retrain.trainer
+    if trainer is None:
+        raise ValueError("spec.retrain needs trainer or jobTemplate")
+    args = trainer_args(TrainerInvocation(
+        dataset_uri=trainer.dataset_uri, target=trainer.target, estimator=trainer.estimator,
+        output_uri=trainer.output_uri, name=request.version_name, params=trainer.params,
+        gate_metric=retrain.gate.metric, min_improvement=retrain.gate.min_improvement,
+        champion_uri=champion.uri, champion_sha256=champion.sha256, champion_trusted=champion.trusted,
+        allow_version_skew=champion.allow_version_skew, parent=champion.name, job=request.name,
+        drift_policy=str(meta["name"]), drift_evaluation=request.drift_evaluation, created_at=request.created_at,
+    ))
+    container = {
+        "name": "trainer",
+        "image": image,
+        "command": ["modelops"],
+        "args": args,
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "File",
+        "securityContext": dict(_CONTAINER_SECURITY),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": 0,  # a failed training is reported, not retried in a loop
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def model_version(namespace: str, request: VersionRequest, model: str) -> dict[str, Any]:
+    """The ModelVersion of a retrain whose gate passed; no owner, lineage in spec."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelVersion",
+        "metadata": {"name": request.name, "namespace": namespace,
+                     "labels": {MANAGED_BY_LABEL: MANAGER, "modelops.dev/model": model}},
+        "spec": {"model": model, "artifact": {"uri": request.artifact_uri, "sha256": request.artifact_sha256},
+                 "lineage": dict(request.lineage)},
+    }

@@ -183,6 +183,11 @@ class ABTestStatus(StatusModel):
     statistic: float | None = None
     p_value: float | None = None
     samples: ABSamples = Field(default_factory=ABSamples)
+    successes: ABSamples = Field(
+        default_factory=ABSamples,
+        description="Per arm, the successes among samples so far (correct labels, or 5xx answers for errorRate): "
+        "the test's running counts, so a restarted operator resumes them.",
+    )
 
 
 class HistoryEntry(StatusModel):

@@ -40,7 +40,7 @@ from modelops.operator.analysis.sources import Observation, SourceConfigError, s
 from modelops.operator.modeldeployment import children
 from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
 from modelops.operator.modeldeployment.observed import Child, Observed, Version
-from modelops.operator.modeldeployment.strategies import canary, recreate
+from modelops.operator.modeldeployment.strategies import abtest, canary, recreate
 from modelops.operator.modeldeployment.strategies.step import Action, Decision, Inputs
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
@@ -58,7 +58,10 @@ WARNING_REASONS = frozenset(
 # Normal (a first apply of a version and its deployment together), only a failed one is a Warning.
 CHECKING_REASONS = frozenset({"Pending", "Reconciling", "Verifying", "ValidationPending", "Validating"})
 # Progressing reasons of a rollback: the candidate is not tried again until spec or a retry changes.
-ROLLBACK_REASONS = frozenset({"ProgressDeadlineExceeded", "AnalysisFailed", "Aborted"})
+ROLLBACK_REASONS = frozenset({"ProgressDeadlineExceeded", "AnalysisFailed", "Aborted", "StableWins", "NoDifference"})
+# An A/B test the candidate lost ends with the stable version serving: no failure, not retried.
+KEPT_REASONS = frozenset({"StableWins", "NoDifference"})
+IMPLEMENTED = ("Recreate", "Canary", "ABTest")
 ACTIONS = frozenset({"promote", "abort", "retry"})
 # Another application's object raises no event of ours: look again to see whether it has gone.
 CONFLICT_RECHECK_S = 60.0
@@ -108,7 +111,7 @@ def analysis_due(obj: Mapping[str, Any], observed: Observed, *, image: str, now:
     except ValidationError:
         return None
     stable, candidate = status.get("stable"), status.get("candidate")
-    if _unsupported(spec) or spec.strategy.type != "Canary" or not stable or not candidate:
+    if _unsupported(spec) or spec.strategy.type not in ("Canary", "ABTest") or not stable or not candidate:
         return None
     rollout = _Rollout(
         owner=Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid"))), spec=spec,
@@ -116,7 +119,8 @@ def analysis_due(obj: Mapping[str, Any], observed: Observed, *, image: str, now:
         action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
     )  # fmt: skip
     target, _version, blocked = rollout._target()
-    if blocked is not None or target != candidate or not canary.analysis_due(rollout._inputs(stable, candidate)):
+    due = abtest.analysis_due if spec.strategy.type == "ABTest" else canary.analysis_due
+    if blocked is not None or target != candidate or not due(rollout._inputs(stable, candidate)):
         return None
     return AnalysisRequest(spec, stable, candidate, parse_duration(spec.strategy.analysis.interval))
 
@@ -333,6 +337,8 @@ class _Rollout:
         inputs = self._inputs(stable, candidate)
         if stable is not None and self.spec.strategy.type == "Canary":
             return canary.decide(inputs)
+        if stable is not None and self.spec.strategy.type == "ABTest":
+            return abtest.decide(inputs)
         return recreate.decide(inputs)
 
     def _inputs(self, stable: str | None, candidate: str) -> Inputs:
@@ -357,25 +363,29 @@ class _Rollout:
         phase = "Stable" if stable else "Pending"
         progressing = Desired("Progressing", "False", "Stable", f"{stable} is stable" if stable else "")
 
-        if target is not None and target != stable and blocked is None and self._rolled_back_before(target):
+        previous = find(self.status.get("conditions"), "Progressing") or {}
+        if (target is not None and target != stable and blocked is None and self._rolled_back_before(target)
+                and previous.get("reason") in KEPT_REASONS):
+            phase = "Stable"
+            progressing = Desired("Progressing", "False", str(previous.get("reason")), str(previous.get("message")))
+        elif target is not None and target != stable and blocked is None and self._rolled_back_before(target):
             blocked = self._rolled_back(target)
             phase = "RolledBack" if stable else "Failed"
-            previous = find(self.status.get("conditions"), "Progressing") or {}
             progressing = Desired("Progressing", "False", str(previous.get("reason")), blocked.message)
             scaled_to_zero = target if stable and self.spec.strategy.type != "Recreate" else None
         elif blocked is not None:
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
             if blocked.reason == "NameConflict":
                 requeue = CONFLICT_RECHECK_S
-        elif target is not None and stable is not None and target != stable and self.spec.strategy.type not in (
-            "Recreate", "Canary"
+        elif target is not None and stable is not None and target != stable and (
+            self.spec.strategy.type not in IMPLEMENTED
         ):
             # A first rollout has no stable version to compare with, so every strategy deploys it
             # directly (as Argo Rollouts does); only a change of version needs progressive delivery.
             blocked = _Blocked(
                 "InvalidSpec",
                 f"spec.strategy.type: a {self.spec.strategy.type} rollout from {stable} to {target} is not "
-                f"implemented yet; use Recreate or Canary",
+                f"implemented yet; use Recreate, Canary or ABTest",
             )
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
         elif target != stable and self.spec.paused and self.status.get("candidate") != target:
@@ -394,6 +404,11 @@ class _Rollout:
                 if stable is not None and self.spec.strategy.type != "Recreate":
                     self._retire(stable)
                 stable, candidate = candidate, None
+            elif decision.outcome == "keep_stable":
+                self.events.append(Event("Normal", "StableKept", f"{candidate} removed: {decision.reason}"))
+                self.history.append({"version": candidate, "result": "RolledBack", "at": now_rfc3339(self.now),
+                                     "reason": decision.reason})
+                candidate = None
             elif decision.outcome == "rollback":
                 self._roll_back(candidate, stable, decision.reason)
                 blocked = self._rolled_back(candidate)
@@ -453,6 +468,8 @@ class _Rollout:
             "pinned": self._pinned(stable, candidate or scaled_to_zero),
             "retiring": retiring,
             "selected": self.selected,
+            "abTest": decision.ab_test if decision is not None and decision.ab_test is not None
+            else self.status.get("abTest"),
             "history": self.history[-HISTORY_LIMIT:],
             "conditions": conditions,
         }
@@ -616,7 +633,7 @@ class _Rollout:
 _OWNED_FIELDS = frozenset(
     {"observedGeneration", "phase", "stable", "candidate", "weight", "step", "stepStartedAt", "replicas",
      "availableReplicas", "endpoint", "pinned", "history", "conditions", "analysis", "stepVerdict",
-     "failedAnalyses", "lastAnalysisAt", "retiring", "selected"}
+     "failedAnalyses", "lastAnalysisAt", "retiring", "selected", "abTest"}
 )
 
 

@@ -166,12 +166,12 @@ def test_a_first_rollout_deploys_directly_whatever_the_strategy() -> None:
 
 
 def test_a_version_change_under_a_strategy_not_implemented_is_refused_and_the_stable_keeps_serving() -> None:
-    obj = model_deployment(version="churn-v2", strategy={"type": "ABTest"}, status=_stable())
+    obj = model_deployment(version="churn-v2", strategy={"type": "Shadow"}, status=_stable())
     p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
     assert _cond(p, "Ready") == ("False", "InvalidSpec")
     assert _message(p, "Ready").startswith(
-        "spec.strategy.type: a ABTest rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
+        "spec.strategy.type: a Shadow rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
     )
     assert ("Deployment", "churn-churn-v2") not in _names(p)
     assert p.delete == ()

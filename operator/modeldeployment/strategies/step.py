@@ -14,7 +14,8 @@ from modelops.operator.analysis.sources import Observation
 from modelops.operator.modeldeployment.observed import Child
 from modelops.operator.plans import Event
 
-Outcome = Literal["hold", "promote", "rollback"]
+# keep_stable: an A/B test the stable version won (or no difference): the candidate goes, no failure
+Outcome = Literal["hold", "promote", "rollback", "keep_stable"]
 Action = Literal["promote", "abort"]
 
 
@@ -69,6 +70,7 @@ class Decision:
     failed_analyses: int = 0
     last_analysis_at: str | None = None
     analysis: tuple[AnalysisResult, ...] | None = None  # None: keep what status has
+    ab_test: Mapping[str, Any] | None = None  # status.abTest (None: keep what status has)
     events: tuple[Event, ...] = field(default=())
     requeue_after: float | None = None
 

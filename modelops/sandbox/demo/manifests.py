@@ -23,7 +23,7 @@ class Pace:
     drift_min_samples: int = 150
     step_pause: str = "10s"
     analysis_interval: str = "5s"
-    analysis_min_samples: int = 40
+    analysis_min_samples: int = 15  # requests per version and interval
     request_rate: float = 12.0  # requests per second of the demo's clients
 
 
@@ -62,7 +62,9 @@ def _rewrite(doc: dict[str, Any], uris: _Uris, pace: Pace) -> dict[str, Any]:
         strategy = spec["strategy"]
         for step in strategy["canary"]["steps"]:
             step["pause"] = pace.step_pause
+        # Small samples (seconds, not minutes, of traffic): one unlucky interval is not a rollback.
         strategy["analysis"].update(interval=pace.analysis_interval, minSamples=pace.analysis_min_samples,
+                                    failureLimit=2,
                                     # two cores shared by every pod: latency is noise here
                                     maxLatencyRatio=5,
                                     # v2 is retrained to answer differently on the shifted inputs, so

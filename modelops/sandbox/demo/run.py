@@ -27,6 +27,8 @@ from modelops.training.train import TrainOptions, train
 
 MODEL, DEPLOYMENT, POLICY, FIRST = "churn", "churn", "churn-drift", "churn-v1"
 FAST_ENV = "MODELOPS_DEMO_FAST"
+# Looking at the cluster costs this process CPU its ServiceProxy (the ClusterIPs) needs too.
+POLL_S = 2.0
 
 
 class DemoFailedError(Exception):
@@ -118,7 +120,7 @@ def snapshot(api: Api, namespace: str) -> Snapshot:
 
 def watch(sandbox: Sandbox, api: Api, story: Story, traffic: Traffic | None, *, deadline: float,
           until: Callable[[], bool]) -> None:
-    """Observe once a second until ``until()`` or the deadline (DemoFailedError naming what is missing)."""
+    """Observe every POLL_S seconds until ``until()`` or the deadline (DemoFailedError naming what is missing)."""
     while True:
         sandbox.check_alive()
         story.observe(snapshot(api, sandbox.namespace), traffic.tally.live_share() if traffic else {})
@@ -127,7 +129,7 @@ def watch(sandbox: Sandbox, api: Api, story: Story, traffic: Traffic | None, *, 
         if time.monotonic() > deadline:
             missing = story.missing()
             raise DemoFailedError(f"timed out; missing steps: {'; '.join(missing) or 'none'}")
-        time.sleep(1.0)
+        time.sleep(POLL_S)
 
 
 def _clean_evaluation(api: Api, namespace: str) -> bool:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from modelops.sandbox.demo.dataset import FEATURES, REFERENCE, Population, rows
+from modelops.sandbox.demo.dataset import FEATURES, REFERENCE, TARGET, Population, sample
 
 SHARE_WINDOW_S = 10.0  # the "live" share of answers: requests answered in the last 10 s
 CLIENTS = 4  # concurrent clients: a slow answer (two cores shared by every pod) holds back only one
@@ -119,10 +119,10 @@ class Traffic:
 
     def _one_request(self) -> None:
         with self._rng_lock:
-            frame = rows(self.population, self.rows_per_request, self._rng)
-        n = len(frame)
+            columns = sample(self.population, self.rows_per_request, self._rng)
+        n = self.rows_per_request
         inputs = [{"name": name, "shape": [n], "datatype": "INT64" if name == "segment" else "FP64",
-                   "data": frame[name].tolist()} for name in FEATURES]
+                   "data": columns[name].tolist()} for name in FEATURES]
         try:
             answer, headers = self._post(f"/v2/models/{self.model}/infer", {"inputs": inputs})
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -133,7 +133,7 @@ class Traffic:
         self.tally.answer(str(answer.get("model_version", "?")))
         feedback_id = {k.lower(): v for k, v in headers.items()}.get("x-feedback-id")
         if feedback_id:
-            labels = [int(v) for v in frame["churned"].tolist()]
+            labels = [int(v) for v in columns[TARGET].tolist()]
             with self._pending_lock:
                 self._pending.append((time.monotonic() + self.feedback_delay, feedback_id, labels))
 

@@ -43,6 +43,7 @@ PROFILES = ReferenceProfiles()
 LIMITS = ScrapeLimits()
 # While a retrain runs, look at its Job at least this often (its watch events wake us sooner).
 RETRAIN_POLL_S = 10.0
+MAX_MESSAGE = 4096  # status.lastRetrain.message's bound in the CRD
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     )
     interval = parse_duration(spec.interval)
     ready: Desired
+    attempted = False  # an evaluation was due (whether or not it could be made)
     evaluated: Evaluated | None = None
     champion: jobs.Champion | None = None
     if spec.suspend:
@@ -101,6 +103,7 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         else:
             target, champion = found
             if _due(old, interval, now):
+                attempted = True
                 outcome = await _evaluate(ctx, namespace, spec, settings, target=target, champion=champion, now=now)
                 if isinstance(outcome, Problem):
                     ready = Desired("Ready", "False", outcome.reason, outcome.message)
@@ -139,11 +142,14 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         await _create_version(ctx, namespace, decision.model_version, champion.model if champion else "")
 
     fields = decide.status_fields(decision.status)
+    if "lastRetrain" in fields and len(fields["lastRetrain"].get("message", "")) > MAX_MESSAGE:
+        fields["lastRetrain"]["message"] = fields["lastRetrain"]["message"][: MAX_MESSAGE - 1] + "…"
     if evaluated is not None:
         fields["lastEvaluation"] = evaluated.status
         metrics.drift_scores(namespace, name, evaluated.scores)
     metrics.drift_detected(namespace, name, decision.status.drift.detected)
-    requeue = _requeue(old, fields, interval, now, suspended=spec.suspend, state=decision.status)
+    requeue = _requeue(old, fields, interval, now, suspended=spec.suspend, state=decision.status,
+                       failed=attempted and evaluated is None)
     plan = _plan(obj, old, [ready, *decision.conditions], fields, now, manual=manual or decision.remove_action,
                  events=[*events, *decision.events], requeue=requeue)
     await carry_out(ctx, kube.DRIFT_POLICIES, obj, plan)
@@ -171,11 +177,13 @@ def _due(old: Mapping[str, Any], interval: timedelta, now: datetime) -> bool:
 
 
 def _requeue(old: Mapping[str, Any], fields: Mapping[str, Any], interval: timedelta, now: datetime, *,
-             suspended: bool, state: decide.PolicyStatus) -> float | None:
+             suspended: bool, state: decide.PolicyStatus, failed: bool) -> float | None:
+    """When to look again: at the next evaluation; a whole interval after one that could not be
+    made (no replica, no reference: not a hot loop); sooner while a retrain runs."""
     if suspended:
         return None
     last = observe._time((fields.get("lastEvaluation") or old.get("lastEvaluation") or {}).get("time"))
-    wait = interval.total_seconds() if last is None else max(0.05, (last + interval - now).total_seconds())
+    wait = interval.total_seconds() if failed or last is None else max(0.05, (last + interval - now).total_seconds())
     if state.last_retrain is not None and state.last_retrain.running:
         wait = min(wait, RETRAIN_POLL_S)
     return wait

@@ -1,0 +1,28 @@
+"""When a DriftPolicy looks again: never a hot loop when an evaluation cannot be made."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from modelops.operator.driftpolicy import decide, sync
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+LONG_AGO = {"lastEvaluation": {"time": "2026-11-30T11:00:00Z"}}
+
+
+def test_a_failed_evaluation_waits_a_whole_interval_not_for_the_overdue_one() -> None:
+    idle = decide.PolicyStatus()
+    # lastEvaluation is an hour old: the next one is overdue, but this one just failed (no replica)
+    assert sync._requeue(LONG_AGO, {}, MINUTE, NOW, suspended=False, state=idle, failed=True) == 60.0
+    assert sync._requeue(LONG_AGO, {}, MINUTE, NOW, suspended=False, state=idle, failed=False) == 0.05
+    fresh = {"lastEvaluation": {"time": "2026-11-30T12:00:00Z"}}
+    assert sync._requeue({}, fresh, MINUTE, NOW + timedelta(seconds=20), suspended=False, state=idle,
+                         failed=False) == 40.0
+    assert sync._requeue(LONG_AGO, {}, MINUTE, NOW, suspended=True, state=idle, failed=True) is None
+
+
+def test_a_running_retrain_is_looked_at_sooner() -> None:
+    running = decide.PolicyStatus(last_retrain=decide.LastRetrain(job="j", started_at=NOW, trigger="Drift"))
+    assert sync._requeue({}, {}, timedelta(hours=1), NOW, suspended=False, state=running,
+                         failed=False) == sync.RETRAIN_POLL_S

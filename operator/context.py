@@ -11,6 +11,7 @@ from modelops.operator.analysis.pods import PodsSource
 from modelops.operator.kube import Kube
 from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.options import DEFAULT_IMAGE
+from modelops.operator.versioncache import VersionCache
 
 
 def utcnow() -> datetime:
@@ -25,3 +26,5 @@ class Context:
     inspections: Inspections = field(default_factory=Inspections)
     # Rollout analysis scrapes: remembers the previous scrape per ModelDeployment.
     pods_source: PodsSource = field(default_factory=PodsSource)
+    # ModelVersions from the watch (None: list them per reconcile, as tests without kopf do).
+    versions: VersionCache | None = None

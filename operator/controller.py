@@ -25,6 +25,7 @@ from modelops.operator.modeldeployment.sync import sync as sync_deployment
 from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.modelversion.sync import sync as sync_version
 from modelops.operator.plans import Plan
+from modelops.operator.versioncache import VersionCache
 from modelops.operator.workqueue import Backoff, Key, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Controller:
         # ModelDeployment key -> its spec.model: which deployments a ModelVersion event concerns.
         self._deployments: dict[Key, str] = {}
         self._versions: set[Key] = set()
+        self.versions = VersionCache()  # what ModelDeployment reconciles read instead of a list
         # DriftPolicy key -> its target ModelDeployment's name.
         self._policies: dict[Key, str] = {}
 
@@ -66,6 +68,7 @@ class Controller:
 
     def version_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(MODEL_VERSION, body)
+        self.versions.update(event_type, body)
         if event_type == "DELETED":
             self._versions.discard(key)
         else:

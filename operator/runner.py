@@ -89,6 +89,7 @@ def build(
             kube=kube,
             image=options.image,
             inspections=controller.inspections,
+            versions=controller.versions,
         )
 
     controller = Controller(

@@ -83,11 +83,14 @@ class Cluster:
             return self._served(rt, obj)
 
     def list(self, rt: ResourceType, namespace: str | None,
-             predicate: Callable[[dict[str, Any]], bool] = lambda o: True
+             predicate: Callable[[dict[str, Any]], bool] = lambda o: True,
+             labels: builtins.list[tuple[str, str]] | None = None,
              ) -> tuple[builtins.list[dict[str, Any]], int]:
+        """`labels`: (key, value) pairs the predicate requires too, answered from the label index."""
         with self.store.lock:
-            items = [self._served(rt, obj) for _, obj in self.store.items(rt.storage_key, namespace or None)
-                     if predicate(obj)]
+            found = (self.store.labelled(rt.storage_key, labels, namespace or None) if labels
+                     else self.store.items(rt.storage_key, namespace or None))
+            items = [self._served(rt, obj) for _, obj in found if predicate(obj)]
             return items, self.store.resource_version
 
     def initial_events(self, rt: ResourceType, namespace: str | None) -> builtins.list[Event]:

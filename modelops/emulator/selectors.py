@@ -88,6 +88,16 @@ def _label_term(term: str) -> Callable[[Mapping[str, str]], bool]:
     return lambda labels: key in labels
 
 
+def equalities(text: str | None) -> list[tuple[str, str]]:
+    """The `k=v` / `k==v` terms of a label selector: what an index can answer before the predicate."""
+    pairs: list[tuple[str, str]] = []
+    for term in _split_terms(text or ""):
+        eq = _EQ_RE.match(term)
+        if eq and eq.group(2) != "!=":
+            pairs.append((eq.group(1), eq.group(3)))
+    return pairs
+
+
 def label_selector(text: str | None) -> Predicate:
     if not text:
         return lambda obj: True

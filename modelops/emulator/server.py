@@ -139,6 +139,10 @@ class Emulator:
     bookmark_interval: float = 20.0
     # Recent requests, newest last, for tests to assert what a client did.
     requests: collections.deque[RequestRecord] = field(default_factory=lambda: collections.deque(maxlen=5000))
+    # Time spent answering requests (watch streams excluded) and how many: the emulator's own
+    # cost, so a benchmark can tell whether the API or the client is the bottleneck.
+    busy_s: float = 0.0
+    answered: int = 0
     _runner: web.AppRunner | None = None
     _address: str = ""
 
@@ -194,6 +198,7 @@ class Emulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         status = 500
+        started = time.perf_counter()
         try:
             self._authenticate(request)
             fault = self.faults.take(request.method, request.path, request.query_string)
@@ -212,6 +217,8 @@ class Emulator:
                                      status=500)
         finally:
             if not (_is_watch(request) and status == 200):  # a watch that streamed recorded itself
+                self.busy_s += time.perf_counter() - started
+                self.answered += 1
                 self.requests.append(RequestRecord(request.method, request.path, request.query_string, status,
                                                    request.headers.get("User-Agent", "")))
 
@@ -406,7 +413,8 @@ class Emulator:
     def _list(self, request: web.Request, target: Target) -> web.StreamResponse:
         q = request.query
         rt = target.rt
-        items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q, rt))
+        items, resource_version = self.cluster.list(rt, target.namespace, self._predicate(q, rt),
+                                                    labels=selectors.equalities(q.get("labelSelector")))
         limit = int(_number(q, "limit", int))
         token = q.get("continue", "")
         if token:

@@ -80,6 +80,9 @@ class Store:
         # Watches may resume from any resourceVersion >= this; older ones get 410 Gone.
         self._oldest_resumable = 0
         self._subscriptions: set[Subscription] = set()
+        # (group, plural, label key, value) -> keys of the objects carrying that label: a list with
+        # `labelSelector=k=v` (how controllers find their children) reads those, not the whole type.
+        self._labelled: dict[tuple[str, str, str, str], set[ObjectKey]] = collections.defaultdict(set)
 
     @property
     def resource_version(self) -> int:
@@ -113,6 +116,31 @@ class Store:
             if obj is not None:  # removed while the caller was iterating
                 yield key, obj
 
+    def labelled(self, storage_key: StorageKey, pairs: list[tuple[str, str]], namespace: str | None = None
+                 ) -> Iterator[tuple[ObjectKey, dict[str, Any]]]:
+        """Like items(), only objects carrying every (key, value) label; call under the lock."""
+        sets = [self._labelled.get((*storage_key, k, v), set()) for k, v in pairs]
+        keys = set.intersection(*sets) if sets else set()
+        for key in sorted(k for k in keys if namespace is None or k[2] == namespace):
+            obj = self._objects[key[:2]].get(key)
+            if obj is not None:
+                yield key, obj
+
+    def _index(self, key: ObjectKey, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        before = ((old or {}).get("metadata") or {}).get("labels") or {}
+        after = ((new or {}).get("metadata") or {}).get("labels") or {}
+        if before == after:
+            return
+        for k, v in before.items():
+            if after.get(k) != v:
+                entry = (*key[:2], k, str(v))
+                self._labelled[entry].discard(key)
+                if not self._labelled[entry]:
+                    del self._labelled[entry]
+        for k, v in after.items():
+            if before.get(k) != v:
+                self._labelled[(*key[:2], k, str(v))].add(key)
+
     def deleting(self) -> list[ObjectKey]:
         """Keys of objects marked for deletion (with a deletionTimestamp), sorted."""
         return sorted(self._deleting)
@@ -120,6 +148,7 @@ class Store:
     def put(self, key: ObjectKey, obj: dict[str, Any], event_type: str, old: dict[str, Any] | None = None) -> None:
         """Store `obj` (already stamped with its resourceVersion) and announce it."""
         with self.lock:
+            self._index(key, self._objects[key[:2]].get(key), obj)
             self._objects[key[:2]][key] = obj
             if obj["metadata"].get("deletionTimestamp"):
                 self._deleting.add(key)
@@ -135,6 +164,7 @@ class Store:
             self._deleting.discard(key)
             if obj is None:
                 return None
+            self._index(key, obj, None)
             obj = clone(obj)
             obj["metadata"]["resourceVersion"] = str(self.next_resource_version())
             self._emit(Event(int(obj["metadata"]["resourceVersion"]), key[:2], "DELETED", clone(obj)))

@@ -46,7 +46,10 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     selector = owned_selector(name)
     deployments = await ctx.kube.list(kube.DEPLOYMENTS, namespace, selector)
     services = await ctx.kube.list(kube.SERVICES, namespace, selector)
-    versions = await ctx.kube.list(kube.MODEL_VERSIONS, namespace)
+    if ctx.versions is not None:  # the watch's copies: no list of every version per reconcile
+        versions = await ctx.versions.for_deployment(obj, lambda ns: ctx.kube.list(kube.MODEL_VERSIONS, ns))
+    else:
+        versions = await ctx.kube.list(kube.MODEL_VERSIONS, namespace)
     listed: dict[ChildKey, Mapping[str, Any]] = {_key(c): c for c in [*deployments, *services]}
     others: dict[ChildKey, Mapping[str, Any]] = {}
 

@@ -53,6 +53,7 @@ def _processes_under(directory: Path) -> list[str]:
     return found
 
 
+@pytest.mark.timeout(720)  # the whole loop, on two cores shared with other jobs
 def test_the_demo_closes_the_loop_and_leaves_nothing_behind(tmp_path: Path) -> None:
     modelops = shutil.which("modelops", path=str(Path(sys.executable).parent))
     assert modelops is not None
@@ -91,6 +92,8 @@ def test_the_demo_closes_the_loop_and_leaves_nothing_behind(tmp_path: Path) -> N
             demo.kill()
             code = demo.wait()
         reader.join(timeout=10)
+        if demo.stdout is not None:
+            demo.stdout.close()
     assert code == 0, "".join(lines)[-4000:]
     assert _processes_under(workdir) == []
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from modelops.sandbox.demo.manifests import FAST, NORMAL, as_file_uri, documents
 from modelops.sandbox.demo.story import STEPS, Snapshot, Story
 from modelops.sandbox.demo.traffic import Traffic
 from modelops.sandbox.kubelet import MODULE_COMMAND
-from modelops.training.train import TrainOptions, train
 
 MODEL, DEPLOYMENT, POLICY, FIRST = "churn", "churn", "churn-drift", "churn-v1"
 FAST_ENV = "MODELOPS_DEMO_FAST"
@@ -40,17 +39,20 @@ def run_demo(workdir: Path, timeout: float = 300.0, *, keep: bool = False, fast:
     pace = FAST if fast else NORMAL
     show = Display()
     started = time.monotonic()
+    # Every pod, Job and this process share two cores: OpenMP's spinning worker threads (one per
+    # core in each trainer) fighting each other made a one-second fit take a minute and a half.
+    # The sandbox's processes inherit this environment.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     show.section("1. Generate a churn dataset, train and package v1 (modelops train)")
     data = dataset.write(workdir / "data")
     artifacts = workdir / "artifacts"
-    v1 = train(TrainOptions(dataset_uri=as_file_uri(data.train), target=dataset.TARGET, name=FIRST,
-                            output_uri=as_file_uri(artifacts, directory=True), params={"max_iter": 60},
-                            created_at=datetime(2026, 1, 1, tzinfo=UTC)))
-    if v1.result != "Succeeded" or v1.artifact_uri is None or v1.artifact_sha256 is None:
-        show.event("error", f"training v1 failed: {v1.reason} {v1.message}")
+    v1 = _train_v1(data, artifacts, workdir / "train-v1.json")
+    if v1.get("result") != "Succeeded":
+        show.event("error", f"training v1 failed: {v1.get('reason')} {v1.get('message')}")
         return 1
-    show.event("info", f"{FIRST}: {v1.artifact_uri} sha256 {v1.artifact_sha256} "
-                       f"roc_auc {v1.challenger_metrics.get('roc_auc', float('nan')):.3f} on its holdout")
+    artifact_uri, sha256 = str(v1["artifact"]["uri"]), str(v1["artifact"]["sha256"])
+    roc_auc = float(v1.get("metrics", {}).get("challenger", {}).get("roc_auc", float("nan")))
+    show.event("info", f"{FIRST}: {artifact_uri} sha256 {sha256} roc_auc {roc_auc:.3f} on its holdout")
     show.event("info", f"validation holdout {data.holdout}; "
                        f"retraining dataset (read by the trainer Job) {data.retrain}")
 
@@ -62,7 +64,7 @@ def run_demo(workdir: Path, timeout: float = 300.0, *, keep: bool = False, fast:
         sandbox.start()
         show.event("info", f"watch it: kubectl --kubeconfig {sandbox.kubeconfig} get mdep,mv,dp,jobs,pods")
         show.section("3. kubectl apply -f manifests/examples/ (URIs pointed at the demo's files, times compressed)")
-        docs = documents(artifact_uri=v1.artifact_uri, sha256=v1.artifact_sha256, holdout_uri=as_file_uri(data.holdout),
+        docs = documents(artifact_uri=artifact_uri, sha256=sha256, holdout_uri=as_file_uri(data.holdout),
                          retrain_uri=as_file_uri(data.retrain), output_uri=as_file_uri(artifacts, directory=True),
                          pace=pace)
         show.text(sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs)).strip())
@@ -108,6 +110,18 @@ def run_demo(workdir: Path, timeout: float = 300.0, *, keep: bool = False, fast:
         if traffic is not None:
             traffic.stop()
         sandbox.stop()
+
+
+def _train_v1(data: dataset.DemoData, artifacts: Path, result: Path) -> dict[str, Any]:
+    """v1 made as the retraining Job makes v2: `modelops train`, its result JSON in a file."""
+    command = [*MODULE_COMMAND, "train", "--dataset-uri", as_file_uri(data.train), "--target", dataset.TARGET,
+               "--params", '{"max_iter": 60}', "--output-uri", as_file_uri(artifacts, directory=True),
+               "--name", FIRST, "--created-at", "2026-01-01T00:00:00Z", f"--termination-log={result}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if not result.exists():
+        return {"result": "Failed", "reason": f"exit {done.returncode}", "message": done.stderr[-2000:]}
+    answer: dict[str, Any] = json.loads(result.read_text())
+    return answer
 
 
 def snapshot(api: Api, namespace: str) -> Snapshot:

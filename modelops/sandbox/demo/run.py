@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -43,6 +44,10 @@ def run_demo(workdir: Path, timeout: float = 300.0, *, keep: bool = False, fast:
     # core in each trainer) fighting each other made a one-second fit take a minute and a half.
     # The sandbox's processes inherit this environment.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # The replicas of a deployment sign feedback ids with one shared key, so feedback posted to the
+    # Service is scored by whichever replica made the prediction (on a cluster: a Secret in the pods'
+    # environment; here the pods inherit this process's environment).
+    os.environ.setdefault("MODELOPS_FEEDBACK_KEY", secrets.token_hex(32))
     show.section("1. Generate a churn dataset, train and package v1 (modelops train)")
     data = dataset.write(workdir / "data")
     artifacts = workdir / "artifacts"
@@ -60,52 +65,55 @@ def run_demo(workdir: Path, timeout: float = 300.0, *, keep: bool = False, fast:
     sandbox = Sandbox(workdir=workdir)
     traffic: Traffic | None = None
     code = 1
-    try:
-        sandbox.start()
-        show.event("info", f"watch it: kubectl --kubeconfig {sandbox.kubeconfig} get mdep,mv,dp,jobs,pods")
-        show.section("3. kubectl apply -f manifests/examples/ (URIs pointed at the demo's files, times compressed)")
-        docs = documents(artifact_uri=artifact_uri, sha256=sha256, holdout_uri=as_file_uri(data.holdout),
-                         retrain_uri=as_file_uri(data.retrain), output_uri=as_file_uri(artifacts, directory=True),
-                         pace=pace)
-        show.text(sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs)).strip())
-        api = Api.from_kubeconfig(sandbox.kubeconfig)
-        story = Story(MODEL, DEPLOYMENT, POLICY, FIRST, show.event)
-        deadline = started + timeout
+    try:  # the sandbox is stopped whatever happens, and its processes die with this one anyway
+        try:
+            sandbox.start()
+            show.event("info", f"watch it: kubectl --kubeconfig {sandbox.kubeconfig} get mdep,mv,dp,jobs,pods")
+            show.section("3. kubectl apply -f manifests/examples/ (URIs pointed at the demo's files, times compressed)")
+            docs = documents(artifact_uri=artifact_uri, sha256=sha256, holdout_uri=as_file_uri(data.holdout),
+                             retrain_uri=as_file_uri(data.retrain), output_uri=as_file_uri(artifacts, directory=True),
+                             pace=pace)
+            show.text(sandbox.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs)).strip())
+            api = Api.from_kubeconfig(sandbox.kubeconfig)
+            story = Story(MODEL, DEPLOYMENT, POLICY, FIRST, show.event)
+            deadline = started + timeout
 
-        show.section("4. v1: verified, validated (metric and fairness), served")
-        watch(sandbox, api, story, None, deadline=deadline, until=lambda: "v1-serving" in story.done)
-        service = api.call("GET", f"/api/v1/namespaces/{sandbox.namespace}/services/{DEPLOYMENT}")
-        base = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
-        wait_for_http(f"{base}/v2/health/ready", 30, f"Service {DEPLOYMENT}")
-        traffic = Traffic(base, MODEL, rate=pace.request_rate, max_seconds=timeout + 60)
-        traffic.start()
-        show.event("traffic", f"{pace.request_rate:g} requests/s of 4 customers each to Service {DEPLOYMENT} at "
-                              f"{base} (its ClusterIP), true labels sent as feedback 1 s later")
+            show.section("4. v1: verified, validated (metric and fairness), served")
+            watch(sandbox, api, story, None, deadline=deadline, until=lambda: "v1-serving" in story.done)
+            service = api.call("GET", f"/api/v1/namespaces/{sandbox.namespace}/services/{DEPLOYMENT}")
+            base = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+            wait_for_http(f"{base}/v2/health/ready", 30, f"Service {DEPLOYMENT}")
+            traffic = Traffic(base, MODEL, rate=pace.request_rate, max_seconds=timeout + 60)
+            traffic.start()
+            show.event("traffic", f"{pace.request_rate:g} requests/s of 4 customers each to Service {DEPLOYMENT} at "
+                                  f"{base} (its ClusterIP), true labels sent as feedback 1 s later")
 
-        show.section("5. Reference traffic: the DriftPolicy sees no drift")
-        watch(sandbox, api, story, traffic, deadline=deadline, until=lambda: _clean_evaluation(api, sandbox.namespace))
-        traffic.population = dataset.SHIFTED
-        show.section(f"6. Shift the input distribution: tenure {dataset.REFERENCE.tenure_low:g}-"
-                     f"{dataset.REFERENCE.tenure_high:g} -> {dataset.SHIFTED.tenure_low:g}-"
-                     f"{dataset.SHIFTED.tenure_high:g} months")
-        watch(sandbox, api, story, traffic, deadline=deadline, until=lambda: "promoted" in story.done)
-        code = 0 if not story.missing() else 1
-        if code:
-            raise DemoFailedError("missing: " + "; ".join(story.missing()))
-        show.section("7. Summary")
-        summary(show, story, traffic, time.monotonic() - started)
-        traffic.stop()
-        traffic = None
-        history(show, sandbox)
-        show.text(sandbox.kubectl("get", "mdep,mv,dp,jobs,pods", "-o", "wide").rstrip())
-        show.section(f"demo finished in {time.monotonic() - started:.0f}s: {story.v2} is stable, every step happened")
-        if keep:
+            show.section("5. Reference traffic: the DriftPolicy sees no drift")
+            watch(sandbox, api, story, traffic, deadline=deadline,
+                  until=lambda: _clean_evaluation(api, sandbox.namespace))
+            traffic.population = dataset.SHIFTED
+            show.section(f"6. Shift the input distribution: tenure {dataset.REFERENCE.tenure_low:g}-"
+                         f"{dataset.REFERENCE.tenure_high:g} -> {dataset.SHIFTED.tenure_low:g}-"
+                         f"{dataset.SHIFTED.tenure_high:g} months")
+            watch(sandbox, api, story, traffic, deadline=deadline, until=lambda: "promoted" in story.done)
+            show.section("7. Summary")
+            summary(show, story, traffic, time.monotonic() - started)
+            traffic.stop()
+            traffic = None
+            history(show, sandbox)
+            show.text(sandbox.kubectl("get", "mdep,mv,dp,jobs,pods", "-o", "wide").rstrip())
+            if story.missing():
+                raise DemoFailedError("v2 is stable but steps are missing: " + "; ".join(story.missing()))
+            show.section(f"demo finished in {time.monotonic() - started:.0f}s: {story.v2} is stable, "
+                         "every step happened")
+            code = 0
+        except (SandboxError, DemoFailedError, ApiError) as exc:
+            show.event("error", f"demo failed after {time.monotonic() - started:.0f}s: {exc}")
+            _failure_details(show, workdir, locals().get("story"))
+            code = 1
+        if keep and sandbox.processes:
             keep_running(show, sandbox)
-        return 0
-    except (SandboxError, DemoFailedError, ApiError) as exc:
-        show.event("error", f"demo failed: {exc}")
-        _failure_details(show, workdir, locals().get("story"))
-        return 1
+        return code
     finally:
         if traffic is not None:
             traffic.stop()

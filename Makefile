@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all install test lint typecheck unit crds demo bench-serving bench-serving-memory bench-drift clean
+.PHONY: all install test lint typecheck unit crds demo bench-serving bench-serving-memory bench-drift bench-operator clean
 
 all: test
 
@@ -62,6 +62,13 @@ $(PEERS)/river/.installed:
 	@touch $@
 bench-drift: $(STAMP) $(PEERS)/evidently/.installed $(PEERS)/river/.installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/drift/run.py $(DRIFT_BENCH_ARGS)
+
+# Operator scale benchmark (not part of `make test`): under 10 minutes, 127.0.0.1 only; 100, 1,000 and
+# 3,000 ModelDeployments against the API emulator; writes benchmarks/results/operator.json.
+# OPERATOR_BENCH_ARGS="--sizes 100,300 --idle 5" for a smoke run.
+OPERATOR_BENCH_ARGS ?=
+bench-operator: $(STAMP)
+	$(BIN)/python benchmarks/operator/run.py $(OPERATOR_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .sandbox

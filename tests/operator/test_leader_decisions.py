@@ -162,3 +162,27 @@ async def test_a_write_is_refused_before_it_is_sent_when_not_leading() -> None:
             await kube.patch(LEASES, "default", "op", {"spec": {}})
     finally:
         await kube.close()
+
+
+async def test_readyz_is_ready_on_leader_and_standby_and_says_who_leads() -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from modelops.operator.leadership import readiness_app
+
+    leases, clock = FakeLeases(), Clock()
+    leader, standby = _leadership(leases, clock, "a"), _leadership(leases, clock, "b")
+    await leader._try(leases)  # type: ignore[arg-type]
+    await standby._try(leases)  # type: ignore[arg-type]
+    answers = []
+    for who in (leader, standby):
+        runner = web.AppRunner(readiness_app(who))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/readyz") as response:
+            answers.append((response.status, await response.json()))
+        await runner.cleanup()
+    assert answers[0] == (200, {"leader": True, "identity": "a", "holder": "a", "election": True})
+    assert answers[1] == (200, {"leader": False, "identity": "b", "holder": "a", "election": True})

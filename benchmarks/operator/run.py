@@ -1,0 +1,294 @@
+"""The operator's cost as the number of models grows (`make bench-operator`).
+
+For each size N (100, 1,000, 3,000 by default), against a fresh API emulator:
+
+1. start `modelops operator` (a process of its own, so its RSS and CPU are its own) and wait
+   until its watches are open;
+2. apply N ModelVersions (one shared file:// artifact) and N ModelDeployments at once;
+3. play the Deployment controller (as the tests do): every Deployment the operator writes is
+   reported available at its desired replicas;
+4. measure the time until every ModelDeployment is Ready, the operator's API requests per object
+   (reads, lists, writes apart), and its peak RSS;
+5. leave it settled for a while and count its requests and CPU per minute;
+6. change one ModelDeployment among the N (replicas 2 -> 3) and time until its Deployment has it.
+
+The emulator runs in this process, in a thread of its own; its CPU time (that thread's, from
+/proc) says whether it or the operator is the bottleneck. Writes here go straight into the
+emulator's store (no HTTP), so every request it records is the operator's.
+
+Results go to benchmarks/results/operator.json; the last line printed is RATIOS ....
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from modelops.emulator.server import RequestRecord  # noqa: E402
+from modelops.emulator.testing import EmulatorHandle, running_emulator  # noqa: E402
+from tests.operator.harness import CRDS, IMAGE, make_artifact  # noqa: E402
+
+API = "modelops.dev/v1alpha1"
+RESULTS = ROOT / "benchmarks" / "results" / "operator.json"
+MODELOPS = Path(sys.executable).with_name("modelops")
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# -- what the cluster holds ---------------------------------------------------------------
+
+
+def objects(n: int, uri: str, sha: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        model = f"m{i:05d}"
+        out.append({"apiVersion": API, "kind": "ModelVersion",
+                    "metadata": {"name": f"{model}-v1", "namespace": "default"},
+                    "spec": {"model": model, "artifact": {"uri": uri, "sha256": sha}}})
+        out.append({"apiVersion": API, "kind": "ModelDeployment", "metadata": {"name": model, "namespace": "default"},
+                    "spec": {"model": model, "version": f"{model}-v1", "replicas": 2}})
+    return out
+
+
+def ready_count(k8s: EmulatorHandle) -> int:
+    store = k8s.cluster.store
+    ready = 0
+    with store.lock:
+        for _, obj in store.items(("modelops.dev", "modeldeployments")):
+            generation = obj["metadata"].get("generation")
+            for cond in (obj.get("status") or {}).get("conditions") or ():
+                if (cond.get("type") == "Ready" and cond.get("status") == "True"
+                        and cond.get("observedGeneration") == generation):
+                    ready += 1
+                    break
+    return ready
+
+
+def play_deployment_controller(k8s: EmulatorHandle) -> int:
+    """Report every Deployment available at its desired replicas; returns how many it updated."""
+    store = k8s.cluster.store
+    behind: list[tuple[str, str, int, int]] = []
+    with store.lock:
+        for key, obj in store.items(("apps", "deployments")):
+            status = obj.get("status") or {}
+            generation = int(obj["metadata"].get("generation", 1))
+            replicas = int((obj.get("spec") or {}).get("replicas", 1))
+            if status.get("observedGeneration") != generation or status.get("availableReplicas") != replicas:
+                behind.append((key[2], key[3], generation, replicas))
+    for namespace, name, generation, replicas in behind:
+        k8s.patch_status("apps/v1", "Deployment", name, {
+            "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas,
+        }, namespace=namespace)
+    return len(behind)
+
+
+# -- the operator process -----------------------------------------------------------------
+
+
+class Operator:
+    def __init__(self, k8s: EmulatorHandle, log: Path, workers: int) -> None:
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(
+            [str(MODELOPS), "operator", "--kubeconfig", str(k8s.kubeconfig), "--image", IMAGE,
+             "--health-port", "0", "--metrics-port", "0", "--ready-port", "0", "--workers", str(workers)],
+            stdout=self._out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_mib(self, peak: bool = True) -> float:
+        key = "VmHWM:" if peak else "VmRSS:"
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._out.close()
+
+
+def thread_cpu_s(native_id: int | None) -> float:
+    if native_id is None:
+        return 0.0
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def emulator_thread(k8s: EmulatorHandle) -> int | None:
+    for thread in threading.enumerate():
+        if thread.name == "k8s-emulator":
+            return thread.native_id
+    return None
+
+
+def classify(records: list[RequestRecord]) -> dict[str, int]:
+    counts: collections.Counter[str] = collections.Counter()
+    for r in records:
+        watching = "watch=true" in r.query or "watch=1" in r.query
+        parts = r.path.strip("/").split("/")
+        named = (len(parts) % 2 == 0) if parts[0] == "apis" else (len(parts) % 2 == 1)  # .../plural/name
+        if r.method == "GET":
+            counts["watches" if watching else "gets" if named else "lists"] += 1
+        elif r.method in WRITES:
+            counts["writes"] += 1
+            counts["event_writes" if "/events" in r.path else "object_writes"] += 1
+    return dict(counts)
+
+
+def wait_until(check: Any, timeout: float, what: str, step: float = 0.05) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if check():
+            return time.perf_counter() - started
+        time.sleep(step)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# -- one size -----------------------------------------------------------------------------
+
+
+def run_size(
+    n: int, uri: str, sha: str, work: Path, *, idle_s: float, workers: int, timeout_s: float
+) -> dict[str, Any]:
+    with running_emulator(work / f"kubeconfig-{n}", bookmark_interval=60.0, history_size=50 * n + 10_000,
+                          crds=[CRDS]) as k8s:
+        k8s.emulator.requests = collections.deque()  # every request of the run, not the last 5000
+        k8s.cluster.service_network = "10.96.0.0/16"  # a cluster's usual size: N x 2 Services fit
+        emulator_tid = emulator_thread(k8s)
+        operator = Operator(k8s, work / f"operator-{n}.log", workers)
+        try:
+            wait_until(lambda: any("modeldeployments" in r.path and "watch" in r.query
+                                   for r in list(k8s.emulator.requests)), 60, "the operator's watches")
+            time.sleep(1.0)  # every watch open (ModelVersions, Deployments, Services, Jobs too)
+            k8s.emulator.requests.clear()
+            cpu0, emu_cpu0, emu_busy0 = operator.cpu_s(), thread_cpu_s(emulator_tid), k8s.emulator.busy_s
+
+            started = time.perf_counter()
+            for obj in objects(n, uri, sha):
+                k8s.create(obj)
+            applied_s = time.perf_counter() - started
+            while ready_count(k8s) < n:
+                play_deployment_controller(k8s)
+                if time.perf_counter() - started > timeout_s:
+                    raise SystemExit(f"N={n}: only {ready_count(k8s)} of {n} Ready after {timeout_s:.0f}s; "
+                                     f"see {work / f'operator-{n}.log'}")
+                time.sleep(0.1)
+            converge_s = time.perf_counter() - started
+            converge = classify(list(k8s.emulator.requests))
+            converge_cpu = operator.cpu_s() - cpu0
+            emulator_cpu = thread_cpu_s(emulator_tid) - emu_cpu0
+            emulator_busy = k8s.emulator.busy_s - emu_busy0
+            peak_rss = operator.rss_mib(peak=True)
+
+            # Settled: let the last requeues run out, then count.
+            time.sleep(3.0)
+            k8s.emulator.requests.clear()
+            cpu1 = operator.cpu_s()
+            time.sleep(idle_s)
+            idle = classify(list(k8s.emulator.requests))
+            per_min = 60.0 / idle_s
+            idle_cpu_s_per_min = (operator.cpu_s() - cpu1) * per_min
+
+            # One change among N settled objects: replicas 2 -> 3 on one ModelDeployment.
+            name = f"m{n // 2:05d}"
+            k8s.emulator.requests.clear()
+            changed = time.perf_counter()
+            k8s.patch(API, "ModelDeployment", name, {"spec": {"replicas": 3}})
+            change_s = wait_until(
+                lambda: k8s.get("apps/v1", "Deployment", f"{name}-{name}-v1")["spec"]["replicas"] == 3,
+                60, f"the operator to act on {name}", step=0.005)
+            change_s = time.perf_counter() - changed
+            change = classify(list(k8s.emulator.requests))
+            current_rss = operator.rss_mib(peak=False)
+        finally:
+            operator.stop()
+    return {
+        "objects": n,
+        "apply_s": round(applied_s, 3),
+        "converge_s": round(converge_s, 3),
+        "per_object_ms": round(1000 * converge_s / n, 3),
+        "requests_to_converge": converge,
+        "per_object": {k: round(v / n, 3) for k, v in converge.items()},
+        "operator_cpu_s_to_converge": round(converge_cpu, 2),
+        "emulator_thread_cpu_s_to_converge": round(emulator_cpu, 2),
+        "emulator_busy_s_to_converge": round(emulator_busy, 2),
+        "operator_peak_rss_mib": round(peak_rss, 1),
+        "operator_rss_mib_settled": round(current_rss, 1),
+        "idle_window_s": idle_s,
+        "idle_requests_per_min": {k: round(v * per_min, 2) for k, v in idle.items()},
+        "idle_cpu_s_per_min": round(idle_cpu_s_per_min, 3),
+        "change_latency_s": round(change_s, 3),
+        "change_requests": change,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,3000", help="comma-separated numbers of ModelDeployments")
+    parser.add_argument("--idle", type=float, default=30.0, help="seconds of settled time measured per size")
+    parser.add_argument("--workers", type=int, default=4, help="the operator's --workers (its default: 4)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="give up on a size after this long")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        work = Path(tmp)
+        uri, sha = make_artifact(work / "artifact", seed=1)
+        runs = []
+        for n in sizes:
+            result = run_size(n, uri, sha, work, idle_s=args.idle, workers=args.workers, timeout_s=args.timeout)
+            runs.append(result)
+            print(json.dumps(result), flush=True)
+    small, large = runs[0], runs[-1]
+    idle_writes = large["idle_requests_per_min"].get("writes", 0.0)
+    ratios = {
+        "per_object_growth": round(large["per_object_ms"] / small["per_object_ms"], 3),
+        "writes_per_object": max(r["per_object"].get("writes", 0.0) for r in runs),
+        "idle_writes_per_min": idle_writes,
+        "idle_lists_per_min": large["idle_requests_per_min"].get("lists", 0.0),
+        "rss_mib_3000": large["operator_peak_rss_mib"],
+        "change_latency_s": large["change_latency_s"],
+    }
+    report = {
+        "benchmark": "operator scale against the API emulator (benchmarks/operator/run.py)",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "note": "2 cores shared with other work; figures vary from run to run"},
+        "settings": {"sizes": sizes, "idle_window_s": args.idle, "workers": args.workers,
+                     "replicas_per_deployment": 2, "artifact": "one shared file:// artifact"},
+        "targets": {"per_object_growth": "<= 1.5", "writes_per_object": "<= 6", "idle_writes_per_min": "0",
+                    "idle_lists_per_min": "0", "rss_mib_3000": "<= 300", "change_latency_s": "<= 2"},
+        "runs": runs,
+        "ratios": ratios,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print("RATIOS " + " ".join(f"{k}={v}" for k, v in ratios.items() if k != "idle_lists_per_min"))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import prometheus_client
 
 RECONCILES = prometheus_client.Counter(
@@ -60,10 +62,8 @@ def drift_detected(namespace: str, policy: str, detected: bool) -> None:
 def forget_policy(namespace: str, policy: str) -> None:
     drift_scores(namespace, policy, [])
     _drift_series.pop((namespace, policy), None)
-    try:
+    with contextlib.suppress(KeyError):
         DRIFT_DETECTED.remove(namespace, policy)
-    except KeyError:
-        pass
 
 
 # Leader election: which replica acts. A standby watches and waits with 0 here.

@@ -26,3 +26,24 @@ def test_a_running_retrain_is_looked_at_sooner() -> None:
     running = decide.PolicyStatus(last_retrain=decide.LastRetrain(job="j", started_at=NOW, trigger="Drift"))
     assert sync._requeue({}, {}, timedelta(hours=1), NOW, suspended=False, state=running,
                          failed=False) == sync.RETRAIN_POLL_S
+
+
+def test_drift_gauges_replace_a_policys_series_and_go_with_it() -> None:
+    from prometheus_client import REGISTRY
+
+    from modelops.operator import metrics
+
+    def score(feature: str, method: str) -> float | None:
+        return REGISTRY.get_sample_value("modelops_drift_score", {"namespace": "t", "policy": "p",
+                                                                  "feature": feature, "method": method})
+
+    metrics.drift_scores("t", "p", [("a", "ks", 0.3), ("b", "jensenshannon", 0.1)])
+    metrics.drift_detected("t", "p", True)
+    metrics.drift_scores("t", "p", [("a", "psi", 0.4)])  # a's method changed, b left the model
+    assert score("a", "psi") == 0.4
+    assert score("a", "ks") is None
+    assert score("b", "jensenshannon") is None
+    assert REGISTRY.get_sample_value("modelops_drift_detected", {"namespace": "t", "policy": "p"}) == 1.0
+    metrics.forget_policy("t", "p")
+    assert score("a", "psi") is None
+    assert REGISTRY.get_sample_value("modelops_drift_detected", {"namespace": "t", "policy": "p"}) is None

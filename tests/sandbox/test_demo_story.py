@@ -64,7 +64,7 @@ def test_the_whole_loop_marks_every_step_once() -> None:
     lineage = {"parent": "churn-v1", "job": v2, "driftPolicy": "churn-drift"}
     job = {"metadata": {"name": v2, "labels": {"modelops.dev/drift-policy": "churn-drift"}}, "status": {"succeeded": 1}}
     retrain = {"job": v2, "result": "Succeeded", "reason": "Improved",
-               "gate": {"metric": "roc_auc", "champion": 0.77, "challenger": 0.89}}
+               "gate": {"metric": "roc_auc", "champion": 0.7725003743822692, "challenger": 0.89}}
     frames = [
         Snapshot([_version("churn-v1", validated="True")], [_mdep("churn-v1")], [_policy("Clean", 0.03)], []),
         Snapshot([_version("churn-v1")], [_mdep("churn-v1")], [_policy("Drifted", 0.6, drifted=2, detected=True,
@@ -81,7 +81,7 @@ def test_the_whole_loop_marks_every_step_once() -> None:
     assert set(story.done) == {step for step, _ in STEPS}
     texts = [t for _, t in said]
     assert len(texts) == len(set(texts))
-    assert any("roc_auc: champion 0.77, challenger 0.89" in t for t in texts)
+    assert any("roc_auc: champion 0.7725, challenger 0.8900" in t for t in texts)
     assert any("demographic_parity_difference[segment]=0.030 ≤ 0.1 Pass" in t for t in texts)
 
 

@@ -47,6 +47,10 @@ def _cond(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
     return find(_status(obj).get("conditions"), type_) or {}
 
 
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def _figures(validation: Mapping[str, Any] | None) -> str:
     parts = []
     for r in (validation or {}).get("results") or ():
@@ -127,8 +131,8 @@ class Story:
             self.job = str(retrain["job"])
         if retrain.get("result"):
             gate = retrain.get("gate") or {}
-            figures = (f"{gate.get('metric')}: champion {gate.get('champion')}, challenger {gate.get('challenger')}"
-                       if gate else "no gate figures")
+            figures = (f"{gate.get('metric')}: champion {_num(gate.get('champion'))}, "
+                       f"challenger {_num(gate.get('challenger'))}" if gate else "no gate figures")
             self._once(f"retrain:{retrain.get('job')}:{retrain['result']}", "gate",
                        f"retrain {retrain.get('job')}: {retrain['result']} ({retrain.get('reason')}); {figures}; "
                        f"{retrain.get('message', '')}")

@@ -128,3 +128,20 @@ def test_the_clients_talk_to_loopback_addresses_only() -> None:
     with pytest.raises(ValueError, match="loopback"):
         Traffic("http://10.0.0.1:8080", "churn", rate=1.0)
     assert Traffic("http://127.0.2.3:8080", "churn", rate=1.0).base == "http://127.0.2.3:8080"
+
+
+def test_events_are_coloured_on_a_terminal_and_plain_lines_otherwise() -> None:
+    import io
+
+    from rich.console import Console
+
+    from modelops.sandbox.demo.display import Display
+
+    tty, pipe = io.StringIO(), io.StringIO()
+    Display(console=Console(file=tty, force_terminal=True, width=200)).event("drift", "tenure ks [0.67] DRIFTED")
+    Display(console=Console(file=pipe, force_terminal=False, width=60)).event("drift", "tenure ks [0.67] " + "x" * 80)
+    assert "\x1b[" in tty.getvalue()
+    assert "tenure ks [0.67] DRIFTED" in tty.getvalue()  # brackets are text, not markup
+    assert "\x1b[" not in pipe.getvalue()
+    assert pipe.getvalue().count("\n") == 1  # one line per event, never wrapped
+    assert "drift      tenure ks [0.67] " in pipe.getvalue()

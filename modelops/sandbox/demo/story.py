@@ -84,8 +84,10 @@ class Story:
             self._seen.add(key)
             self.say(kind, text)
 
-    def _step(self, step: str, evidence: str) -> None:
-        self.done.setdefault(step, evidence)
+    def _step(self, step: str, evidence: str, *, latest: bool = False) -> None:
+        """Mark ``step`` done; the summary shows its first evidence, or its latest."""
+        if latest or step not in self.done:
+            self.done[step] = evidence
 
     def missing(self) -> list[str]:
         return [title for step, title in STEPS if step not in self.done]
@@ -197,10 +199,12 @@ class Story:
                        f"phase {status.get('phase')} verdict {status.get('stepVerdict') or '-'}; "
                        f"analysis: {analysis or 'none yet'}; live answers: {share or 'none'}")
             if status.get("analysis"):
-                self._step("canary-steps", f"step {status.get('step')}: {analysis}")
-            if shares.get(candidate, 0.0) > 0:
-                self.shares_seen[candidate] = max(self.shares_seen.get(candidate, 0.0), shares[candidate])
-                self._step("v2-answers", f"{candidate} answered {shares[candidate]:.0%} of live requests")
+                self._step("canary-steps", f"step {status.get('step')}: {analysis}",
+                           latest=status.get("stepVerdict") == "Pass")
+            if shares.get(candidate, 0.0) > self.shares_seen.get(candidate, 0.0):
+                self.shares_seen[candidate] = shares[candidate]
+                self._step("v2-answers", f"{candidate} answered up to {shares[candidate]:.0%} of live requests",
+                           latest=True)
         if self.v2 is not None and stable == self.v2 and status.get("phase") == "Stable":
             self._once("promoted", "promoted",
                        f"{self.v2} promoted: stable, {ready.get('message', '')}")

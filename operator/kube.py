@@ -17,6 +17,7 @@ logged in with, and classifies answers the way the reconcilers need:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import ssl
@@ -177,6 +178,10 @@ class Kube:
 
     async def close(self) -> None:
         await self._session.close()
+        # Requests cancelled mid-flight (an operator stopping while it reconciles) leave TLS
+        # transports closing; give them a moment before the loop ends, as aiohttp's graceful
+        # shutdown advice says, or their sockets are left open for the garbage collector.
+        await asyncio.sleep(0.25)
 
     async def _request(
         self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,

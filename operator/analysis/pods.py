@@ -140,10 +140,14 @@ class PodsSource:
         windows = (f"{seconds + 1}", f"{seconds}")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.pod_timeout)) as session:
             tasks = [asyncio.create_task(self._scrape(session, gate, pod, query.model, windows)) for pod in query.pods]
-            done, pending = await asyncio.wait(tasks, timeout=self.deadline)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            try:
+                done, _pending = await asyncio.wait(tasks, timeout=self.deadline)
+            finally:
+                # Also when this observation is cancelled (an operator stopping): no scrape may
+                # outlive the session, or its connection is left open.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         out: list[PodScrape] = []
         for pod, task in zip(query.pods, tasks, strict=True):
             if task in done:

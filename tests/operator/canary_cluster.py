@@ -108,6 +108,9 @@ def serving_replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
     finally:
         for pod in list(replicas.pods.values()):
             replicas._stop(pod)
+        # Closed transports close their sockets on a later loop iteration: let those run
+        # before the loop stops, or the sockets are left for the garbage collector.
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

@@ -17,6 +17,9 @@ The state machine (``status.phase``; the Progressing condition's reason in brack
 | Progressing    | ``failureLimit`` failed analyses                        | RolledBack (AnalysisFailed) |
 | Progressing    | candidate pods not available by progressDeadline        | RolledBack (ProgressDeadlineExceeded) |
 | Progressing    | ``abort`` action                                        | RolledBack (Aborted)     |
+| Progressing    | ABTest: candidate wins the z-test                       | Progressing, promoting   |
+| Progressing    | ABTest: stable wins / no significant difference         | Stable (StableWins /     |
+|                |                                                         | NoDifference), candidate removed |
 | Progressing    | no passing analysis by progressDeadline (Inconclusive)  | Paused (InsufficientData)|
 | Paused         | ``promote`` / ``abort`` action                          | Stable / RolledBack      |
 | Progressing    | ``spec.paused: true``                                   | Paused (Paused)          |
@@ -27,6 +30,9 @@ A first version (no stable) has nothing to compare with and rolls out as Recreat
 whatever the strategy; it ends in Failed instead of RolledBack.
 
 Status holds all of it (``candidate``, ``step``, ``stepStartedAt``, ``stepVerdict``,
-``failedAnalyses``, ``lastAnalysisAt``, ``retiring``), so a restarted operator resumes the
-same step with the same weight and never re-runs an analysis it recorded.
+``failedAnalyses``, ``lastAnalysisAt``, ``retiring``, ``abTest``), so a restarted operator
+resumes the same step with the same weight and never re-runs an analysis it recorded.
+
+Modules: ``step`` (inputs and decision), ``recreate``, ``canary``, ``abtest``. Shadow is not
+implemented yet (a version change under it is InvalidSpec, the stable version serving).
 """

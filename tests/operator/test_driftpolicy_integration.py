@@ -94,8 +94,8 @@ def test_drift_starts_one_job_whose_passing_result_becomes_a_model_version_with_
         assert evaluation["features"][0]["drifted"] is True
         assert evaluation["totalFeatures"] == 3
         assert "churn-churn-v1-pod2" in next(c for c in status["conditions"] if c["type"] == "Ready")["message"]
-        assert ("DriftDetected" in {r for r, _ in events_of(k8s)})
-        assert any(r == "DriftDetected" and "a ks" in m for r, m in events_of(k8s))
+        # Events are posted after the status patch: wait for them
+        wait_for(lambda: any(r == "DriftDetected" and "a ks" in m for r, m in events_of(k8s)), "DriftDetected Event")
         assert REGISTRY.get_sample_value("modelops_drift_detected", {"namespace": "default",
                                                                      "policy": "churn-drift"}) == 1.0
         score = REGISTRY.get_sample_value("modelops_drift_score", {"namespace": "default", "policy": "churn-drift",
@@ -134,7 +134,7 @@ def test_drift_starts_one_job_whose_passing_result_becomes_a_model_version_with_
         assert done["status"]["lastRetrain"]["modelVersion"] == JOB
         assert done["status"]["lastRetrain"]["gate"] == {"metric": "accuracy", "champion": 0.7, "challenger": 0.9}
         assert has_condition(done, "Retraining", "False", "RetrainSucceeded")
-        assert "RetrainSucceeded" in {r for r, _ in events_of(k8s)}
+        wait_for(lambda: any(r == "RetrainSucceeded" for r, _ in events_of(k8s)), "RetrainSucceeded Event")
         # drift goes on, but the cooldown holds: still one Job
         _evaluations(k8s, 3)
         assert [j["metadata"]["name"] for j in k8s.list("batch/v1", "Job", "default")] == [JOB]
@@ -154,7 +154,7 @@ def test_failed_gate_is_recorded_and_the_cooldown_keeps_a_second_job_from_starti
         assert has_condition(failed, "Retraining", "False", "GateFailed")
         assert failed["status"]["lastRetrain"]["gate"] == {"metric": "accuracy", "champion": 0.9, "challenger": 0.8}
         assert "not before" in next(c for c in failed["status"]["conditions"] if c["type"] == "Retraining")["message"]
-        assert any(r == "GateFailed" for r, _ in events_of(k8s))
+        wait_for(lambda: any(r == "GateFailed" for r, _ in events_of(k8s)), "GateFailed Event")
         _evaluations(k8s, 3)
         assert has_condition(_policy(k8s), "DriftDetected", "True")
         assert len(k8s.list("batch/v1", "Job", "default")) == 1
@@ -172,7 +172,8 @@ def test_failed_job_is_recorded_with_its_reason(k8s: EmulatorHandle, artifacts: 
         failed = _wait_policy(k8s, "Failed", lambda o: o["status"]["lastRetrain"].get("result") == "Failed")
         assert failed["status"]["lastRetrain"]["reason"] == "DatasetUnreadable"
         assert has_condition(failed, "Retraining", "False", "RetrainFailed")
-        assert any(r == "RetrainFailed" and "no such file" in m for r, m in events_of(k8s))
+        wait_for(lambda: any(r == "RetrainFailed" and "no such file" in m for r, m in events_of(k8s)),
+                 "RetrainFailed Event")
         assert k8s.find(MV_API, "ModelVersion", JOB) is None
 
 

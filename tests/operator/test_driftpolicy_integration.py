@@ -257,3 +257,21 @@ def test_missing_target_and_suspend_say_so(k8s: EmulatorHandle, artifacts: tuple
         assert "lastEvaluation" not in suspended["status"]
         time.sleep(0.5)
         assert k8s.list("batch/v1", "Job", "default") == []
+
+
+def test_with_promotion_auto_the_deployment_rolls_out_the_retrained_version(
+    k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    v2 = artifacts[1]
+    profile = load_profile(artifacts[0].uri)
+    with running_operator(k8s), replicas(k8s, profile, 2) as fakes:
+        _serve_stable(k8s, artifacts, promotion="Auto")
+        _shifted(fakes)
+        k8s.create(drift_policy(retrain=retrain()))
+        wait_for(lambda: k8s.find("batch/v1", "Job", JOB), "the retraining Job")
+        play_job(k8s, JOB, trainer_result("Succeeded", uri=v2.uri, sha256=v2.sha256))
+        wait_object(k8s, MV_API, "ModelVersion", JOB, lambda o: has_condition(o, "Ready", "True"),
+                    what="the retrained version verified")
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", f"churn-{JOB}"), "the retrained version's Deployment")
+        play_deployment_controller(k8s, f"churn-{JOB}", 2)
+        wait_deployment(k8s, "the retrained version stable", lambda o: o["status"].get("stable") == JOB)

@@ -112,6 +112,7 @@ class ABOutcome:
             statistic=None if self.statistic is None else round(self.statistic, 6),
             p_value=None if self.p_value is None else _round_p(self.p_value),
             samples=ABSamples(stable=self.stable.trials, candidate=self.candidate.trials),
+            successes=ABSamples(stable=self.stable.successes, candidate=self.candidate.successes),
         )
 
 

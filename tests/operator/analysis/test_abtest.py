@@ -136,6 +136,7 @@ def test_outcome_is_a_valid_status_entry() -> None:
     assert dumped == {
         "winner": "v2", "statistic": round(z, 6), "pValue": float(f"{p:.6g}"),
         "samples": {"stable": 2000, "candidate": 2000},
+        "successes": {"stable": 1800, "candidate": 1900},
     }  # fmt: skip
 
 

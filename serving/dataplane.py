@@ -420,11 +420,12 @@ class DataPlane:
             "already_scored": scored.already_scored,
         }
 
-    def drift(self, name: str, window: str | None) -> dict[str, Any]:
+    def drift(self, name: str, window: str | None, summed: str | None = None) -> dict[str, Any]:
         serving = self._serving_for(name)
         seconds = parse_window(window) if window else float(self.config.drift_window_seconds)
+        add_up = parse_summed(summed)
         try:
-            return serving.sketch.window(seconds).to_json()
+            return serving.sketch.window(seconds, summed=add_up).to_json()
         except WindowError as exc:
             raise bad_request(str(exc)) from None
 
@@ -466,6 +467,17 @@ def _answer(
             serving.feedback.forget(feedback_id)
         raise
     return body, feedback_id is not None and note is None
+
+
+def parse_summed(value: str | None) -> bool:
+    """``summed=true|false`` (absent: false, the per-bucket answer), or a 400 naming the value.
+    Only the two words: a typo must not silently fall back to 60 buckets per replica."""
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    shown = repr(value) if len(value) <= 24 else f"{value[:16]!r}… ({len(value)} characters)"
+    raise bad_request(f"summed must be true or false, got {shown}")
 
 
 def parse_window(value: str) -> float:

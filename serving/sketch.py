@@ -100,9 +100,10 @@ class DriftSketch:
     def _bucket_start(self, now: float) -> int:
         return int(now) // self.bucket_seconds * self.bucket_seconds
 
-    def window(self, seconds: float, now: float | None = None) -> DriftCounts:
+    def window(self, seconds: float, now: float | None = None, *, summed: bool = False) -> DriftCounts:
         """Counts of the buckets in the last ``seconds`` (rounded up to whole buckets),
-        up to and including the current bucket: ``[end - window, end)``."""
+        up to and including the current bucket: ``[end - window, end)``; with ``summed``,
+        added into one bucket starting at ``end - window`` (``DriftCounts.summed``)."""
         if not seconds > 0:
             raise WindowError(f"window must be positive, got {seconds}s")
         if seconds > self.window_seconds:  # also infinity, before any arithmetic on it
@@ -138,4 +139,5 @@ class DriftSketch:
             start=start,
             end=end,
         )
-        return replace(empty, buckets=buckets)
+        counts = replace(empty, buckets=buckets)
+        return counts.summed() if summed else counts

@@ -213,6 +213,24 @@ class DriftCounts:
         total: Counts = np.sum([b.output for b in self.buckets], axis=0, dtype=np.int64)
         return total
 
+    def summed(self) -> DriftCounts:
+        """The same window with its buckets added into one (exact: counts are additive).
+
+        The one bucket starts at the window's start (floored to ``bucket_seconds``, so
+        that replicas' summed buckets still line up) and stands for the whole window:
+        what ``/drift?summed=true`` answers, so the reader parses one bucket per replica
+        whatever the window. ``between`` cannot split it again."""
+        if len(self.buckets) <= 1 and (not self.buckets or self.buckets[0].start == self._summed_start):
+            return self
+        bucket = CountsBucket(
+            start=self._summed_start, rows=self.rows, counts=self.feature_totals(), output=self.output_totals()
+        )
+        return replace(self, buckets=(bucket,))
+
+    @property
+    def _summed_start(self) -> int:
+        return self.start // self.bucket_seconds * self.bucket_seconds
+
     def between(self, start: int, end: int) -> DriftCounts:
         """The buckets starting in ``[start, end)``: a shorter window of the same counts."""
         kept = tuple(b for b in self.buckets if start <= b.start < end)

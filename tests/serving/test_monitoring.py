@@ -85,6 +85,35 @@ def test_drift_window_must_fit_what_the_replica_keeps(replicas: list[httpx.Clien
     assert replicas[0].get("/v2/models/other/drift").status_code == 404
 
 
+def test_drift_summed_is_the_sum_of_the_per_bucket_answer(replicas: list[httpx.Client]) -> None:
+    client = replicas[0]
+    for start in range(0, 40, 8):
+        assert client.post("/v2/models/cancer/infer", json=infer_body(X[start : start + 8], NAMES)).status_code == 200
+    wait_until(lambda: _drift(client).rows >= 40, 30, "the replica to count the rows")
+    for _ in range(5):  # retried only if a minute boundary falls between the two requests
+        buckets = _drift(client)
+        response = client.get("/v2/models/cancer/drift", params={"window": "1h", "summed": "true"})
+        assert response.status_code == 200, response.text
+        summed = DriftCounts.from_json(response.json())
+        if (summed.start, summed.rows) == (buckets.start, buckets.rows):
+            break
+    assert len(summed.buckets) == 1
+    assert (summed.start, summed.end, summed.layout_digest) == (buckets.start, buckets.end, buckets.layout_digest)
+    assert summed.buckets[0].start == summed.start
+    assert summed.rows == buckets.rows
+    assert np.array_equal(summed.feature_totals(), buckets.feature_totals())
+    assert np.array_equal(summed.output_totals(), buckets.output_totals())
+    explicit = client.get("/v2/models/cancer/drift", params={"window": "1h", "summed": "false"}).json()
+    assert len(explicit["buckets"]) == len(buckets.buckets)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "True", ""])
+def test_drift_summed_refuses_anything_but_true_or_false(replicas: list[httpx.Client], value: str) -> None:
+    response = replicas[0].get("/v2/models/cancer/drift", params={"window": "1h", "summed": value})
+    assert response.status_code == 400
+    assert "summed must be true or false" in response.text
+
+
 def _infer(client: httpx.Client, rows: Any, rid: str) -> list[Any]:
     response = client.post("/v2/models/cancer/infer", json=infer_body(rows, NAMES), headers={"x-request-id": rid})
     assert response.status_code == 200

@@ -70,3 +70,27 @@ def test_two_replicas_merge_to_one_replica_that_saw_everything() -> None:
         both.add(x, MODEL.predict(x), now=now)
     merged = merge(one.window(600, now=T0 + 300), two.window(600, now=T0 + 300))
     assert merged == both.window(600, now=T0 + 300)
+
+
+def test_a_summed_window_is_one_bucket_holding_the_sum_of_the_buckets() -> None:
+    one, two = sketch(), sketch()
+    for i in range(6):
+        x = rows(3 + i, seed=i)
+        (one if i % 2 else two).add(x, MODEL.predict(x), now=T0 + 70 * i)
+    now = T0 + 400
+    buckets = one.window(600, now=now)
+    summed = one.window(600, now=now, summed=True)
+    assert len(buckets.buckets) == 3
+    assert (summed.start, summed.end, summed.layout_digest) == (buckets.start, buckets.end, buckets.layout_digest)
+    assert [(b.start, b.rows) for b in summed.buckets] == [(buckets.start, buckets.rows)]
+    assert np.array_equal(summed.feature_totals(), buckets.feature_totals())
+    assert np.array_equal(summed.output_totals(), buckets.output_totals())
+    assert DriftCounts.from_json(summed.to_json()) == summed
+    # replicas' summed buckets line up: merging them is still one bucket, the sum of all
+    merged = merge(summed, two.window(600, now=now, summed=True))
+    assert len(merged.buckets) == 1
+    assert merged == merge(buckets, two.window(600, now=now)).summed()
+
+
+def test_a_summed_empty_window_has_no_bucket() -> None:
+    assert sketch().window(600, now=T0, summed=True).buckets == ()

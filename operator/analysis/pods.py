@@ -7,8 +7,9 @@ deployment's labels), at ``http://<podIP>:8080``:
   counters, shadow counters (see ``names``), parsed by ``exposition.parse``. Cumulative:
   the interval is the difference with this source's previous scrape of the same pod
   (``samples.increase_between``: counter resets and new pods handled there).
-- ``GET /v2/models/{model}/drift?window=<interval + 1s>``: the output bin counts of the
-  pod's own version over the window. The sketch answers whole buckets *including the
+- ``GET /v2/models/{model}/drift?window=<interval + 1s>&summed=true``: the output bin
+  counts of the pod's own version over the window (summed into one bucket: only the
+  totals are used, and a long interval then costs one bucket, not one per minute). The sketch answers whole buckets *including the
   current, partly filled one*, so asking for one second more than the interval covers
   at least the whole interval (a 60 s window on 60 s buckets would be the current bucket
   alone, possibly a few seconds of traffic). A pod that keeps less than that (HTTP 400,
@@ -169,10 +170,10 @@ class PodsSource:
             drift_url = f"{base}/v2/models/{model}/drift"
             metrics, drift = await asyncio.gather(
                 _get(session, f"{base}/metrics", self.pod_timeout),
-                _get(session, drift_url, self.pod_timeout, {"window": windows[0]}),
+                _get(session, drift_url, self.pod_timeout, {"window": windows[0], "summed": "true"}),
             )
             if isinstance(drift, str) and drift.startswith("HTTP 400"):
-                drift = await _get(session, drift_url, self.pod_timeout, {"window": windows[1]})
+                drift = await _get(session, drift_url, self.pod_timeout, {"window": windows[1], "summed": "true"})
         if isinstance(metrics, str):
             return PodScrape(pod, failure=f"/metrics: {metrics}")
         try:

@@ -1,7 +1,12 @@
 """Fetching the serving replicas' ``/drift`` counts and ``/metrics``: one aiohttp session per
 evaluation, a timeout per request, at most ``concurrency`` requests in flight and one
 deadline for them all (a slow replica cannot hold a worker longer than that). A replica
-that does not answer in time, or answers with an error, is named with why."""
+that does not answer in time, or answers with an error, is named with why.
+
+``/drift`` is asked with ``summed=true``: one bucket per replica however long the window
+(an hour of per-minute buckets from 20 replicas is megabytes of JSON), and counts add, so
+the sum is exact. A replica too old to know the parameter ignores it and answers the
+buckets, which merge the same way."""
 
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ async def scrape(pods: Sequence[ServingPod], model: str, window: str, *, metrics
     async def one(session: aiohttp.ClientSession, pod: ServingPod) -> None:
         async with gate:
             try:
-                out.drift[pod.name] = await _get(session, f"{pod.url}{drift_path}", {"window": window})
+                out.drift[pod.name] = await _get(session, f"{pod.url}{drift_path}", {"window": window, "summed": "true"})
                 if metrics:
                     out.metrics[pod.name] = (await _get(session, f"{pod.url}/metrics", None)).decode()
             except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError, _RefusedError) as exc:

@@ -39,6 +39,7 @@ class FakeReplica:
         self.labelled = 0
         self.failing = False
         self.scrapes = 0
+        self.summed_asked: list[str] = []  # each /drift request's summed value ("false" if absent)
         replica = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,9 +49,16 @@ class FakeReplica:
                 if replica.failing:
                     self._send(503, b'{"error": "not ready"}')
                 elif url.path == f"/v2/models/{replica.model}/drift":
-                    window = parse_qs(url.query).get("window", ["1h"])[0]
+                    query = parse_qs(url.query)
+                    window = query.get("window", ["1h"])[0]
                     seconds = {"h": 3600, "m": 60, "s": 1}[window[-1]] * float(window[:-1])
-                    self._send(200, orjson.dumps(replica.sketch.window(seconds).to_json()))
+                    summed = query.get("summed", ["false"])[0]
+                    replica.summed_asked.append(summed)
+                    if summed not in ("true", "false"):  # as the serving runtime answers
+                        self._send(400, b'{"error": "summed must be true or false"}')
+                        return
+                    counts = replica.sketch.window(seconds, summed=summed == "true")
+                    self._send(200, orjson.dumps(counts.to_json()))
                 elif url.path == "/metrics":
                     self._send(200, replica.exposition().encode(), "text/plain; version=0.0.4")
                 else:

@@ -61,6 +61,7 @@ class FakePod(_Server):
         self.delay = 0.0
         self.garbage = False
         self.windows: list[str] = []
+        self.summed: list[str] = []  # each /drift request's summed parameter ("" if absent)
         self.max_window: int | None = None  # the pod's --drift-window, in seconds
         self.restart()
         self.app.router.add_get("/metrics", self._metrics)
@@ -124,6 +125,7 @@ class FakePod(_Server):
 
     async def _drift(self, request: web.Request) -> web.Response:
         self.windows.append(request.query.get("window", ""))
+        self.summed.append(request.query.get("summed", ""))
         if request.match_info["model"] != self.model:
             return web.json_response({"error": "unknown model"}, status=404)
         if self.max_window is not None and int(request.query["window"]) > self.max_window:

@@ -80,6 +80,7 @@ async def test_first_observation_is_a_baseline_then_intervals_are_differences() 
     assert dict(v2.outputs.counts) == {"0": 10, "1": 80, "2": 10}
     # one second more than the interval: whole buckets covering the interval, not the current one alone
     assert c.windows == ["61", "61"]
+    assert c.summed == ["true", "true"]  # only the totals are used: one bucket per pod
 
 
 async def test_a_restarted_pod_counts_its_new_values_as_the_increase() -> None:
@@ -181,6 +182,7 @@ async def test_a_pod_keeping_exactly_the_interval_is_asked_for_the_interval_itse
         pod.serve(ok=10, outputs=(5, 5, 0))
         observed = await source.observe(q)
     assert pod.windows[-2:] == ["3601", "3600"]
+    assert pod.summed[-2:] == ["true", "true"]
     v2 = observed.sample("v2")
     assert v2.outputs is not None
     assert v2.outputs.total == 10

@@ -157,7 +157,7 @@ def test_a_spec_the_operator_cannot_serve_is_invalid_and_changes_nothing(
 ) -> None:
     v1 = artifacts[0]
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1", router="GatewayAPI"))
+    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway={"parentRefs": [{"name": "public-gw"}]}))
     with running_operator(k8s):
         invalid = wait_deployment(k8s, "InvalidSpec", lambda o: has_condition(o, "Ready", "False", "InvalidSpec"))
         assert "router GatewayAPI is not implemented yet" in (condition(invalid, "Ready") or {})["message"]

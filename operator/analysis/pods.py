@@ -9,7 +9,8 @@ deployment's labels), at ``http://<podIP>:8080``:
   (``samples.increase_between``: counter resets and new pods handled there).
 - ``GET /v2/models/{model}/drift?window=<interval + 1s>&summed=true``: the output bin
   counts of the pod's own version over the window (summed into one bucket: only the
-  totals are used, and a long interval then costs one bucket, not one per minute). The sketch answers whole buckets *including the
+  totals are used, and a long interval then costs one bucket, not one per minute). The
+  sketch answers whole buckets *including the
   current, partly filled one*, so asking for one second more than the interval covers
   at least the whole interval (a 60 s window on 60 s buckets would be the current bucket
   alone, possibly a few seconds of traffic). A pod that keeps less than that (HTTP 400,

@@ -46,7 +46,8 @@ async def scrape(pods: Sequence[ServingPod], model: str, window: str, *, metrics
     async def one(session: aiohttp.ClientSession, pod: ServingPod) -> None:
         async with gate:
             try:
-                out.drift[pod.name] = await _get(session, f"{pod.url}{drift_path}", {"window": window, "summed": "true"})
+                query = {"window": window, "summed": "true"}
+                out.drift[pod.name] = await _get(session, f"{pod.url}{drift_path}", query)
                 if metrics:
                     out.metrics[pod.name] = (await _get(session, f"{pod.url}/metrics", None)).decode()
             except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError, _RefusedError) as exc:

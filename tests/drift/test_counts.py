@@ -89,6 +89,24 @@ def test_json_round_trip(a: DriftCounts) -> None:
     assert DriftCounts.from_json(a.to_json()) == a
 
 
+@settings(max_examples=60, deadline=None)
+@given(replica(), replica())
+def test_summed_is_one_bucket_with_the_window_totals_and_merges_like_the_buckets(
+    a: DriftCounts, b: DriftCounts
+) -> None:
+    s = a.summed()
+    assert len(s.buckets) == (1 if a.buckets else 0)
+    assert (s.start, s.end, s.rows) == (a.start, a.end, a.rows)
+    assert all(k.start == a.start // a.bucket_seconds * a.bucket_seconds for k in s.buckets)
+    np.testing.assert_array_equal(s.feature_totals(), a.feature_totals())
+    np.testing.assert_array_equal(s.output_totals(), a.output_totals())
+    assert DriftCounts.from_json(s.to_json()) == s
+    assert s.summed() == s
+    m = merge(s, b.summed())
+    np.testing.assert_array_equal(m.feature_totals(), merge(a, b).feature_totals())
+    np.testing.assert_array_equal(m.output_totals(), merge(a, b).output_totals())
+
+
 def test_json_has_one_count_list_per_feature_in_profile_order() -> None:
     profile = _profile()
     binner = Binner(profile)

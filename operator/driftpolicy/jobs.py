@@ -47,6 +47,7 @@ class Champion:
     sha256: str
     trusted: bool = False
     allow_version_skew: bool = False
+    validation: Mapping[str, Any] | None = None  # its spec.validation, inherited by the retrained version
 
 
 def owner_reference(policy: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,13 +123,23 @@ def retrain_job(policy: Mapping[str, Any], spec: DriftPolicySpec, request: JobRe
     }
 
 
-def model_version(namespace: str, request: VersionRequest, model: str) -> dict[str, Any]:
-    """The ModelVersion of a retrain whose gate passed; no owner, lineage in spec."""
+def model_version(namespace: str, request: VersionRequest, model: str,
+                  validation: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ModelVersion of a retrain whose gate passed; no owner, lineage in spec.
+
+    It declares its parent's ``spec.validation``: the gate only compared the challenger with
+    the champion on one metric, and a version made by a machine must pass the same metric and
+    fairness limits a person's version had to pass before ``promotion: Auto`` rolls it out.
+    """
+    spec: dict[str, Any] = {"model": model,
+                            "artifact": {"uri": request.artifact_uri, "sha256": request.artifact_sha256},
+                            "lineage": dict(request.lineage)}
+    if validation:
+        spec["validation"] = copy.deepcopy(dict(validation))
     return {
         "apiVersion": API_VERSION,
         "kind": "ModelVersion",
         "metadata": {"name": request.name, "namespace": namespace,
                      "labels": {MANAGED_BY_LABEL: MANAGER, "modelops.dev/model": model}},
-        "spec": {"model": model, "artifact": {"uri": request.artifact_uri, "sha256": request.artifact_sha256},
-                 "lineage": dict(request.lineage)},
+        "spec": spec,
     }

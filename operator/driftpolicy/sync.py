@@ -139,7 +139,8 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
                                      parent=champion.name)
             decision = replace(decision, remove_action=manual, events=(*events, *decision.events))
     if decision.model_version is not None:
-        await _create_version(ctx, namespace, decision.model_version, champion.model if champion else "")
+        await _create_version(ctx, namespace, decision.model_version, champion.model if champion else "",
+                              champion.validation if champion else None)
 
     fields = decide.status_fields(decision.status)
     if "lastRetrain" in fields and len(fields["lastRetrain"].get("message", "")) > MAX_MESSAGE:
@@ -156,6 +157,11 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
     return plan
 
 
+# Not-Ready reasons that are a wait, not a fault: a policy applied with its deployment waits
+# for the first rollout (Normal Events, as on any first apply), it does not warn.
+WAITING = frozenset({"NoStableVersion"})
+
+
 def _plan(obj: Mapping[str, Any], old: Mapping[str, Any], desired: Sequence[Desired], fields: Mapping[str, Any],
           now: datetime, *, manual: bool, events: Sequence[Event] = (), requeue: float | None = None) -> Plan:
     generation = (obj.get("metadata") or {}).get("generation")
@@ -166,7 +172,7 @@ def _plan(obj: Mapping[str, Any], old: Mapping[str, Any], desired: Sequence[Desi
     announced = list(events)
     for before, after in transitions(old.get("conditions"), conditions):
         if after["type"] == "Ready" and (before is not None or after["status"] != "True"):
-            kind: EventType = "Normal" if after["status"] == "True" else "Warning"
+            kind: EventType = "Normal" if after["status"] == "True" or after["reason"] in WAITING else "Warning"
             announced.append(Event(kind, str(after["reason"]), str(after.get("message", ""))))
     return Plan(status=status, events=tuple(announced), remove_action=manual, requeue_after=requeue)
 
@@ -207,6 +213,7 @@ async def _stable(ctx: Context, namespace: str, spec: DriftPolicySpec
     return mdep, jobs.Champion(
         name=str(stable), model=model, uri=str(artifact.get("uri", "")), sha256=str(artifact.get("sha256", "")),
         trusted=bool(artifact.get("trusted", False)), allow_version_skew=bool(mv_spec.get("allowVersionSkew", False)),
+        validation=mv_spec.get("validation"),
     )
 
 
@@ -286,10 +293,11 @@ async def _create_job(ctx: Context, policy: Mapping[str, Any], spec: DriftPolicy
     return "NameConflict: " + describe_conflict({**existing, "kind": "Job"})
 
 
-async def _create_version(ctx: Context, namespace: str, request: decide.VersionRequest, model: str) -> None:
+async def _create_version(ctx: Context, namespace: str, request: decide.VersionRequest, model: str,
+                          validation: Mapping[str, Any] | None) -> None:
     """Create the ModelVersion; one of that name with the same artifact is ours from an earlier
     attempt, anything else is someone else's (NameConflictError: retried, never overwritten)."""
-    body = jobs.model_version(namespace, request, model)
+    body = jobs.model_version(namespace, request, model, validation)
     if await ctx.kube.create(kube.MODEL_VERSIONS, namespace, body) is not None:
         log.info("created ModelVersion %s/%s", namespace, request.name)
         return

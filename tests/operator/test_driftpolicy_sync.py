@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from modelops.conditions import Desired
 from modelops.operator.driftpolicy import decide, sync
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -47,3 +48,14 @@ def test_drift_gauges_replace_a_policys_series_and_go_with_it() -> None:
     metrics.forget_policy("t", "p")
     assert score("a", "psi") is None
     assert REGISTRY.get_sample_value("modelops_drift_detected", {"namespace": "t", "policy": "p"}) is None
+
+
+def test_waiting_for_the_targets_first_rollout_is_a_normal_event_and_a_fault_a_warning() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    policy = {"metadata": {"name": "churn-drift", "namespace": "ml", "generation": 1}}
+    waiting = sync._plan(policy, {}, [Desired("Ready", "False", "NoStableVersion", "churn has no stable version")],
+                         {}, now, manual=False)
+    assert [(e.type, e.reason) for e in waiting.events] == [("Normal", "NoStableVersion")]
+    missing = sync._plan(policy, {}, [Desired("Ready", "False", "TargetNotFound", "ml/churn does not exist")],
+                         {}, now, manual=False)
+    assert [(e.type, e.reason) for e in missing.events] == [("Warning", "TargetNotFound")]

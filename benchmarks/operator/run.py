@@ -207,8 +207,15 @@ def run_size(
             emulator_busy = k8s.emulator.busy_s - emu_busy0
             peak_rss = operator.rss_mib(peak=True)
 
-            # Settled: let the last requeues run out, then count.
-            time.sleep(3.0)
+            # Settled: all Ready is not all quiet. Each status write echoes back as a watch event and
+            # one more (no-op) reconcile; wait until no request came for 5 s, then count.
+            quiet_from = time.perf_counter()
+            seen = k8s.emulator.answered
+            while time.perf_counter() - quiet_from < 5.0 and time.perf_counter() - started < timeout_s + 300:
+                time.sleep(0.5)
+                if k8s.emulator.answered != seen:
+                    seen, quiet_from = k8s.emulator.answered, time.perf_counter()
+            settled_s = time.perf_counter() - started - 5.0
             k8s.emulator.requests.clear()
             cpu1 = operator.cpu_s()
             time.sleep(idle_s)
@@ -234,6 +241,7 @@ def run_size(
         "apply_s": round(applied_s, 3),
         "converge_s": round(converge_s, 3),
         "ready": ready_at_end,
+        "quiet_after_s": round(settled_s, 3),
         "per_object_ms": round(1000 * converge_s / n, 3),
         "requests_to_converge": converge,
         "per_object": {k: round(v / n, 3) for k, v in converge.items()},
@@ -248,6 +256,26 @@ def run_size(
         "change_latency_s": round(change_s, 3),
         "change_requests": change,
     }
+
+
+def compute_ratios(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The RATIOS line; a size that did not converge has no per-object time (None, said so)."""
+    small, large = runs[0], runs[-1]
+    converged = all(r.get("ready", r["objects"]) == r["objects"] for r in (small, large))
+    return {
+        "per_object_growth": round(large["per_object_ms"] / small["per_object_ms"], 3) if converged else None,
+        "writes_per_object": max(r["per_object"].get("writes", 0.0) for r in runs if r.get("ready") == r["objects"]),
+        "idle_writes_per_min": large["idle_requests_per_min"].get("writes", 0.0),
+        "idle_lists_per_min": large["idle_requests_per_min"].get("lists", 0.0),
+        "rss_mib_3000": large["operator_peak_rss_mib"],
+        "change_latency_s": large["change_latency_s"],
+        "largest_ready": f"{large.get('ready', large['objects'])}/{large['objects']}",
+    }
+
+
+def ratios_line(ratios: dict[str, Any]) -> str:
+    shown = {k: ("n/a" if v is None else v) for k, v in ratios.items() if k != "idle_lists_per_min"}
+    return "RATIOS " + " ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def main() -> None:
@@ -268,16 +296,7 @@ def main() -> None:
             result = run_size(n, uri, sha, work, idle_s=args.idle, workers=args.workers, timeout_s=args.timeout)
             runs.append(result)
             print(json.dumps(result), flush=True)
-    small, large = runs[0], runs[-1]
-    idle_writes = large["idle_requests_per_min"].get("writes", 0.0)
-    ratios = {
-        "per_object_growth": round(large["per_object_ms"] / small["per_object_ms"], 3),
-        "writes_per_object": max(r["per_object"].get("writes", 0.0) for r in runs),
-        "idle_writes_per_min": idle_writes,
-        "idle_lists_per_min": large["idle_requests_per_min"].get("lists", 0.0),
-        "rss_mib_3000": large["operator_peak_rss_mib"],
-        "change_latency_s": large["change_latency_s"],
-    }
+    ratios = compute_ratios(runs)
     report = {
         "benchmark": "operator scale against the API emulator (benchmarks/operator/run.py)",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -293,7 +312,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print("RATIOS " + " ".join(f"{k}={v}" for k, v in ratios.items() if k != "idle_lists_per_min"))
+    print(ratios_line(ratios))
 
 
 if __name__ == "__main__":

@@ -281,6 +281,8 @@ class Replica:
         for var in container.get("env", []):
             if "value" in var:
                 env[var["name"]] = str(var["value"])
+            elif ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") == "status.podIP":
+                env[var["name"]] = self.address  # the downward API: this pod's loopback address
         mounts = self._mounts(container)
         if "/tmp" in mounts:
             env["TMPDIR"] = str(mounts["/tmp"])

@@ -36,6 +36,8 @@ from modelops import API_VERSION
 from modelops.api.modeldeployment import ModelDeploymentSpec
 
 SERVING_PORT = 8080
+# serving's feedback_ids.KEY_ENV (operator and serving import nothing of each other; a test ties them)
+FEEDBACK_KEY_ENV = "MODELOPS_FEEDBACK_KEY"
 MODEL_DIR = "/models"
 # Service names are DNS-1035 labels: at most 63 characters.
 MAX_NAME = 63
@@ -190,6 +192,14 @@ def _resources(spec: ModelDeploymentSpec) -> dict[str, Any]:
     return out
 
 
+def feedback_key(owner: Owner) -> str:
+    """The key serving pods sign feedback ids with: one per ModelDeployment (its uid), the same
+    for all its versions. It keeps clients that cannot read the cluster from forging ids (and
+    so from making a pod forward feedback to an address of their choosing); anyone who can read
+    the Deployment can read it, as they could read a Secret mounted from the same namespace."""
+    return hashlib.sha256(f"modelops.dev/feedback/{owner.namespace}/{owner.name}/{owner.uid}".encode()).hexdigest()
+
+
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
@@ -222,6 +232,13 @@ def deployment(
         "securityContext": dict(_CONTAINER_SECURITY),
         "volumeMounts": volume_mounts_serve,
         "lifecycle": {"preStop": {"exec": {"command": list(PRE_STOP_COMMAND)}}},
+        "env": [
+            # Feedback ids name the pod that holds the prediction (its IP) and carry a MAC under
+            # a key every pod of every version of this deployment shares, so feedback posted to
+            # any replica is forwarded to the right one and forged ids are refused.
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": FEEDBACK_KEY_ENV, "value": feedback_key(owner)},
+        ],
     }
     fetch: dict[str, Any] = {
         "name": "fetch",

@@ -20,9 +20,9 @@ import orjson
 
 from modelops.drift.profile import Profile
 from modelops.emulator.testing import EmulatorHandle
+from modelops.serving.sketch import DriftSketch
 from modelops.training.gate import GateVerdict
 from modelops.training.result import TrainResult, encode
-from serving.sketch import DriftSketch
 
 from .harness import MV_API
 

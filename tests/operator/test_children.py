@@ -198,3 +198,21 @@ def test_the_pre_stop_command_runs_with_a_python_interpreter() -> None:
     quick = command[2].replace(f"sleep({children.PRE_STOP_DELAY_S})", "sleep(0)")
     assert quick != command[2]
     assert subprocess.run([sys.executable, "-c", quick], check=False).returncode == 0
+
+
+def test_every_version_signs_feedback_ids_with_the_deployments_key_and_advertises_its_pod_ip() -> None:
+    from modelops.serving.feedback_ids import KEY_ENV
+
+    def env(version: ServedVersion, owner: Owner = OWNER) -> dict[str, Any]:
+        (serve,) = children.deployment(owner, SPEC, version, "img")["spec"]["template"]["spec"]["containers"]
+        return {var["name"]: var.get("value", var.get("valueFrom")) for var in serve["env"]}
+
+    v1 = ServedVersion("churn-v1", "s3://models/churn/v1/", "a" * 64)
+    assert children.FEEDBACK_KEY_ENV == KEY_ENV
+    assert env(V2)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    # feedback lands on any replica of any version: they all verify the same ids
+    assert env(V2)[KEY_ENV] == env(v1)[KEY_ENV]
+    assert len(env(V2)[KEY_ENV]) == 64
+    # another deployment (or a re-created one with a new uid) does not accept these ids
+    assert env(V2, Owner("churn", "prod", "uid-2"))[KEY_ENV] != env(V2)[KEY_ENV]
+    assert env(V2, Owner("fraud", "prod", "uid-1"))[KEY_ENV] != env(V2)[KEY_ENV]

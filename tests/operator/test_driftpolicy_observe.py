@@ -17,8 +17,8 @@ from modelops.cli import build_parser
 from modelops.drift.evaluation import Evaluation as Scores
 from modelops.drift.settings import SCORE_METHODS
 from modelops.operator.driftpolicy import decide, jobs, observe
+from modelops.serving.sketch import DriftSketch
 from modelops.training.cli import options_from
-from serving.sketch import DriftSketch
 
 from .conftest import Artifact
 from .drift_fakes import load_profile, reference_rows, trainer_result

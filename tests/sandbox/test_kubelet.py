@@ -227,3 +227,9 @@ def lock_networks() -> tuple[str, ...]:
     from modelops.sandbox.lock import SERVICE_NETWORKS
 
     return SERVICE_NETWORKS
+
+
+def test_the_downward_api_gives_the_pod_its_own_address(tmp_path: Path) -> None:
+    container = {**POD["containers"][0],
+                 "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}
+    assert _replica(tmp_path)._env(container)["POD_IP"] == "127.0.1.1"

@@ -316,7 +316,11 @@ def test_examples_refer_to_each_other(examples: list[dict[str, Any]]) -> None:
     deployment = one(examples, "ModelDeployment")
     policy = one(examples, "DriftPolicy")
     assert deployment["spec"]["model"] == version["spec"]["model"]
-    assert deployment["spec"]["version"] == version["metadata"]["name"]
+    # promotion Auto serves the newest Ready version of the model; Manual names it
+    if deployment["spec"].get("promotion") == "Auto":
+        assert "version" not in deployment["spec"]
+    else:
+        assert deployment["spec"]["version"] == version["metadata"]["name"]
     assert policy["spec"]["targetRef"]["name"] == deployment["metadata"]["name"]
 
 

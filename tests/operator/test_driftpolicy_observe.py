@@ -210,8 +210,10 @@ def test_the_model_version_has_lineage_and_no_owner() -> None:
 def test_the_model_version_declares_its_parents_validation_so_auto_promotion_waits_for_it() -> None:
     request = decide.VersionRequest(name="churn-drift-retrain-2", artifact_uri="file:///out/churn-drift-retrain-2/",
                                     artifact_sha256="d" * 64, lineage={"parent": "churn-v1"})
-    validation = {"holdoutUri": "file:///data/holdout.csv", "metrics": [{"name": "accuracy", "min": 0.8}],
-                  "fairness": {"sensitiveFeature": "segment", "maxDemographicParityDifference": 0.1}}
+    validation: dict[str, Any] = {
+        "holdoutUri": "file:///data/holdout.csv", "metrics": [{"name": "accuracy", "min": 0.8}],
+        "fairness": {"sensitiveFeature": "segment", "maxDemographicParityDifference": 0.1},
+    }
     mv = jobs.model_version("ml", request, "churn", validation)
     assert mv["spec"]["validation"] == validation
     mv["spec"]["validation"]["metrics"][0]["min"] = 0.1

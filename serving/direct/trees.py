@@ -290,6 +290,18 @@ class Compiled:
     sklearn_bytes: int  # scikit-learn's node and value arrays
 
 
+def _checked_by_leaf(predictor: TreeEnsemblePredictor, final: Any, estimators: list[Any]) -> Compiled:
+    """A predictor over scikit-learn's own trees (float32 input), checked against the leaf each
+    tree's ``apply`` reaches."""
+    return Compiled(
+        predictor,
+        reference=lambda t, x: np.asarray(estimators[t].tree_.apply(np.ascontiguousarray(x, dtype=np.float32))),
+        compare="leaf",
+        allow_nan=_allow_nan(final),
+        sklearn_bytes=_tree_bytes(estimators),
+    )
+
+
 def _sklearn_tree(estimator: Any, values: Floats, nan_right: bool | None = None) -> _Tree:
     tree = estimator.tree_
     return _Tree(
@@ -357,13 +369,7 @@ def _averaged(final: Any, scales: tuple[scaling.Scale, ...]) -> Compiled | str:
         description=f"direct tree-ensemble predictor ({name}: {len(estimators)} trees, "
         f"{len(nodes.feature)} nodes, depth {nodes.depth})",
     )
-    return Compiled(
-        predictor,
-        reference=lambda t, x: np.asarray(estimators[t].tree_.apply(np.ascontiguousarray(x, dtype=np.float32))),
-        compare="leaf",
-        allow_nan=_allow_nan(final),
-        sklearn_bytes=_tree_bytes(estimators),
-    )
+    return _checked_by_leaf(predictor, final, estimators)
 
 
 def _gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...]) -> Compiled | str:
@@ -400,13 +406,7 @@ def _gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...]) -> Compile
         description=f"direct tree-ensemble predictor ({type(final).__name__}: {stages} stages x {k}, "
         f"{len(nodes.feature)} nodes, depth {nodes.depth})",
     )
-    return Compiled(
-        predictor,
-        reference=lambda t, x: np.asarray(estimators[t].tree_.apply(np.ascontiguousarray(x, dtype=np.float32))),
-        compare="leaf",
-        allow_nan=_allow_nan(final),
-        sklearn_bytes=_tree_bytes(estimators),
-    )
+    return _checked_by_leaf(predictor, final, estimators)
 
 
 def _hist_gradient_boosting(final: Any, scales: tuple[scaling.Scale, ...]) -> Compiled | str:

@@ -95,8 +95,6 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",), subresources=("status",),
              description="PodDisruptionBudget is an object to define the max disruption that can be caused "
              "to a collection of pods."),
-    _builtin("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", categories=("gateway-api",),
-             subresources=("status",), description="HTTPRoute provides a way to route HTTP requests."),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role",
              description="Role is a namespaced, logical grouping of PolicyRules."),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding",

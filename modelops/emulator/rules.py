@@ -2,10 +2,12 @@
 
 Supported: literals (int, double, string, bool, null, lists), `self`, `oldSelf`, field
 access, indexing, `has(x.f)`, `size(x)` / `x.size()`, `x.startsWith/endsWith/contains/
-matches(s)`, `x.all(v, p)`, `x.exists(v, p)`, `in`, arithmetic, comparisons, `!`, `&&`,
-`||` and `?:`. That covers immutability (`self == oldSelf`), "once set, cannot be
-unset" (`!has(oldSelf.x) || has(self.x)`), and cross-field checks. A rule outside the
-subset raises `RuleError`, which the caller reports as an invalid value naming the rule,
+matches(s)`, `x.all(v, p)`, `x.exists(v, p)`, `x.filter(v, p)`, `duration(s)`, raw and
+triple-quoted strings, `in`, arithmetic, comparisons, `!`, `&&`, `||` and `?:` (filter,
+duration and raw triple-quoted regexes are what Gateway API's HTTPRoute CRD uses). That
+covers immutability (`self == oldSelf`), "once set, cannot be unset" (`!has(oldSelf.x)
+|| has(self.x)`), and cross-field checks. A rule outside the subset raises `RuleError`,
+which the caller reports as an invalid value naming the rule,
 so an unsupported rule is visible rather than silently passing.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 
@@ -24,7 +27,7 @@ class RuleError(Exception):
 _TOKEN_RE = re.compile(r"""
     \s*(?:
       (?P<num>\d+\.\d+|\d+)
-     |(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+     |(?P<str>[rR]?(?:"{3}[\s\S]*?"{3}|'{3}[\s\S]*?'{3}|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'))
      |(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!?:().,\[\]])
      |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
     )""", re.VERBOSE)
@@ -138,7 +141,7 @@ class _Parser:
         return items
 
     def method(self, target: Node, name: str) -> Node:
-        if name in ("all", "exists", "exists_one"):
+        if name in ("all", "exists", "exists_one", "filter"):
             self.take("(")
             variable = self.take().text
             self.take(",")
@@ -161,7 +164,7 @@ class _Parser:
             number: float = float(token.text) if "." in token.text else int(token.text)
             return lambda env: number
         if token.kind == "str":
-            string = bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
+            string = _string_literal(token.text)
             return lambda env: string
         if token.text == "(":
             inner = self.ternary()
@@ -184,8 +187,36 @@ class _Parser:
         if token.text == "size":
             (arg,) = self.arguments()
             return lambda env: len(arg(env))
+        if token.text == "duration":
+            (arg,) = self.arguments()
+            return lambda env: _duration(arg(env))
         name = token.text
         return lambda env: _lookup(env, name)
+
+
+def _string_literal(text: str) -> str:
+    raw = text[0] in "rR"
+    body = text[1:] if raw else text
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    body = body[quote:-quote]
+    return body if raw else bytes(body, "utf-8").decode("unicode_escape")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def _duration(text: Any) -> timedelta:
+    """CEL's duration(): a Go duration string such as "1h30m" or "500ms"."""
+    if not isinstance(text, str):
+        raise RuleError(f"duration() expects a string, found {text!r}")
+    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.removeprefix("+"))
+    parts = _DURATION_PART.findall(body)
+    if body == "0":
+        return timedelta(0)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise RuleError(f"invalid duration {text!r}")
+    return timedelta(seconds=sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
 
 
 def _lookup(env: dict[str, Any], name: str) -> Any:
@@ -230,10 +261,12 @@ def _has(target: Node) -> Node:
 
 
 def _macro(name: str, target: Node, variable: str, predicate: Node) -> Node:
-    def run(env: dict[str, Any]) -> bool:
+    def run(env: dict[str, Any]) -> Any:
         collection = target(env)
         values = list(collection.keys()) if isinstance(collection, dict) else list(collection)
         results = [_truth(predicate({**env, variable: v})) for v in values]
+        if name == "filter":
+            return [v for v, keep in zip(values, results, strict=True) if keep]
         if name == "all":
             return all(results)
         if name == "exists":

@@ -30,7 +30,7 @@ def test_core_v1_lists_the_builtins_we_use(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("group_version", "plural"), [
     ("apps/v1", "deployments"), ("batch/v1", "jobs"), ("events.k8s.io/v1", "events"),
-    ("coordination.k8s.io/v1", "leases"), ("gateway.networking.k8s.io/v1", "httproutes"),
+    ("coordination.k8s.io/v1", "leases"),
     ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
 ])
 def test_groups_of_the_builtins_we_use(api: httpx.Client, group_version: str, plural: str) -> None:

@@ -107,6 +107,15 @@ def test_preserve_unknown_fields_keeps_them(api: httpx.Client) -> None:
     ("self.names.exists(n, n.startsWith('x'))", {"names": ["a", "xb"]}, None, True),
     ("size(self.items) <= 2 ? true : false", {"items": [1, 2, 3]}, None, False),
     ("self.mode in ['a', 'b'] && self.name.matches('^[a-z]+$')", {"mode": "a", "name": "ok"}, None, True),
+    # What Gateway API's HTTPRoute CRD uses: filter(), raw triple-quoted regexes, duration().
+    ("self.filter(f, f.type == 'A').size() <= 1", [{"type": "A"}, {"type": "B"}], None, True),
+    ("self.filter(f, f.type == 'A').size() <= 1", [{"type": "A"}, {"type": "A"}], None, False),
+    ('self.matches(r"""^[a-z]+\\d$""")', "ab1", None, True),
+    ('self.matches(r"""^[a-z]+\\d$""")', "ab", None, False),
+    ("r'a\\n' != 'a\\n' && r'a\\n'.size() == 3", None, None, True),
+    ("duration(self.a) > duration(self.b)", {"a": "1m30s", "b": "90s"}, None, False),
+    ("duration(self.a) > duration(self.b)", {"a": "1h", "b": "59m59.5s"}, None, True),
+    ("duration(self.a) < duration('1s')", {"a": "500ms"}, None, True),
 ])
 def test_rule_evaluator(rule: str, self_value: Any, old: Any, expected: bool) -> None:
     assert rules.evaluate(rule, self_value, old) is expected
@@ -115,3 +124,8 @@ def test_rule_evaluator(rule: str, self_value: Any, old: Any, expected: bool) ->
 def test_unsupported_rules_raise() -> None:
     with pytest.raises(rules.RuleError):
         rules.evaluate("self.quantity.isGreaterThan(1)", {"quantity": 1})
+
+
+def test_an_invalid_duration_is_an_error_naming_it() -> None:
+    with pytest.raises(rules.RuleError, match="invalid duration '10 seconds'"):
+        rules.evaluate("duration(self) > duration('0s')", "10 seconds")

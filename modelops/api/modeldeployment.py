@@ -116,9 +116,19 @@ class ABTest(Model):
 
 
 class Shadow(Model):
-    mirror_percent: Percent = 100
-    min_samples: int = Field(default=1000, ge=1)
-    then: Literal["Canary", "Promote"] = "Canary"
+    mirror_percent: int = Field(
+        default=100, ge=1, le=100,
+        description="Percent (1-100) of live infer requests mirrored to the candidate; users only see stable's "
+        "answers.",
+    )
+    min_samples: int = Field(
+        default=1000, ge=1, description="Compared rows (and mirrored requests) before agreement can pass."
+    )
+    then: Literal["Canary", "Promote"] = Field(
+        default="Canary",
+        description="Once the shadow analysis passes: Canary continues with spec.strategy.canary.steps (required), "
+        "Promote promotes the candidate.",
+    )
 
 
 class Analysis(Model):
@@ -129,9 +139,28 @@ class Analysis(Model):
     max_latency_ratio: float = Field(default=1.5, ge=1.0, description="Candidate p99 / stable p99.")
     max_accuracy_drop: Fraction = 0.02
     max_prediction_psi: float = Field(default=0.2, ge=0.0, alias="maxPredictionPSI")
+    min_agreement: Fraction = Field(
+        default=0.9,
+        description="Shadow: the share of compared rows on which the candidate must predict what stable predicted.",
+    )
+
+
+# Shadow continues as a canary (then: Canary, the default) only with steps the user wrote: a
+# default canary nobody asked for would be a surprise after a shadow run.
+SHADOW_THEN_CANARY = (
+    "!has(self.type) || self.type != 'Shadow' || "
+    "(has(self.shadow) && has(self.shadow.then) && self.shadow.then == 'Promote') || "
+    "(has(self.canary) && has(self.canary.steps))"
+)
 
 
 class Strategy(Model):
+    model_config = ConfigDict(
+        json_schema_extra={_CEL: [{"rule": SHADOW_THEN_CANARY,
+                                   "message": "spec.strategy.canary.steps: required when spec.strategy.type is "
+                                              "Shadow with shadow.then Canary"}]}
+    )
+
     type: StrategyType = "Recreate"
     canary: Canary | None = None
     ab_test: ABTest | None = None

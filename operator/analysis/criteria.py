@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelops.api.modeldeployment import Strategy
+from modelops.api.modeldeployment import Shadow, Strategy
 
-# Shadow agreement has no spec field yet (spec.strategy.shadow has mirrorPercent,
-# minSamples, then): the share of compared rows on which the candidate must predict what
-# stable predicted. 0.9 tolerates a model that changes a tenth of its answers, which a
-# retrained model does; a broken one (wrong feature order, wrong classes) agrees far less.
+# Shadow agreement (spec.strategy.analysis.minAgreement): the share of compared rows on which
+# the candidate must predict what stable predicted. 0.9 tolerates a model that changes a tenth
+# of its answers, which a retrained model does; a broken one (wrong feature order, wrong
+# classes) agrees far less. The spec's default is this one (a test ties them).
 DEFAULT_MIN_AGREEMENT = 0.9
 
 
@@ -31,14 +31,14 @@ class Thresholds:
     @classmethod
     def from_spec(cls, strategy: Strategy) -> Thresholds:
         a = strategy.analysis
-        shadow_min = strategy.shadow.min_samples if strategy.shadow is not None else a.min_samples
-        min_agreement = getattr(strategy.shadow, "min_agreement", None)
+        # spec.strategy.shadow left out is the Shadow strategy's defaults, as the strategy reads it
+        shadow_min = (strategy.shadow or Shadow()).min_samples
         return cls(
             min_samples=a.min_samples,
             max_error_rate=a.max_error_rate,
             max_latency_ratio=a.max_latency_ratio,
             max_accuracy_drop=a.max_accuracy_drop,
             max_prediction_psi=a.max_prediction_psi,
-            min_agreement=float(min_agreement) if min_agreement is not None else DEFAULT_MIN_AGREEMENT,
+            min_agreement=a.min_agreement,
             shadow_min_samples=shadow_min,
         )

@@ -163,7 +163,37 @@ _CONTAINER_SECURITY = {
 }
 
 
-def serve_args(spec: ModelDeploymentSpec, version: ServedVersion) -> list[str]:
+@dataclass(frozen=True)
+class Mirror:
+    """Shadow: the stable pods send ``percent`` of their infer requests on to ``version``
+    at ``url`` (``modelops serve --shadow-url/--shadow-percent/--shadow-version``)."""
+
+    url: str
+    percent: int
+    version: str
+
+    def args(self) -> list[str]:
+        return ["--shadow-url", self.url, "--shadow-percent", str(self.percent), "--shadow-version", self.version]
+
+
+def pods_mirror(spec: ModelDeploymentSpec) -> bool:
+    """Whether the stable pods mirror Shadow traffic themselves (router Replicas); under
+    router GatewayAPI the HTTPRoute's RequestMirror filter does, and the pods get no flags."""
+    return spec.router == "Replicas"
+
+
+def version_url(owner: Owner, version: str) -> str:
+    """Service ``D-V``'s in-cluster base URL (``version_service``): one version's pods, whichever
+    of them are ready now, behind a name known before any of them exists."""
+    return f"http://{child_name(owner.name, version)}.{owner.namespace}.svc:{SERVING_PORT}"
+
+
+def shadow_mirror(owner: Owner, spec: ModelDeploymentSpec, candidate: str, percent: int) -> Mirror | None:
+    """The mirror flags of the stable pods while ``candidate`` is shadowed (None: not theirs to do)."""
+    return Mirror(version_url(owner, candidate), percent, candidate) if pods_mirror(spec) else None
+
+
+def serve_args(spec: ModelDeploymentSpec, version: ServedVersion, mirror: Mirror | None = None) -> list[str]:
     args = [
         "serve",
         "--model-dir", MODEL_DIR,
@@ -180,6 +210,8 @@ def serve_args(spec: ModelDeploymentSpec, version: ServedVersion) -> list[str]:
         args.append("--trusted")
     if version.allow_version_skew:
         args.append("--allow-version-skew")
+    if mirror is not None:
+        args.extend(mirror.args())
     return args
 
 
@@ -210,10 +242,11 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 
 def deployment(
-    owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, image: str, replicas: int | None = None
+    owner: Owner, spec: ModelDeploymentSpec, version: ServedVersion, image: str, replicas: int | None = None,
+    *, mirror: Mirror | None = None,
 ) -> dict[str, Any]:
     """The apps/v1 Deployment serving one version (``replicas``: a canary's share, 0 for a
-    rolled-back candidate; ``spec.replicas`` by default)."""
+    rolled-back candidate; ``spec.replicas`` by default; ``mirror``: a shadowing stable's flags)."""
     name = child_name(owner.name, version.name)
     child_labels = labels(owner.name, spec.model, version.name)
     volume_mounts_fetch = [{"name": "models", "mountPath": MODEL_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
@@ -225,7 +258,7 @@ def deployment(
         "name": "serve",
         "image": image,
         "command": ["modelops"],
-        "args": serve_args(spec, version),
+        "args": serve_args(spec, version, mirror),
         "ports": [{"name": "http", "containerPort": SERVING_PORT, "protocol": "TCP"}],
         "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
         "livenessProbe": _probe("/v2/health/live", period=10, failures=6),
@@ -288,7 +321,8 @@ def _service(owner: Owner, name: str, child_labels: dict[str, str], selector: di
 
 
 def version_service(owner: Owner, model: str, version: str) -> dict[str, Any]:
-    """Service ``D-V``: one version's pods, for analysis and direct testing."""
+    """Service ``D-V``: one version's pods, for analysis, direct testing and Shadow's mirror
+    (``version_url``)."""
     return _service(
         owner, child_name(owner.name, version), labels(owner.name, model, version), selector_labels(owner.name, version)
     )

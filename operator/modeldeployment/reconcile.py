@@ -40,7 +40,7 @@ from modelops.operator.analysis.sources import Observation, SourceConfigError, s
 from modelops.operator.modeldeployment import children
 from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
 from modelops.operator.modeldeployment.observed import Child, Observed, Version
-from modelops.operator.modeldeployment.strategies import abtest, canary, recreate
+from modelops.operator.modeldeployment.strategies import abtest, canary, recreate, shadow
 from modelops.operator.modeldeployment.strategies.step import Action, Decision, Inputs
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
@@ -61,7 +61,6 @@ CHECKING_REASONS = frozenset({"Pending", "Reconciling", "Verifying", "Validation
 ROLLBACK_REASONS = frozenset({"ProgressDeadlineExceeded", "AnalysisFailed", "Aborted", "StableWins", "NoDifference"})
 # An A/B test the candidate lost ends with the stable version serving: no failure, not retried.
 KEPT_REASONS = frozenset({"StableWins", "NoDifference"})
-IMPLEMENTED = ("Recreate", "Canary", "ABTest")
 ACTIONS = frozenset({"promote", "abort", "retry"})
 # Another application's object raises no event of ours: look again to see whether it has gone.
 CONFLICT_RECHECK_S = 60.0
@@ -111,7 +110,7 @@ def analysis_due(obj: Mapping[str, Any], observed: Observed, *, image: str, now:
     except ValidationError:
         return None
     stable, candidate = status.get("stable"), status.get("candidate")
-    if _unsupported(spec) or spec.strategy.type not in ("Canary", "ABTest") or not stable or not candidate:
+    if _unsupported(spec) or spec.strategy.type not in ("Canary", "ABTest", "Shadow") or not stable or not candidate:
         return None
     rollout = _Rollout(
         owner=Owner(str(meta.get("name")), str(meta.get("namespace")), str(meta.get("uid"))), spec=spec,
@@ -119,7 +118,7 @@ def analysis_due(obj: Mapping[str, Any], observed: Observed, *, image: str, now:
         action=(meta.get("annotations") or {}).get(ACTION_ANNOTATION),
     )  # fmt: skip
     target, _version, blocked = rollout._target()
-    due = abtest.analysis_due if spec.strategy.type == "ABTest" else canary.analysis_due
+    due = {"ABTest": abtest.analysis_due, "Shadow": shadow.analysis_due}.get(spec.strategy.type, canary.analysis_due)
     if blocked is not None or target != candidate or not due(rollout._inputs(stable, candidate)):
         return None
     return AnalysisRequest(spec, stable, candidate, parse_duration(spec.strategy.analysis.interval))
@@ -162,8 +161,9 @@ def _unsupported(spec: ModelDeploymentSpec) -> str | None:
         return f"spec.router: router {spec.router} is not implemented yet; use Replicas"
     if spec.promotion == "Manual" and spec.version is None:
         return "spec.version: required when spec.promotion is Manual"
-    if spec.strategy.type == "Canary":
-        bad_steps = canary.invalid_steps(spec.strategy.canary)
+    if spec.strategy.type in ("Canary", "Shadow"):
+        bad_steps = canary.invalid_steps(spec.strategy.canary) if spec.strategy.type == "Canary" else \
+            shadow.invalid_spec(spec)
         if bad_steps:
             return bad_steps
         try:
@@ -339,13 +339,15 @@ class _Rollout:
             return canary.decide(inputs)
         if stable is not None and self.spec.strategy.type == "ABTest":
             return abtest.decide(inputs)
+        if stable is not None and self.spec.strategy.type == "Shadow":
+            return shadow.decide(inputs)
         return recreate.decide(inputs)
 
     def _inputs(self, stable: str | None, candidate: str) -> Inputs:
         return Inputs(
             spec=self.spec, status=self.status, stable=stable, candidate=candidate,
             stable_child=self._deployment(stable), candidate_child=self._deployment(candidate), now=self.now,
-            action=self.action, observation=self.observation,
+            action=self.action, observation=self.observation, owner=self.owner,
         )  # fmt: skip
 
     def plan(self) -> Plan:
@@ -377,17 +379,6 @@ class _Rollout:
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
             if blocked.reason == "NameConflict":
                 requeue = CONFLICT_RECHECK_S
-        elif target is not None and stable is not None and target != stable and (
-            self.spec.strategy.type not in IMPLEMENTED
-        ):
-            # A first rollout has no stable version to compare with, so every strategy deploys it
-            # directly (as Argo Rollouts does); only a change of version needs progressive delivery.
-            blocked = _Blocked(
-                "InvalidSpec",
-                f"spec.strategy.type: a {self.spec.strategy.type} rollout from {stable} to {target} is not "
-                f"implemented yet; use Recreate, Canary or ABTest",
-            )
-            progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
         elif target != stable and self.spec.paused and self.status.get("candidate") != target:
             blocked = _Blocked("Paused", f"rollout of {target} is paused by spec.paused")
             phase = "Paused"
@@ -575,7 +566,9 @@ class _Rollout:
         for name, replicas in scales:
             served = self._served(name) if name else None
             if name and served is not None:
-                out.append(children.deployment(self.owner, self.spec, served, self.image, replicas))
+                mirror = self._mirror(name, stable, candidate, decision)
+                out.append(children.deployment(self.owner, self.spec, served, self.image, replicas,
+                                                mirror=mirror))
                 out.append(children.version_service(self.owner, self.spec.model, name))
         # Clients reach the stable version (and, during a canary, the candidate's pods too);
         # on a first rollout, the only version there is.
@@ -590,6 +583,13 @@ class _Rollout:
             out.append(main)
         # Someone else's object is never written, whatever else is done.
         return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
+
+    def _mirror(self, name: str, stable: str | None, candidate: str | None,
+                decision: Decision | None) -> children.Mirror | None:
+        """Shadow: the stable's flags that mirror to the candidate while the strategy says so."""
+        if name != stable or candidate is None or decision is None or decision.mirror_percent is None:
+            return None
+        return children.shadow_mirror(self.owner, self.spec, candidate, decision.mirror_percent)
 
     def _renamed_still_needed(self, child: Child, stable: str | None, candidate: str | None) -> bool:
         """A child of a live version under a name of an older naming rule (an operator upgrade):
@@ -606,7 +606,7 @@ class _Rollout:
         serving = _serving_note(stable, self._deployment(stable))
         if blocked is not None:
             return Desired("Ready", "False", blocked.reason, f"{blocked.message}; {serving or 'nothing is serving'}")
-        if candidate is not None and decision is not None and decision.both_serve:
+        if candidate is not None and decision is not None and (decision.both_serve or decision.mirror_percent):
             return Desired("Ready", "False", decision.progressing.reason, f"{decision.progressing.message}; {serving}")
         if candidate is not None:
             child = self._deployment(candidate)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from modelops.api.modeldeployment import INCREASING_WEIGHTS
+from modelops.api.modeldeployment import INCREASING_WEIGHTS, SHADOW_THEN_CANARY
 from modelops.emulator import rules
 from modelops.emulator.testing import EmulatorHandle, running_emulator
 
@@ -42,6 +42,13 @@ def _canary(*weights: int) -> dict[str, Any]:
     ("w-none", {"strategy": {"type": "Canary", "canary": {"steps": []}}}, "spec.strategy.canary.steps"),
     ("gw", {"router": "GatewayAPI"}, "spec.gateway: required when spec.router is GatewayAPI"),
     ("ab", {"strategy": {"type": "ABTest", "abTest": {"metric": "roc_auc"}}}, "spec.strategy.abTest.metric"),
+    ("sh-steps", {"strategy": {"type": "Shadow"}}, "spec.strategy.canary.steps: required when"),
+    ("sh-canary", {"strategy": {"type": "Shadow", "shadow": {"then": "Canary"}, "canary": {}}},
+     "spec.strategy.canary.steps: required when"),
+    ("sh-zero", {"strategy": {"type": "Shadow", "shadow": {"mirrorPercent": 0, "then": "Promote"}}},
+     "spec.strategy.shadow.mirrorPercent"),
+    ("sh-agree", {"strategy": {"type": "Shadow", "shadow": {"then": "Promote"}, "analysis": {"minAgreement": 2}}},
+     "spec.strategy.analysis.minAgreement"),
 ])
 def test_bad_rollout_specs_are_refused_naming_the_field(
     k8s: EmulatorHandle, name: str, spec: dict[str, Any], field: str
@@ -58,6 +65,8 @@ def test_bad_rollout_specs_are_refused_naming_the_field(
     ("ok-default", {"strategy": {"type": "Canary"}}),
     ("ok-gw", {"router": "GatewayAPI", "gateway": {"parentRefs": [{"name": "public-gw"}]}}),
     ("ok-ab", {"strategy": {"type": "ABTest", "abTest": {"metric": "errorRate"}}}),
+    ("ok-sh-promote", {"strategy": {"type": "Shadow", "shadow": {"mirrorPercent": 10, "then": "Promote"}}}),
+    ("ok-sh-canary", {"strategy": {**_canary(20, 50), "type": "Shadow"}}),
 ])
 def test_good_rollout_specs_are_admitted(k8s: EmulatorHandle, name: str, spec: dict[str, Any]) -> None:
     code, out = _create(k8s, name, **spec)
@@ -69,3 +78,13 @@ def test_the_weights_rule_is_within_the_emulators_cel_subset() -> None:
     assert rules.evaluate(INCREASING_WEIGHTS, {"steps": steps})
     assert not rules.evaluate(INCREASING_WEIGHTS, {"steps": [*steps[:31], {"weight": 31}]})  # the last pair
     assert rules.evaluate(INCREASING_WEIGHTS, {})
+
+
+def test_the_shadow_rule_is_within_the_emulators_cel_subset() -> None:
+    steps = {"canary": {"steps": [{"weight": 20}]}}
+    assert rules.evaluate(SHADOW_THEN_CANARY, {})
+    assert rules.evaluate(SHADOW_THEN_CANARY, {"type": "Canary"})
+    assert not rules.evaluate(SHADOW_THEN_CANARY, {"type": "Shadow"})
+    assert not rules.evaluate(SHADOW_THEN_CANARY, {"type": "Shadow", "shadow": {"then": "Canary"}, "canary": {}})
+    assert rules.evaluate(SHADOW_THEN_CANARY, {"type": "Shadow", **steps})
+    assert rules.evaluate(SHADOW_THEN_CANARY, {"type": "Shadow", "shadow": {"then": "Promote"}})

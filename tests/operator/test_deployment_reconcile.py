@@ -165,13 +165,14 @@ def test_a_first_rollout_deploys_directly_whatever_the_strategy() -> None:
     assert p.status["candidate"] == "churn-v1"
 
 
-def test_a_version_change_under_a_strategy_not_implemented_is_refused_and_the_stable_keeps_serving() -> None:
+def test_a_version_change_under_an_invalid_strategy_is_refused_and_the_stable_keeps_serving() -> None:
+    # Shadow continues as a canary by default: without canary steps written out, it cannot start
     obj = model_deployment(version="churn-v2", strategy={"type": "Shadow"}, status=_stable())
     p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
     assert _cond(p, "Ready") == ("False", "InvalidSpec")
     assert _message(p, "Ready").startswith(
-        "spec.strategy.type: a Shadow rollout from churn-v1 to churn-v2 is not implemented yet; use Recreate"
+        "spec.strategy.canary.steps: required when spec.strategy.type is Shadow with shadow.then Canary"
     )
     assert ("Deployment", "churn-churn-v2") not in _names(p)
     assert p.delete == ()

@@ -11,6 +11,7 @@ from modelops.api.common import parse_duration
 from modelops.api.modeldeployment import AnalysisResult, ModelDeploymentSpec, Phase, Verdict
 from modelops.conditions import Desired
 from modelops.operator.analysis.sources import Observation
+from modelops.operator.modeldeployment.children import Owner
 from modelops.operator.modeldeployment.observed import Child
 from modelops.operator.plans import Event
 
@@ -32,6 +33,7 @@ class Inputs:
     now: datetime
     action: Action | None = None
     observation: Observation | None = None  # fetched by sync when ``analysis_due`` said so
+    owner: Owner | None = None  # the ModelDeployment (Shadow names the candidate's Service from it)
 
     @property
     def resumed(self) -> bool:
@@ -65,6 +67,9 @@ class Decision:
     started: datetime | None = None
     candidate_replicas: int = 0
     both_serve: bool = False  # Service D selects stable and candidate pods
+    # Shadow: percent of live requests mirrored from stable to the candidate (None: no mirror);
+    # the router decides how (children.pods_mirror: the stable pods' flags under Replicas)
+    mirror_percent: int | None = None
     weight: int = 0  # the effective share of ready pods the candidate has, percent
     verdict: Verdict | None = None
     failed_analyses: int = 0

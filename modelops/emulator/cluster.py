@@ -12,7 +12,6 @@ seeding a test and serving kubectl follow the same rules.
 from __future__ import annotations
 
 import builtins
-import copy
 import datetime
 import random
 import uuid
@@ -49,10 +48,35 @@ class Cluster:
         self.store = Store(history_size=history_size)
         self.registry = Registry()
         self.service_network = service_network
+        self._allocator: services.Allocator | None = None
+        self.store.observers.append(self._track_cluster_ips)
         namespaces = self.registry.get("", "v1", "namespaces")
         assert namespaces is not None
         for name in DEFAULT_NAMESPACES:
             self.create(namespaces, None, {"metadata": {"name": name}})
+
+    # ---- ClusterIPs ---------------------------------------------------------------------
+
+    def _cluster_ips(self) -> services.Allocator:
+        """The allocator of `service_network` (built from the stored Services when the network changed)."""
+        if self._allocator is None or self._allocator.network != self.service_network:
+            allocator = services.Allocator(self.service_network)
+            for _, obj in self.store.items(("", "services")):
+                ip = services.cluster_ip(obj)
+                if ip is not None:
+                    allocator.take(ip)
+            self._allocator = allocator
+        return self._allocator
+
+    def _track_cluster_ips(self, key: ObjectKey, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        if key[:2] != ("", "services") or self._allocator is None:
+            return
+        old_ip, new_ip = services.cluster_ip(before), services.cluster_ip(after)
+        if old_ip != new_ip:
+            if old_ip is not None:
+                self._allocator.release(old_ip)
+            if new_ip is not None:
+                self._allocator.take(new_ip)
 
     # ---- addressing -------------------------------------------------------------------
 
@@ -103,7 +127,7 @@ class Cluster:
     def create(self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False,
                field_validation: str = "", keep_status: bool = False) -> dict[str, Any]:
         self._check_body(rt, body)
-        obj = copy.deepcopy(body)
+        obj = clone(body)  # JSON: a round trip is faster than deepcopy
         meta = obj.setdefault("metadata", {}) or {}
         obj["metadata"] = meta
         self._check_kind(rt, obj)
@@ -206,10 +230,8 @@ class Cluster:
         elif rt.storage_key == ("", "pods"):
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         elif rt.storage_key == ("", "services"):
-            me = (obj["metadata"].get("namespace"), obj["metadata"].get("name"))
-            in_use = [str((other.get("spec") or {}).get("clusterIP")) for _, other in self.store.items(rt.storage_key)
-                      if (other["metadata"].get("namespace"), other["metadata"].get("name")) != me]
-            obj = services.admit(obj, old, in_use, self.service_network)
+            # The allocator knows every stored Service's address; an update keeps its own (`old`).
+            obj = services.admit(obj, old, self._cluster_ips(), self.service_network)
         return obj
 
     # ---- CRDs ---------------------------------------------------------------------------
@@ -272,7 +294,7 @@ class Cluster:
         self._check_kind(rt, body)
         with self.store.lock:
             old = self._existing(rt, namespace, name, subresource)
-            return self._commit(rt, old, copy.deepcopy(body), subresource, dry_run=dry_run,
+            return self._commit(rt, old, clone(body), subresource, dry_run=dry_run,
                                 field_validation=field_validation)
 
     def patch(self, rt: ResourceType, namespace: str | None, name: str, content_type: str, body: Any, *,
@@ -284,7 +306,7 @@ class Cluster:
             if self.store.peek(key) is None and content_type.startswith(patches.APPLY_PATCH) and not subresource:
                 if not isinstance(body, dict):
                     raise errors.bad_request("an apply patch must be a YAML or JSON object")
-                created_body = copy.deepcopy(body)
+                created_body = clone(body)
                 created_body.setdefault("metadata", {})["name"] = name
                 return self.create(rt, namespace, created_body, dry_run=dry_run,
                                    field_validation=field_validation), True
@@ -316,7 +338,7 @@ class Cluster:
             raise errors.conflict(rt.plural, rt.group, name, "the object has been modified; please apply your "
                                   "changes to the latest version and try again")
         if subresource == "status":
-            candidate = copy.deepcopy(old)
+            candidate = clone(old)
             if "status" in new:
                 candidate["status"] = new["status"]
             else:

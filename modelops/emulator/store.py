@@ -83,6 +83,9 @@ class Store:
         # (group, plural, label key, value) -> keys of the objects carrying that label: a list with
         # `labelSelector=k=v` (how controllers find their children) reads those, not the whole type.
         self._labelled: dict[tuple[str, str, str, str], set[ObjectKey]] = collections.defaultdict(set)
+        # Called under the lock with (key, stored before, stored after; None when absent) on every
+        # put and remove, whichever path wrote: the cluster keeps its ClusterIP allocator by it.
+        self.observers: list[Callable[[ObjectKey, dict[str, Any] | None, dict[str, Any] | None], None]] = []
 
     @property
     def resource_version(self) -> int:
@@ -148,7 +151,10 @@ class Store:
     def put(self, key: ObjectKey, obj: dict[str, Any], event_type: str, old: dict[str, Any] | None = None) -> None:
         """Store `obj` (already stamped with its resourceVersion) and announce it."""
         with self.lock:
-            self._index(key, self._objects[key[:2]].get(key), obj)
+            before = self._objects[key[:2]].get(key)
+            self._index(key, before, obj)
+            for observer in self.observers:
+                observer(key, before, obj)
             self._objects[key[:2]][key] = obj
             if obj["metadata"].get("deletionTimestamp"):
                 self._deleting.add(key)
@@ -165,6 +171,8 @@ class Store:
             if obj is None:
                 return None
             self._index(key, obj, None)
+            for observer in self.observers:
+                observer(key, obj, None)
             obj = clone(obj)
             obj["metadata"]["resourceVersion"] = str(self.next_resource_version())
             self._emit(Event(int(obj["metadata"]["resourceVersion"]), key[:2], "DELETED", clone(obj)))

@@ -76,6 +76,8 @@ class EmulatorHandle:
     emulator: Emulator
     url: str
     kubeconfig: Path
+    # The loop serving the emulator (its own thread): for a benchmark to run code there, e.g. a profiler.
+    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def cluster(self) -> Cluster:
@@ -243,7 +245,7 @@ def running_emulator(kubeconfig_path: str | Path | None = None, *, host: str = "
             kubeconfig_path = directory / "kubeconfig"
         assert emulator.certificate is not None
         path = kubeconfigs.write(kubeconfig_path, url, emulator.token, emulator.certificate.cert_pem)
-        handle = EmulatorHandle(emulator, url, path)
+        handle = EmulatorHandle(emulator, url, path, runner.loop)
         if crds:
             handle.apply_crds(*crds)
         yield handle

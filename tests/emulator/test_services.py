@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from modelops.emulator import services
+from modelops.emulator.cluster import Cluster
 from modelops.emulator.errors import ApiError
 from modelops.emulator.testing import EmulatorHandle
 
@@ -55,3 +56,53 @@ def test_a_requested_address_must_be_in_range_and_free(k8s: EmulatorHandle) -> N
 def test_a_full_network_is_an_internal_error() -> None:
     with pytest.raises(ApiError, match="range is full"):
         services.allocate(["10.0.0.2"], "10.0.0.0/30")
+
+
+def test_many_services_get_unique_addresses_and_deleted_ones_are_reused_lowest_first() -> None:
+    # The allocator (not a scan of every Service per create): still unique, still lowest free first.
+    cluster = Cluster(service_network="10.96.0.0/20")
+    rt = cluster.resource("v1", "Service")
+    made = [cluster.create(rt, "default", svc(f"s{i}")) for i in range(600)]
+    ips = [s["spec"]["clusterIP"] for s in made]
+    assert len(set(ips)) == 600
+    assert ips[:2] == ["10.96.0.2", "10.96.0.3"] and ips[-1] == "10.96.2.89"
+    for name in ("s300", "s7", "s599"):
+        cluster.delete(rt, "default", name)
+    again = [cluster.create(rt, "default", svc(f"t{i}"))["spec"]["clusterIP"] for i in range(4)]
+    assert again == ["10.96.0.9", "10.96.1.46", "10.96.2.89", "10.96.2.90"]
+
+
+def test_addresses_asked_for_dry_runs_and_refusals_are_accounted_for() -> None:
+    cluster = Cluster(service_network="10.96.0.0/24")
+    rt = cluster.resource("v1", "Service")
+    assert cluster.create(rt, "default", svc("a", clusterIP="10.96.0.3"))["spec"]["clusterIP"] == "10.96.0.3"
+    assert cluster.create(rt, "default", svc("dry"), dry_run=True)["spec"]["clusterIP"] == "10.96.0.2"
+    with pytest.raises(ApiError, match="provided IP is already allocated"):
+        cluster.create(rt, "default", svc("b", clusterIP="10.96.0.3"))
+    assert [cluster.create(rt, "default", svc(n))["spec"]["clusterIP"] for n in ("c", "d")] == [
+        "10.96.0.2", "10.96.0.4"]  # the dry run took nothing; the requested .3 is skipped
+    cluster.delete(rt, "default", "a")
+    assert cluster.create(rt, "default", svc("e", clusterIP="10.96.0.3"))["spec"]["clusterIP"] == "10.96.0.3"
+
+
+def test_a_new_service_network_counts_the_services_already_stored() -> None:
+    cluster = Cluster()
+    rt = cluster.resource("v1", "Service")
+    cluster.create(rt, "default", svc("a", clusterIP="127.0.2.2"))
+    cluster.service_network = "127.0.2.0/23"  # as the benchmark sets it, after the cluster exists
+    assert cluster.create(rt, "default", svc("b"))["spec"]["clusterIP"] == "127.0.2.3"
+
+
+def test_the_allocator_skips_taken_addresses_and_says_when_the_range_is_full() -> None:
+    allocator = services.Allocator("10.0.0.0/29")  # hosts .2 to .6 (.1 left free)
+    for address in ("10.0.0.2", "10.0.0.4"):
+        allocator.take(address)
+    assert allocator.lowest_free() == "10.0.0.3"
+    allocator.take("10.0.0.3")
+    assert allocator.lowest_free() == "10.0.0.5"
+    allocator.release("10.0.0.2")
+    assert allocator.lowest_free() == "10.0.0.2" and "10.0.0.4" in allocator and "10.0.0.2" not in allocator
+    for address in ("10.0.0.2", "10.0.0.5", "10.0.0.6"):
+        allocator.take(address)
+    with pytest.raises(ApiError, match="range is full"):
+        allocator.lowest_free()

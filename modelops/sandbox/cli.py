@@ -57,6 +57,10 @@ def up(workdir: Path) -> int:
               f"{workdir}`, to stop)", flush=True)
         print(f"  pods listen on 127.0.1.N; every Service answers on its ClusterIP ({sandbox.service_network}): "
               "kubectl get svc", flush=True)
+        if sandbox.gateway is not None:
+            print(f"  gateway: {sandbox.gateway.url} serves the HTTPRoutes of Gateway "
+                  f"{sandbox.namespace}/{sandbox.gateway.name}: curl -H 'Host: HOSTNAME' {sandbox.gateway.url}/PATH",
+                  flush=True)
         while not stop.wait(0.5):
             sandbox.check_alive()
     except SandboxError as exc:

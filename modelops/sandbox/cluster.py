@@ -25,6 +25,8 @@ import yaml
 
 from modelops.emulator import kubeconfig as kubeconfigs
 from modelops.sandbox.api import Api
+from modelops.sandbox.crds import CRDS_DIR
+from modelops.sandbox.gateway import SandboxGateway
 from modelops.sandbox.kubelet import MODULE_COMMAND, LocalKubelet, die_with_parent
 from modelops.sandbox.lock import AlreadyRunningError, NetworkClaim, SandboxLock
 from modelops.sandbox.proxy import ServiceProxy
@@ -75,6 +77,7 @@ class Sandbox:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     kubelet: LocalKubelet | None = None
     proxy: ServiceProxy | None = None
+    gateway: SandboxGateway | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _kubelet_thread: threading.Thread | None = None
@@ -142,8 +145,14 @@ class Sandbox:
         crds = sorted(str(p) for p in self.crds.glob("modelops.dev_*.yaml"))
         for crd in crds:
             self.kubectl("apply", "-f", crd)
+        # Gateway API (GatewayClass, Gateway, HTTPRoute) for the sandbox gateway. Server-side, as
+        # Gateway API's own install says: HTTPRoute's CRD is too large for apply's annotation.
+        gateway_crds = [arg for path in sorted(CRDS_DIR.glob("gateway.networking.k8s.io_*.yaml"))
+                        for arg in ("-f", str(path))]
+        self.kubectl("apply", "--server-side", *gateway_crds)
         for crd in crds:
             self.kubectl("wait", "--for=condition=Established", "-f", crd, "--timeout=30s")
+        self.kubectl("wait", "--for=condition=Established", *gateway_crds, "--timeout=30s")
         if operator:
             self._spawn(
                 "operator",
@@ -156,6 +165,11 @@ class Sandbox:
             target=self.kubelet.run, args=(self._stop,), name="sandbox-kubelet", daemon=True
         )
         self._kubelet_thread.start()
+        self.gateway = SandboxGateway(Api.from_kubeconfig(self.kubeconfig), namespace=self.namespace)
+        try:
+            self.gateway.start()
+        except Exception as exc:  # any failure to start is reported as the sandbox's
+            raise SandboxError(f"the sandbox gateway did not start: {exc}") from exc
 
     def _wait_for_kubeconfig(self, timeout: float, log_path: Path) -> None:
         deadline = time.monotonic() + timeout
@@ -178,6 +192,9 @@ class Sandbox:
         if self._kubelet_thread is not None:
             self._kubelet_thread.join(timeout=30)  # stops the pods (all at once) and deletes them
             self._kubelet_thread = None
+        if self.gateway is not None:  # before the API it watches
+            self.gateway.close()
+            self.gateway = None
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None

@@ -22,6 +22,7 @@ import contextlib
 import json
 import ssl
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,8 +62,13 @@ EVENTS = Resource("", "v1", "events", "Event")
 DRIFT_POLICIES = Resource(GROUP, VERSION, "driftpolicies", "DriftPolicy")
 PODS = Resource("", "v1", "pods", "Pod")
 JOBS = Resource("batch", "v1", "jobs", "Job")
+# Gateway API: served only where its CRDs are installed (``Kube.served`` says whether).
+HTTPROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 BY_KIND = {r.kind: r for r in (MODEL_VERSIONS, MODEL_DEPLOYMENTS, DEPLOYMENTS, SERVICES, EVENTS,
-                               DRIFT_POLICIES, PODS, JOBS)}
+                               DRIFT_POLICIES, PODS, JOBS, HTTPROUTES)}
+# How long a "yes, served" from discovery is trusted before asking again (a "no" is not
+# cached: installing the CRD is then seen by the next reconcile that asks).
+SERVED_TTL_S = 300.0
 
 
 class ApiError(Exception):
@@ -171,6 +177,7 @@ class Kube:
     ) -> None:
         self.connection = connection
         self.may_write = may_write
+        self._served_until: dict[Resource, float] = {}  # resource -> monotonic time a "yes" expires
         self._session = aiohttp.ClientSession(
             headers={**connection.headers, "User-Agent": user_agent, "Accept": "application/json"},
             timeout=aiohttp.ClientTimeout(total=timeout_s),
@@ -208,6 +215,32 @@ class Kube:
     def _error(self, method: str, path: str, status: int, payload: Any) -> ApiError:
         reason = payload.get("reason", "") if isinstance(payload, dict) else ""
         return ApiError(status, reason, f"{method} {path}: {_message(payload)}")
+
+    async def served(self, resource: Resource, *, ask: bool = True) -> bool:
+        """Whether the API server serves ``resource`` (discovery of its group/version), as for a
+        kind that exists only where its CRD is installed. A yes is cached for ``SERVED_TTL_S``;
+        a no is asked again each call (``ask=False``: only what is cached, no request);
+        ``forget`` drops a yes that a 404 has just disproved."""
+        now = time.monotonic()
+        if self._served_until.get(resource, 0.0) > now:
+            return True
+        if not ask:
+            return False
+        path = f"/apis/{resource.group}/{resource.version}" if resource.group else f"/api/{resource.version}"
+        status, payload = await self._request("GET", path)
+        if status == 404:
+            return False
+        if status >= 400:
+            raise self._error("GET", path, status, payload)
+        names = {r.get("name") for r in (payload or {}).get("resources") or () if isinstance(r, dict)}
+        if resource.plural not in names:
+            return False
+        self._served_until[resource] = now + SERVED_TTL_S
+        return True
+
+    def forget(self, resource: Resource) -> None:
+        """Ask discovery again next time (a request for ``resource`` answered 404: its CRD went)."""
+        self._served_until.pop(resource, None)
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         path = resource.path(namespace, name)

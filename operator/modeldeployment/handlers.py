@@ -1,4 +1,5 @@
-"""kopf registrations for ModelDeployments and their children: events only enqueue work.
+"""kopf registrations for ModelDeployments and their children (Deployments, Services, HTTPRoutes):
+events only enqueue work.
 
 ``async def`` on purpose: kopf runs them on the event loop, where the WorkQueue lives
 (a plain ``def`` would run in kopf's thread pool and race on the queue's sets).
@@ -27,4 +28,12 @@ def register(registry: kopf.OperatorRegistry, controller: Controller) -> None:
 
     @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGER}, registry=registry)
     async def serving_service_changed(body: kopf.Body, **_: Any) -> None:
+        controller.child_event(body)
+
+    # Router GatewayAPI: HTTPRoute D edited or deleted by hand is written back. kopf watches the
+    # kind only while the cluster serves it (it follows CRDs), so clusters without Gateway API
+    # are fine.
+    @kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes", labels={MANAGED_BY_LABEL: MANAGER},
+                   registry=registry)
+    async def serving_route_changed(body: kopf.Body, **_: Any) -> None:
         controller.child_event(body)

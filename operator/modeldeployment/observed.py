@@ -65,7 +65,7 @@ def version_from_object(obj: Mapping[str, Any]) -> Version:
 
 @dataclass(frozen=True)
 class Child:
-    """One observed child (Deployment or Service) of the ModelDeployment."""
+    """One observed child (Deployment, Service or HTTPRoute) of the ModelDeployment."""
 
     kind: str
     name: str
@@ -107,6 +107,9 @@ class Observed:
     services: Mapping[str, Child] = field(default_factory=dict)
     # (kind, name) -> message: objects of a child's name that are not ours (NameConflict).
     conflicts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # router GatewayAPI: our HTTPRoutes, and whether the cluster serves the kind at all
+    routes: Mapping[str, Child] = field(default_factory=dict)
+    httproutes_served: bool = True
 
     @classmethod
     def from_objects(
@@ -116,14 +119,20 @@ class Observed:
         deployments: Iterable[Mapping[str, Any]] = (),
         services: Iterable[Mapping[str, Any]] = (),
         others: Iterable[Mapping[str, Any]] = (),
+        *,
+        routes: Iterable[Mapping[str, Any]] = (),
+        httproutes_served: bool = True,
     ) -> Observed:
-        """``others``: objects found under a child's name that the label selector did not list."""
+        """``others``: objects found under a child's name that the label selector did not list;
+        ``routes``: HTTPRoutes under a child's name (ours or not), where the kind is served."""
         vs = (version_from_object(v) for v in versions)
         others = list(others)
         ds = [child_from_object(d, owner_uid) for d in [*deployments, *_of_kind(others, "Deployment")]]
         ss = [child_from_object(s, owner_uid) for s in [*services, *_of_kind(others, "Service")]]
+        rs = [child_from_object({**r, "kind": "HTTPRoute"}, owner_uid)
+              for r in [*routes, *_of_kind(others, "HTTPRoute")]]
         conflicts = {}
-        for child in (*ds, *ss):
+        for child in (*ds, *ss, *rs):
             if not child.owned:
                 conflicts[(child.kind, child.name)] = describe_conflict(child.body)
         return cls(
@@ -131,6 +140,8 @@ class Observed:
             {d.name: d for d in ds if d.owned},
             {s.name: s for s in ss if s.owned},
             conflicts,
+            {r.name: r for r in rs if r.owned},
+            httproutes_served,
         )
 
     def newest_ready(self, model: str) -> Version | None:

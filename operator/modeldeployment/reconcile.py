@@ -37,7 +37,7 @@ from modelops.api.modeldeployment import (
 )
 from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
 from modelops.operator.analysis.sources import Observation, SourceConfigError, source_kind
-from modelops.operator.modeldeployment import children
+from modelops.operator.modeldeployment import children, routes
 from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
 from modelops.operator.modeldeployment.observed import Child, Observed, Version
 from modelops.operator.modeldeployment.strategies import abtest, canary, recreate, shadow
@@ -48,11 +48,12 @@ HISTORY_LIMIT = 10
 # Conditions whose changes are announced as Events (with their messages, which carry the figures).
 ANNOUNCED = ("Ready", "Progressing", "Degraded")
 # Reasons that no amount of waiting fixes: the spec must change (or a retry be asked for).
-STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict", "VersionMissing"})
+STALLED_REASONS = frozenset({"InvalidSpec", "RolledBack", "NameConflict", "VersionMissing", "GatewayAPIMissing"})
 WARNING_REASONS = frozenset(
     {"InvalidSpec", "VersionNotFound", "AnalysisFailed", "InsufficientData", "Aborted",
  "VersionNotReady", "RolledBack", "ProgressDeadlineExceeded",
-     "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed"}
+     "ReplicasUnavailable", "NameConflict", "VersionMissing", "VersionReplaced", "ChildWriteFailed",
+     "GatewayAPIMissing"}
 )
 # Ready reasons of a ModelVersion that is still being verified or validated: waiting for it is
 # Normal (a first apply of a version and its deployment together), only a failed one is a Warning.
@@ -64,6 +65,9 @@ KEPT_REASONS = frozenset({"StableWins", "NoDifference"})
 ACTIONS = frozenset({"promote", "abort", "retry"})
 # Another application's object raises no event of ours: look again to see whether it has gone.
 CONFLICT_RECHECK_S = 60.0
+# Nothing tells the operator that a CRD was installed: router GatewayAPI without HTTPRoutes served
+# looks again this often (discovery, one GET; see kube.Kube.served).
+GATEWAY_RECHECK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -157,8 +161,8 @@ def write_failed(obj: Mapping[str, Any], message: str, *, now: datetime) -> Plan
 
 
 def _unsupported(spec: ModelDeploymentSpec) -> str | None:
-    if spec.router != "Replicas":
-        return f"spec.router: router {spec.router} is not implemented yet; use Replicas"
+    if spec.router == "GatewayAPI" and spec.gateway is None:
+        return "spec.gateway: required when spec.router is GatewayAPI"
     if spec.promotion == "Manual" and spec.version is None:
         return "spec.version: required when spec.promotion is Manual"
     if spec.strategy.type in ("Canary", "Shadow"):
@@ -193,6 +197,16 @@ def _invalid(
     )
     new_status = _through_model({**status, "observedGeneration": generation, "conditions": conditions})
     return Plan(status=new_status, events=tuple(_condition_events(status.get("conditions"), conditions)))
+
+
+def _gateway_missing() -> _Blocked:
+    return _Blocked(
+        "GatewayAPIMissing",
+        f"spec.router: GatewayAPI needs the HTTPRoute kind, which this cluster does not serve: install the "
+        f"CustomResourceDefinition {routes.CRD_NAME} (Gateway API, standard channel) and a Gateway "
+        "implementation; no rollout step advances until it is served (Service D keeps selecting the stable "
+        "version)",
+    )
 
 
 def _serving_note(stable: str | None, child: Child | None) -> str:
@@ -297,6 +311,8 @@ class _Rollout:
     def _name_conflict(self, stable: str | None, target: str | None) -> _Blocked | None:
         """The first child name, of the stable version, the target or Service D, that is someone else's."""
         wanted = [("Service", self.owner.name)]
+        if self.spec.router == "GatewayAPI":
+            wanted.append((routes.KIND, self.owner.name))
         for version in (stable, target):
             if version:
                 wanted.extend(child_names(self.owner.name, version))
@@ -358,6 +374,8 @@ class _Rollout:
         conflict = self._name_conflict(stable, target if blocked is None and target != stable else None)
         if conflict is not None:
             blocked = conflict
+        elif self.spec.router == "GatewayAPI" and not self.observed.httproutes_served:
+            blocked = _gateway_missing()
         candidate: str | None = None
         decision: Decision | None = None
         scaled_to_zero: str | None = None  # a rolled-back candidate: its Deployment kept at 0 replicas
@@ -379,6 +397,8 @@ class _Rollout:
             progressing = Desired("Progressing", "False", blocked.reason, blocked.message)
             if blocked.reason == "NameConflict":
                 requeue = CONFLICT_RECHECK_S
+            if blocked.reason == "GatewayAPIMissing":
+                requeue = GATEWAY_RECHECK_S
         elif target != stable and self.spec.paused and self.status.get("candidate") != target:
             blocked = _Blocked("Paused", f"rollout of {target} is paused by spec.paused")
             phase = "Paused"
@@ -419,10 +439,12 @@ class _Rollout:
         desired_names = {(str(c["kind"]), str(c["metadata"]["name"])) for c in desired}
         keep = self._kept_without_spec(stable, candidate)
         keep |= {child_name(self.owner.name, r["version"]) for r in retiring}
+        keep |= self._held_without_gateway(blocked)
         delete = tuple(
             sorted(
                 (child.kind, child.name, child.uid)
-                for child in [*self.observed.deployments.values(), *self.observed.services.values()]
+                for child in [*self.observed.deployments.values(), *self.observed.services.values(),
+                              *self.observed.routes.values()]
                 if child.owned and (child.kind, child.name) not in desired_names and child.name not in keep
                 and not self._renamed_still_needed(child, stable, candidate)
             )
@@ -574,13 +596,18 @@ class _Rollout:
         # on a first rollout, the only version there is.
         front = stable or candidate
         if front:
-            both = decision is not None and decision.both_serve and stable is not None
+            # (under router GatewayAPI HTTPRoute D splits the traffic: Service D stays on stable)
+            both = decision is not None and decision.both_serve and stable is not None and (
+                self.spec.router == "Replicas")
             main = children.main_service(self.owner, self.spec.model, front, both=both)
             current = self.observed.services.get(self.owner.name)
             if both and current is not None and children.VERSION_LABEL in ((current.body.get("spec") or {}).get(
                     "selector") or {}):
                 main["spec"]["selector"][children.VERSION_LABEL] = None  # merge patch: drop the key
             out.append(main)
+            route = self._route(front, stable, candidate, decision)
+            if route is not None:
+                out.append(route)
         # Someone else's object is never written, whatever else is done.
         return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
 
@@ -590,6 +617,31 @@ class _Rollout:
         if name != stable or candidate is None or decision is None or decision.mirror_percent is None:
             return None
         return children.shadow_mirror(self.owner, self.spec, candidate, decision.mirror_percent)
+
+    def _route(self, front: str, stable: str | None, candidate: str | None,
+               decision: Decision | None) -> dict[str, Any] | None:
+        """Router GatewayAPI: HTTPRoute D, the candidate's exact weight beside stable (``routes``)."""
+        gateway = self.spec.gateway
+        if self.spec.router != "GatewayAPI" or gateway is None or not self.observed.httproutes_served:
+            return None
+        split = routes.Split(stable=front)
+        if stable is not None and candidate is not None and decision is not None:
+            # Shadow: users get stable only, the Gateway copies mirrorPercent of requests to the candidate
+            mirror = decision.mirror_percent
+            split = routes.Split(
+                stable=stable, candidate=candidate if decision.both_serve else None,
+                weight=decision.weight if decision.both_serve else 0,
+                mirror=candidate if mirror is not None else None, mirror_percent=mirror,
+            )
+        return routes.http_route(self.owner, self.spec.model, gateway, split)
+
+    def _held_without_gateway(self, blocked: _Blocked | None) -> set[str]:
+        """GatewayAPIMissing stops a rollout in flight where it is: the candidate's children stay
+        (not deleted), so it resumes once HTTPRoutes are served."""
+        candidate = self.status.get("candidate")
+        if blocked is None or blocked.reason != "GatewayAPIMissing" or not candidate:
+            return set()
+        return {child_name(self.owner.name, str(candidate))}
 
     def _renamed_still_needed(self, child: Child, stable: str | None, candidate: str | None) -> bool:
         """A child of a live version under a name of an older naming rule (an operator upgrade):

@@ -7,6 +7,12 @@ NameConflict the plan sees, not something ``ensure`` would patch. Should one app
 that look and the write, ``ensure`` refuses it too, and the plan is made again knowing it.
 A child the API server refuses (422, 403) still leaves a status saying so.
 
+Router GatewayAPI: whether the cluster serves HTTPRoutes is asked through discovery (a yes
+cached by ``Kube.served``, a no asked again next time, so a CRD installed later is found);
+HTTPRoute ``D`` is then read by name. Under router Replicas it is read only when discovery is
+already known to serve the kind (no request otherwise), so a route left by an earlier
+GatewayAPI spec is deleted.
+
 Rollout analysis is the one other I/O: when ``reconcile.analysis_due`` says the rollout in
 flight wants an analysis, the pods are listed by label through the API and the metrics
 source observes them; the pure plan then consumes that observation. The Pods source keeps
@@ -30,6 +36,7 @@ from modelops.operator.context import Context
 from modelops.operator.modeldeployment import reconcile
 from modelops.operator.modeldeployment.children import owned_selector
 from modelops.operator.modeldeployment.observed import Observed
+from modelops.operator.ownership import controller_uid
 from modelops.operator.plans import Plan
 from modelops.operator.writing import carry_out
 
@@ -52,12 +59,15 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         versions = await ctx.kube.list(kube.MODEL_VERSIONS, namespace)
     listed: dict[ChildKey, Mapping[str, Any]] = {_key(c): c for c in [*deployments, *services]}
     others: dict[ChildKey, Mapping[str, Any]] = {}
+    routes, served = await _routes(ctx, obj, uid)
+    listed.update({_key(r): r for r in routes})
 
     now = ctx.clock()
     observation = await _observe(ctx, obj, Observed.from_objects(uid, versions, deployments, services), now)
 
     def decide() -> Plan:
-        observed = Observed.from_objects(uid, versions, deployments, services, others.values())
+        observed = Observed.from_objects(uid, versions, deployments, services, others.values(), routes=routes,
+                                         httproutes_served=served)
         return reconcile.plan(obj, observed, image=ctx.image, now=now, observation=observation)
 
     plan = decide()
@@ -74,10 +84,25 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         except kube.ApiError as exc:
             if exc.status == 401:
                 raise  # not about this object: the controller logs in again
+            if exc.status == 404:
+                ctx.kube.forget(kube.HTTPROUTES)  # a kind gone from under a write: ask discovery again
             failed = reconcile.write_failed(obj, f"the API server refused a child: {exc}", now=ctx.clock())
             await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, failed)
             raise
     raise kube.ApiUnavailable(f"ModelDeployment {namespace}/{name}: child names keep being taken; trying again")
+
+
+async def _routes(ctx: Context, obj: Mapping[str, Any], uid: str) -> tuple[list[Mapping[str, Any]], bool]:
+    """HTTPRoute ``D`` (ours, or someone else's under router GatewayAPI), and whether the kind is served."""
+    meta = obj["metadata"]
+    gateway = (obj.get("spec") or {}).get("router") == "GatewayAPI"
+    served = await ctx.kube.served(kube.HTTPROUTES, ask=gateway)
+    if not served:
+        return [], False
+    route = await ctx.kube.get(kube.HTTPROUTES, str(meta["namespace"]), str(meta["name"]))
+    if route is None or not (gateway or controller_uid(route) == uid):
+        return [], True
+    return [{**route, "kind": kube.HTTPROUTES.kind}], True
 
 
 async def _observe(ctx: Context, obj: Mapping[str, Any], observed: Observed, now: datetime) -> Observation | None:

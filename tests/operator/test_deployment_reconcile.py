@@ -180,10 +180,10 @@ def test_a_version_change_under_an_invalid_strategy_is_refused_and_the_stable_ke
     assert _cond(p, "Stalled") == ("True", "InvalidSpec")
 
 
-def test_routers_other_than_replicas_are_refused_clearly() -> None:
+def test_router_gateway_api_without_a_gateway_is_refused_clearly() -> None:
     p = _plan(model_deployment(router="GatewayAPI"), versions=[model_version("churn-v1")])
     assert _cond(p, "Ready") == ("False", "InvalidSpec")
-    assert _message(p, "Ready") == "spec.router: router GatewayAPI is not implemented yet; use Replicas"
+    assert _message(p, "Ready") == "spec.gateway: required when spec.router is GatewayAPI"
     assert p.apply == ()
 
 

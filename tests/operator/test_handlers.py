@@ -35,8 +35,8 @@ async def test_handlers_run_on_the_event_loop_and_queue_each_key_once() -> None:
     registry, settings, controller = build(Options())
     handlers = {h.id.split(".")[-1]: h.fn for h in registry._watching.get_all_handlers()}
     assert sorted(handlers) == ["drift_policy_changed", "model_deployment_changed", "model_version_changed",
-                                "retrain_job_changed", "serving_deployment_changed", "serving_service_changed",
-                                "validation_job_changed"]
+                                "retrain_job_changed", "serving_deployment_changed", "serving_route_changed",
+                                "serving_service_changed", "validation_job_changed"]
     threads: set[int] = set()
     add = controller.queue.add
 

@@ -157,10 +157,10 @@ def test_a_spec_the_operator_cannot_serve_is_invalid_and_changes_nothing(
 ) -> None:
     v1 = artifacts[0]
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway={"parentRefs": [{"name": "public-gw"}]}))
+    k8s.create(model_deployment(None))  # promotion Manual (the default) names no version
     with running_operator(k8s):
         invalid = wait_deployment(k8s, "InvalidSpec", lambda o: has_condition(o, "Ready", "False", "InvalidSpec"))
-        assert "router GatewayAPI is not implemented yet" in (condition(invalid, "Ready") or {})["message"]
+        assert "spec.version: required when spec.promotion is Manual" in (condition(invalid, "Ready") or {})["message"]
         assert invalid["status"]["observedGeneration"] == 1
         assert _children(k8s) == []
 

@@ -1,7 +1,8 @@
-"""ABTest with the Replicas router: a fixed split until the test can decide.
+"""ABTest: a fixed split until the test can decide.
 
 The candidate gets ``max(1, round(N * abTest.weight / 100))`` replicas beside the stable
-version's ``N`` (as a canary step, see ``canary``); Service D selects both. Every
+version's ``N`` (as a canary step, see ``canary``); Service D selects both. Under router
+GatewayAPI it gets ``N`` and HTTPRoute D splits by exact weight (``traffic``). Every
 ``analysis.interval`` the interval's counts per arm (``abTest.metric``: correct feedback
 labels over labelled rows, or 5xx answers over requests) are added to the running counts
 in ``status.abTest`` (``samples`` and ``successes`` per arm: a restarted operator resumes
@@ -28,7 +29,8 @@ from modelops.api.common import parse_duration
 from modelops.api.modeldeployment import ABTest, ABTestStatus
 from modelops.conditions import Desired, now_rfc3339
 from modelops.operator.analysis.abtest import Arm, arm, check_metric, compare
-from modelops.operator.modeldeployment.strategies.canary import candidate_replicas
+from modelops.operator.modeldeployment.strategies import traffic
+from modelops.operator.modeldeployment.strategies.canary import replicas_for
 from modelops.operator.modeldeployment.strategies.step import Decision, Inputs, effective_weight, seconds_until
 from modelops.operator.plans import Event
 
@@ -58,7 +60,7 @@ def analysis_due(inp: Inputs) -> bool:
         return False
     if _step(inp) != TESTING or not inp.status.get("stepStartedAt"):
         return False
-    wanted = candidate_replicas(inp.spec.replicas, _spec(inp).weight)
+    wanted = replicas_for(inp.spec, _spec(inp).weight)
     if inp.available(inp.candidate_child, wanted) < wanted:
         return False
     raw = inp.status.get("lastAnalysisAt")
@@ -90,13 +92,16 @@ def decide(inp: Inputs) -> Decision:
     stable_ready = inp.stable_child.available if inp.stable_child is not None else 0
 
     def decision(phase: str, code: str, message: str, **kw: Any) -> Decision:
-        wanted = kw.pop("wanted", candidate_replicas(n_total, ab.weight))
+        wanted = kw.pop("wanted", replicas_for(inp.spec, ab.weight))
+        ready = inp.available(inp.candidate_child, wanted)
+        weight = (traffic.routed_weight(ab.weight, ready, wanted) if traffic.exact(inp.spec)
+                  else effective_weight(stable_ready, ready))
         return Decision(
             phase="Paused" if phase == "Paused" else "Stable" if phase == "Stable" else
             "RolledBack" if phase == "RolledBack" else "Progressing",
             progressing=Desired("Progressing", "True" if phase == "Progressing" else "False", code, message),
             step=step, started=started, candidate_replicas=wanted, both_serve=True,
-            weight=effective_weight(stable_ready, inp.available(inp.candidate_child, wanted)),
+            weight=weight,
             last_analysis_at=last, ab_test=ab_status, events=tuple(events), **kw,
         )  # fmt: skip
 
@@ -112,7 +117,7 @@ def decide(inp: Inputs) -> Decision:
         events.append(Event("Normal", "PromoteRequested", f"{inp.candidate}: promote action during the A/B test"))
         step, started = PROMOTING, inp.now
     if step == TESTING:
-        wanted = candidate_replicas(n_total, ab.weight)
+        wanted = replicas_for(inp.spec, ab.weight)
         ready = inp.available(inp.candidate_child, wanted)
         deadline_at = started + inp.deadline
         if inp.spec.paused:

@@ -1,4 +1,6 @@
-"""Canary with the Replicas router: ordered steps ``{weight, pause}``, analysed.
+"""Canary: ordered steps ``{weight, pause}``, analysed (replicas below are the Replicas
+router's; under GatewayAPI the candidate runs ``N`` replicas and HTTPRoute D gives it the
+step's weight exactly: ``traffic``).
 
 Replicas. ``spec.replicas`` (``N``) is the stable version's count and is never reduced
 before promotion (as Argo Rollouts' basic canary without ``dynamicStableScale``). The
@@ -25,10 +27,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from modelops.api.common import parse_duration
-from modelops.api.modeldeployment import AnalysisResult, Canary, CanaryStep, Verdict
+from modelops.api.modeldeployment import AnalysisResult, Canary, CanaryStep, ModelDeploymentSpec, Verdict
 from modelops.conditions import Desired, now_rfc3339
 from modelops.operator.analysis.criteria import Thresholds
 from modelops.operator.analysis.verdicts import count_failures, evaluate_observation, failures_exceeded, first_failure
+from modelops.operator.modeldeployment.strategies import traffic
 from modelops.operator.modeldeployment.strategies.step import Decision, Inputs, effective_weight, seconds_until
 from modelops.operator.plans import Event
 
@@ -54,6 +57,12 @@ def invalid_steps(canary: Canary | None) -> str | None:
 def candidate_replicas(total: int, weight: int) -> int:
     """``max(1, round(total * weight / 100))``, half up, at most ``total``."""
     return min(total, max(1, int(total * weight / 100 + 0.5)))
+
+
+def replicas_for(spec: ModelDeploymentSpec, weight: int) -> int:
+    """The candidate's replicas at ``weight`` (``traffic``): its share of ``spec.replicas``, or
+    all of them when a Gateway splits the traffic."""
+    return spec.replicas if traffic.exact(spec) else candidate_replicas(spec.replicas, weight)
 
 
 def _index(inp: Inputs) -> int:
@@ -86,7 +95,7 @@ def analysis_due(inp: Inputs) -> bool:
     i = _index(inp)
     if i >= len(steps(inp)) or not inp.status.get("stepStartedAt"):
         return False
-    wanted = candidate_replicas(inp.spec.replicas, steps(inp)[i].weight)
+    wanted = replicas_for(inp.spec, steps(inp)[i].weight)
     if inp.available(inp.candidate_child, wanted) < wanted:
         return False
     if _insufficient(inp, _started(inp), _verdict(inp)):
@@ -150,18 +159,21 @@ def decide(inp: Inputs) -> Decision:
     def hold(phase: str, reason: str, message: str, *, wanted: int, requeue: float | None,
              keep_started: bool = True) -> Decision:
         ready = inp.available(inp.candidate_child, wanted)
+        weight = effective_weight(stable_ready, ready)
+        if traffic.exact(inp.spec):
+            weight = traffic.routed_weight(plan[min(i, len(plan) - 1)].weight, ready, wanted)
         return Decision(
             phase="Paused" if phase == "Paused" else "Progressing",
             progressing=Desired("Progressing", "True" if phase == "Progressing" else "False", reason, message),
             step=i, started=started if keep_started else None, candidate_replicas=wanted, both_serve=True,
-            weight=effective_weight(stable_ready, ready), verdict=verdict, failed_analyses=failed,
+            weight=weight, verdict=verdict, failed_analyses=failed,
             last_analysis_at=last, analysis=analysis, events=tuple(events), requeue_after=requeue,
         )  # fmt: skip
 
     # Steps whose analysis passed and pause elapsed are left behind, one per reconcile.
     if i < len(plan):
         step = plan[i]
-        wanted = candidate_replicas(n_total, step.weight)
+        wanted = replicas_for(inp.spec, step.weight)
         ready = inp.available(inp.candidate_child, wanted)
         pause_end = pause_end_of(step, started)
         if ready >= wanted and not inp.spec.paused and verdict == "Pass" and inp.now >= pause_end:
@@ -171,13 +183,19 @@ def decide(inp: Inputs) -> Decision:
             i, started, verdict = i + 1, inp.now, (None if i + 1 < len(plan) else verdict)
     if i < len(plan):
         step = plan[i]
-        wanted = candidate_replicas(n_total, step.weight)
+        wanted = replicas_for(inp.spec, step.weight)
         ready = inp.available(inp.candidate_child, wanted)
         weight = effective_weight(stable_ready, ready)
         where = f"step {i + 1}/{len(plan)}, weight {step.weight}%"
         share = (f"{ready}/{wanted} candidate and {stable_ready}/{n_total} stable replicas ready: effective "
                  f"weight {weight}%")
-        if weight != step.weight:
+        if traffic.exact(inp.spec):
+            weight = traffic.routed_weight(step.weight, ready, wanted)
+            share = (f"{ready}/{wanted} candidate and {stable_ready}/{n_total} stable replicas ready: HTTPRoute "
+                     f"weight {weight}%")
+            if weight != step.weight:
+                share += f" (the step's {step.weight}% once all candidate replicas are available)"
+        elif weight != step.weight:
             share += f" (not the step's {step.weight}%: the stable version keeps its {n_total} replicas)"
         if inp.spec.paused:
             return hold("Paused", "Paused", f"rollout of {inp.candidate} paused by spec.paused at {where}; {share}",

@@ -11,19 +11,26 @@ Exported today by ``modelops.serving.metrics`` (labels ``model`` and ``version``
 - ``modelops_predictions_total{class}``: predicted rows per class (the Prometheus source's
   output distribution; the Pods source uses ``/v2/models/{m}/drift``'s output counts).
 
-Expected for Shadow and NOT exported yet (absent: the shadow metrics are Inconclusive with
-a message naming them). Exported by the *stable* pods that mirror traffic, labels
-``model``, ``version`` (the stable, mirroring version) and ``candidate`` (the version
-mirrored to):
+Shadow (``modelops.serving.metrics.ShadowMetrics``, fed by ``modelops.serving.shadow``):
+exported only by *stable* pods started with ``--shadow-url/--shadow-percent/--shadow-version``
+(a pod that does not mirror has none of them, so "not mirroring" reads apart from "mirrored
+nothing yet"), labels ``model``, ``version`` (the stable, mirroring version) and
+``candidate`` (the version mirrored to, ``--shadow-version``):
 
 - ``modelops_shadow_requests_total{outcome}``: mirrored requests by outcome,
-  ``answered`` (the candidate answered 2xx and was compared), ``error`` (non-2xx, timeout,
-  refused), ``dropped`` (queue full, never sent).
+  ``answered`` (the candidate answered 2xx with a ``predict`` output and was compared),
+  ``error`` (non-2xx, no predictions, timeout, refused), ``dropped`` (queue full, never
+  sent; not counted as mirrored).
 - ``modelops_shadow_rows_total``: rows compared (both versions predicted).
 - ``modelops_shadow_agreed_rows_total``: compared rows where the candidate's prediction
-  equals the stable's (for regressors: within the pod's tolerance).
+  equals the stable's (classes compared as feedback labels are; regressors within the
+  pod's relative tolerance).
 - ``modelops_shadow_duration_seconds_bucket{le}``: the candidate's answer time as the
-  mirror measured it.
+  mirror measured it (network and the stable pod's client included; the Shadow strategy's
+  latency ratio uses the candidate pods' own ``modelops_request_duration_seconds``).
+
+``tests/operator/test_shadow_processes.py`` checks these names against a real stable pod's
+``/metrics`` and a real mirror, end to end through the Pods source.
 """
 
 from __future__ import annotations

@@ -5,7 +5,13 @@ with values the test controls (``tests.operator.analysis.fakes.FakePod``).
 
 Each Pod object carries the fake pod's address (``podIP`` 127.0.0.1, container port
 ``http`` = the fake pod's port), so the operator's Pods metrics source scrapes them
-exactly as it scrapes a cluster's pods."""
+exactly as it scrapes a cluster's pods.
+
+Shadow: a Deployment whose ``serve`` container carries ``--shadow-version C`` gets pods that
+mirror to ``C`` (``FakePod(shadow_of=C)``: the real shadow series) and count, per tick, what
+``shadow(stable, candidate)`` says; a change of the container's args replaces the pods (as the
+Deployment controller rolls a new template), and ``args_seen`` records each Deployment's
+``serve`` args every time they change."""
 
 from __future__ import annotations
 
@@ -21,10 +27,26 @@ from tests.operator.analysis.fakes import HOST, FakePod
 
 # What one replica of a version serves per tick: keyword arguments of FakePod.serve.
 Traffic = Callable[[str], dict[str, Any]]
+# What one mirroring (stable) replica saw of the candidate per tick: keyword arguments of
+# FakePod.mirror, from (stable version, candidate version).
+ShadowTraffic = Callable[[str, str], dict[str, Any]]
 
 
 def good_traffic(_version: str) -> dict[str, Any]:
     return {"ok": 20, "seconds": 0.004, "outputs": (10, 10, 0)}
+
+
+def agreeing_shadow(_stable: str, _candidate: str) -> dict[str, Any]:
+    return {"answered": 20, "errors": 0, "rows": 20, "agreed": 20}
+
+
+def serve_args(dep: dict[str, Any]) -> list[str]:
+    containers = dep["spec"].get("template", {}).get("spec", {}).get("containers") or []
+    return list(next((c.get("args") or [] for c in containers if c.get("name") == "serve"), []))
+
+
+def _shadow_of(args: list[str]) -> str | None:
+    return args[args.index("--shadow-version") + 1] if "--shadow-version" in args else None
 
 
 @dataclass
@@ -34,13 +56,15 @@ class Replicas:
     k8s: EmulatorHandle
     loop: asyncio.AbstractEventLoop
     traffic: Traffic = good_traffic
+    shadow: ShadowTraffic = agreeing_shadow
     pods: dict[str, FakePod] = field(default_factory=dict)  # Pod name -> its fake server
+    args_seen: dict[str, list[list[str]]] = field(default_factory=dict)  # Deployment -> serve args, as changed
     # version -> how many of its replicas ever come up (the rest stay unavailable, no Pod)
     cap: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _start(self, name: str, version: str) -> FakePod:
-        pod = FakePod(name, version)
+    def _start(self, name: str, version: str, shadow_of: str | None = None) -> FakePod:
+        pod = FakePod(name, version, shadow_of=shadow_of)
         asyncio.run_coroutine_threadsafe(pod.start(), self.loop).result(10)
         return pod
 
@@ -54,6 +78,10 @@ class Replicas:
             for dep in self.k8s.list("apps/v1", "Deployment", "default"):
                 name, replicas = dep["metadata"]["name"], int(dep["spec"].get("replicas", 1))
                 version = dep["metadata"]["labels"]["modelops.dev/version"]
+                args = serve_args(dep)
+                seen = self.args_seen.setdefault(name, [])
+                if not seen or seen[-1] != args:
+                    seen.append(args)
                 ready = min(replicas, self.cap.get(version, replicas))
                 for i in range(ready):
                     wanted[f"{name}-{i}"] = (version, dep)
@@ -73,11 +101,18 @@ class Replicas:
                         self.k8s.delete("v1", "Pod", name)
             for pod in self.pods.values():
                 pod.serve(**self.traffic(pod.version))
+                if pod.shadow_of is not None:
+                    pod.mirror(**self.shadow(pod.version, pod.shadow_of))
 
     def _pod(self, name: str, version: str, dep: dict[str, Any]) -> None:
-        if name in self.pods:
+        shadow_of = _shadow_of(serve_args(dep))
+        running = self.pods.get(name)
+        if running is not None and running.shadow_of == shadow_of:
             return
-        fake = self._start(name, version)
+        if running is not None:  # a new template (the mirror flags came or went): a new pod
+            self._stop(self.pods.pop(name))
+            self.k8s.delete("v1", "Pod", name)
+        fake = self._start(name, version, shadow_of)
         self.pods[name] = fake
         labels = dict(dep["spec"]["template"]["metadata"]["labels"])
         self.k8s.seed({

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import Counter, Histogram
 
 from modelops.operator.analysis.sources import PodTarget
 from modelops.serving.metrics import ServingMetrics
@@ -69,18 +68,10 @@ class FakePod(_Server):
 
     def restart(self) -> None:
         """A new process: every counter starts again from zero."""
-        self.m = ServingMetrics(self.model, self.version)
+        # the real serving metrics, shadow series included when this pod mirrors (the same
+        # ShadowMetrics a `modelops serve --shadow-*` pod exports: names cannot drift apart)
+        self.m = ServingMetrics(self.model, self.version, self.shadow_of)
         self.outputs = [0, 0, 0]
-        if self.shadow_of is not None:
-            labels = ("model", "version", "candidate")
-            self.shadow_requests = Counter(
-                "modelops_shadow_requests", "", (*labels, "outcome"), registry=self.m.registry
-            )
-            self.shadow_rows = Counter("modelops_shadow_rows", "", labels, registry=self.m.registry)
-            self.shadow_agreed = Counter("modelops_shadow_agreed_rows", "", labels, registry=self.m.registry)
-            self.shadow_latency = Histogram(
-                "modelops_shadow_duration_seconds", "", labels, buckets=(0.01, 0.1), registry=self.m.registry
-            )
 
     @property
     def target(self) -> PodTarget:
@@ -105,14 +96,14 @@ class FakePod(_Server):
             self.m.feedback(labelled, correct, correct / labelled)
 
     def mirror(self, *, answered: int, errors: int, rows: int, agreed: int, seconds: float = 0.005) -> None:
-        assert self.shadow_of is not None
-        labels = (self.model, self.version, self.shadow_of)
-        self.shadow_requests.labels(*labels, "answered").inc(answered)
-        self.shadow_requests.labels(*labels, "error").inc(errors)
-        self.shadow_rows.labels(*labels).inc(rows)
-        self.shadow_agreed.labels(*labels).inc(agreed)
+        shadow = self.m.shadow
+        assert shadow is not None, "only a pod made with shadow_of mirrors"
+        shadow.outcomes["answered"].inc(answered)
+        shadow.outcomes["error"].inc(errors)
+        shadow.rows.inc(rows)
+        shadow.agreed.inc(agreed)
         for _ in range(answered):
-            self.shadow_latency.labels(*labels).observe(seconds)
+            shadow.latency.observe(seconds)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         if self.delay:

@@ -1,0 +1,202 @@
+"""router GatewayAPI end to end against the emulator, with the vendored Gateway API HTTPRoute CRD.
+
+The real operator; the test plays the Deployment controller and serves the replicas' metrics
+(``canary_cluster``). Every HTTPRoute the operator writes is validated by the emulator against
+the CRD's own schema and CEL rules (and defaulted by it), as a cluster's API server would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from modelops.emulator.testing import EmulatorHandle
+from modelops.operator.modeldeployment.routes import backend_weights
+from modelops.sandbox.crds import HTTPROUTES_CRD
+from tests.operator.canary_cluster import Replicas, good_traffic, serving_replicas
+from tests.operator.conftest import Artifact
+from tests.operator.harness import (
+    MV_API,
+    condition,
+    has_condition,
+    model_deployment,
+    model_version,
+    running_operator,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+ROUTE_API = "gateway.networking.k8s.io/v1"
+GATEWAY: dict[str, Any] = {"parentRefs": [{"name": "public", "namespace": "infra"}],
+                           "hostnames": ["churn.example.com"]}
+STRATEGY: dict[str, Any] = {
+    "type": "Canary",
+    "canary": {"steps": [{"weight": 20, "pause": "1s"}, {"weight": 50, "pause": "1s"}]},
+    "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, "maxErrorRate": 0.05},
+    "progressDeadline": "30s",
+    "scaleDownDelay": "0s",
+}
+V1, V2 = "churn-churn-v1", "churn-churn-v2"
+
+
+@pytest.fixture
+def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
+    with serving_replicas(k8s) as r:
+        yield r
+
+
+def _mdep(k8s: EmulatorHandle) -> dict[str, Any]:
+    return k8s.get(MV_API, "ModelDeployment", "churn")
+
+
+def _status(obj: dict[str, Any]) -> dict[str, Any]:
+    return dict(obj.get("status") or {})
+
+
+def _route(k8s: EmulatorHandle) -> dict[str, Any] | None:
+    return k8s.find(ROUTE_API, "HTTPRoute", "churn")
+
+
+def _weights(k8s: EmulatorHandle) -> dict[str, int] | None:
+    route = _route(k8s)
+    return backend_weights(route) if route is not None else None
+
+
+def _until(replicas: Replicas, check: Callable[[dict[str, Any]], bool], what: str,
+           timeout: float = 40.0) -> dict[str, Any]:
+    def look() -> dict[str, Any] | None:
+        replicas.tick()
+        obj = _mdep(replicas.k8s)
+        return obj if check(obj) else None
+
+    return wait_for(look, what, timeout)
+
+
+def _versions(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> None:
+    v1, v2 = artifacts
+    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
+    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
+
+
+def _stable_v1(k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]) -> None:
+    _versions(k8s, artifacts)
+    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=STRATEGY))
+    _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable behind the route")
+
+
+def test_a_canary_moves_the_routes_weights_exactly_through_its_steps_then_promotes(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    k8s.apply_crds(HTTPROUTES_CRD)
+    with running_operator(k8s):
+        _stable_v1(k8s, replicas, artifacts)
+        route = _route(k8s)
+        assert route is not None
+        assert backend_weights(route) == {V1: 100}
+        assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                "name": "public", "namespace": "infra"}]
+        assert route["spec"]["hostnames"] == ["churn.example.com"]
+        # the API server's CRD schema defaulted what we left out: it validated the route
+        assert route["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+        owner = route["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["uid"], owner["controller"]) == ("ModelDeployment",
+                                                                      _mdep(k8s)["metadata"]["uid"], True)
+
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
+        seen: list[tuple[int | None, dict[str, int] | None]] = []
+        replica_counts: set[int] = set()
+
+        def promoted(o: dict[str, Any]) -> bool:
+            seen.append((_status(o).get("weight"), _weights(k8s)))
+            candidate = k8s.find("apps/v1", "Deployment", V2)
+            if candidate is not None and _status(o).get("candidate") == "churn-v2":
+                replica_counts.add(int(candidate["spec"]["replicas"]))
+            return _status(o).get("stable") == "churn-v2"
+
+        done = _until(replicas, promoted, "churn-v2 promoted")
+        splits = [w for _s, w in seen if w is not None and set(w) == {V1, V2}]  # while both are routed
+        # exactly the steps' weights, never a pod share (2 of 4 pods would read 50 at step 1)
+        assert {w[V2] for w in splits} <= {0, 20, 50}
+        assert {(w[V1], w[V2]) for w in splits} >= {(80, 20), (50, 50)}
+        assert all(w[V1] + w[V2] == 100 for w in splits)
+        assert {s for s, _w in seen if s not in (None, 100)} <= {0, 20, 50}
+        assert 20 in {s for s, _w in seen}
+        assert replica_counts == {2}  # the candidate runs spec.replicas: the Gateway splits, not the pods
+        # Service D kept selecting the stable version all along; now the new one
+        assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
+        assert _status(done)["phase"] == "Stable"
+        wait_for(lambda: _weights(k8s) == {V2: 100}, "only the new stable backend")
+        wait_for(lambda: k8s.find("v1", "Service", V1) is None, "churn-v1's Service retired")
+
+        k8s.delete(MV_API, "ModelDeployment", "churn")
+        wait_for(lambda: _route(k8s) is None, "the HTTPRoute garbage-collected with its owner")
+
+
+def test_a_rollback_puts_all_traffic_on_stable_at_once(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    k8s.apply_crds(HTTPROUTES_CRD)
+    replicas.traffic = lambda v: {"ok": 16, "errors": 4, "outputs": (10, 10, 0)} if v == "churn-v2" \
+        else good_traffic(v)
+    with running_operator(k8s):
+        _stable_v1(k8s, replicas, artifacts)
+        k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
+        _until(replicas, lambda o: _status(o).get("weight") == 20, "step 1 at 20%")
+        assert _weights(k8s) == {V1: 80, V2: 20}
+        done = _until(replicas, lambda o: _status(o).get("phase") == "RolledBack", "rolled back on errorRate")
+        # the route is written before status: when status says RolledBack, stable already has it all
+        assert _weights(k8s) == {V1: 100}
+        assert has_condition(done, "Progressing", "False", "AnalysisFailed")
+        assert k8s.get("apps/v1", "Deployment", V2)["spec"]["replicas"] == 0
+
+
+def test_without_the_crd_the_stable_keeps_serving_and_installing_it_later_recovers(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    _versions(k8s, artifacts)
+    k8s.create(model_deployment("churn-v1", strategy=STRATEGY))  # router Replicas: no Gateway API needed
+    with running_operator(k8s):
+        _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
+        k8s.patch(MV_API, "ModelDeployment", "churn",
+                  {"spec": {"version": "churn-v2", "router": "GatewayAPI", "gateway": GATEWAY}})
+        missing = _until(replicas, lambda o: has_condition(o, "Ready", "False", "GatewayAPIMissing"),
+                         "GatewayAPIMissing")
+        message = (condition(missing, "Ready") or {})["message"]
+        assert "httproutes.gateway.networking.k8s.io" in message
+        assert "churn-v1 keeps serving" in message
+        assert has_condition(missing, "Stalled", "True", "GatewayAPIMissing")
+        assert _status(missing)["stable"] == "churn-v1"
+        assert "candidate" not in _status(missing)
+        assert k8s.find("apps/v1", "Deployment", V2) is None  # no rollout step
+        assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
+        assert k8s.get("apps/v1", "Deployment", V1)["status"]["availableReplicas"] == 2
+
+        k8s.apply_crds(HTTPROUTES_CRD)  # nothing tells the operator: discovery is asked again
+        _until(replicas, lambda o: _status(o).get("weight") == 20, "the canary under way after the CRD")
+        assert _weights(k8s) == {V1: 80, V2: 20}
+        assert not has_condition(_mdep(k8s), "Ready", "False", "GatewayAPIMissing")
+
+
+def test_someone_elses_httproute_named_d_is_a_name_conflict_and_untouched(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    k8s.apply_crds(HTTPROUTES_CRD)
+    foreign = k8s.create({
+        "apiVersion": ROUTE_API, "kind": "HTTPRoute", "metadata": {"name": "churn", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "other"}],
+                 "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]},
+    })
+    _versions(k8s, artifacts)
+    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=STRATEGY))
+    with running_operator(k8s):
+        conflict = _until(replicas, lambda o: has_condition(o, "Ready", "False", "NameConflict"), "NameConflict")
+        assert "HTTPRoute default/churn already exists" in (condition(conflict, "Ready") or {})["message"]
+        replicas.tick()
+    after = _route(k8s)
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == foreign["metadata"]["resourceVersion"]
+    assert after["spec"] == foreign["spec"]
+    assert "ownerReferences" not in after["metadata"]

@@ -20,6 +20,11 @@ The state machine (``status.phase``; the Progressing condition's reason in brack
 | Progressing    | ABTest: candidate wins the z-test                       | Progressing, promoting   |
 | Progressing    | ABTest: stable wins / no significant difference         | Stable (StableWins /     |
 |                |                                                         | NoDifference), candidate removed |
+| Progressing    | Shadow (step 0): analysis Pass, ``then: Promote``       | Stable (Stable), old     |
+|                |                                                         | version retiring         |
+| Progressing    | Shadow (step 0): analysis Pass, ``then: Canary``        | Progressing, step 1 (the |
+|                |                                                         | first canary step), the  |
+|                |                                                         | stable stops mirroring   |
 | Progressing    | no passing analysis by progressDeadline (Inconclusive)  | Paused (InsufficientData)|
 | Paused         | ``promote`` / ``abort`` action                          | Stable / RolledBack      |
 | Progressing    | ``spec.paused: true``                                   | Paused (Paused)          |
@@ -29,10 +34,18 @@ The state machine (``status.phase``; the Progressing condition's reason in brack
 A first version (no stable) has nothing to compare with and rolls out as Recreate does,
 whatever the strategy; it ends in Failed instead of RolledBack.
 
+``status.step`` per strategy: Canary, the step index (``len(steps)``: scaling up to promote);
+ABTest, 0 testing and 1 promoting; Shadow, 0 shadowing, then with ``then: Promote`` 1
+promoting, with ``then: Canary`` 1..n the canary's steps and n+1 its promotion. Under Shadow
+``status.weight`` stays 0 until the canary: users only ever get the stable's answers (the
+candidate's pods are not selected by Service D), while the stable mirrors
+``shadow.mirrorPercent`` of its requests to the candidate (``Decision.mirror_percent``).
+A rollback from any of them also removes the mirror.
+
 Status holds all of it (``candidate``, ``step``, ``stepStartedAt``, ``stepVerdict``,
 ``failedAnalyses``, ``lastAnalysisAt``, ``retiring``, ``abTest``), so a restarted operator
 resumes the same step with the same weight and never re-runs an analysis it recorded.
 
-Modules: ``step`` (inputs and decision), ``recreate``, ``canary``, ``abtest``. Shadow is not
-implemented yet (a version change under it is InvalidSpec, the stable version serving).
+Modules: ``step`` (inputs and decision), ``recreate``, ``canary``, ``abtest``, ``shadow``
+(which hands over to ``canary`` after a passing shadow with ``then: Canary``).
 """

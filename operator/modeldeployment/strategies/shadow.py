@@ -251,8 +251,11 @@ class _Shadowing:
             return self._promote("shadow analysis passed" if self.verdict == "Pass" else "promote action")
         ready = inp.available(inp.candidate_child, self.n)
         if inp.spec.paused:
-            return self._decision("Paused", "Paused", f"shadow of {inp.candidate} paused by spec.paused "
-                                                      f"({self.share}); {ready}/{self.n} candidate replicas available")
+            # the mirror keeps running; the stage's clock starts again when unpaused (as a canary step's)
+            paused = self._decision("Paused", "Paused", f"shadow of {inp.candidate} paused by spec.paused "
+                                                        f"({self.share}); {ready}/{self.n} candidate replicas "
+                                                        f"available")
+            return replace(paused, started=None)
         deadline_at = self.started + inp.deadline
         if ready < self.n:
             if inp.now >= deadline_at:

@@ -249,6 +249,19 @@ def test_a_promote_action_in_shadow_with_then_canary_skips_the_canary_steps() ->
     assert "promote action" in p.status["history"][-1]["reason"]
 
 
+def test_spec_paused_holds_the_shadow_mirroring_and_restarts_its_clock_when_unpaused() -> None:
+    late = _shadowing(stepStartedAt="2026-11-30T11:54:00Z", stepVerdict="Inconclusive")
+    obj = _shadow(late)
+    obj["spec"]["paused"] = True
+    p = run(obj, versions=VERSIONS, deployments=_children())
+    assert (p.status["phase"], cond(p, "Progressing")) == ("Paused", ("False", "Paused"))
+    assert "stepStartedAt" not in p.status
+    assert _serve_args(applied(p, "Deployment", "churn-churn-v1"))[-6:] == FLAGS
+    assert analysis_due(obj, Observed.from_objects(UID, VERSIONS, _children()), image="i", now=NOW) is None
+    resumed = run(_shadow(dict(p.status)), versions=VERSIONS, deployments=_children())
+    assert (resumed.status["phase"], resumed.status["stepStartedAt"]) == ("Progressing", "2026-11-30T12:00:00Z")
+
+
 def test_candidate_pods_not_available_by_the_deadline_roll_back() -> None:
     late = _shadowing(stepStartedAt="2026-11-30T11:54:00Z")
     p = run(_shadow(late), versions=VERSIONS, deployments=_children(candidate_ready=2))

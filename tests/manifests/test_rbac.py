@@ -8,8 +8,9 @@ them and nothing else. The one grant no request shows is `update` on
 (OpenShift) requires it to create a child whose ownerReference sets `blockOwnerDeletion`;
 it is derived from the children the run actually created.
 
-Each later capability (HTTPRoutes, Jobs, DriftPolicies, ModelVersions created by retraining:
-the drift scenario below) adds its own grants when its code starts making those requests; this test then fails until
+Each later capability (HTTPRoutes: the gateway scenario below, with the vendored Gateway API CRD
+installed; Jobs, DriftPolicies, ModelVersions created by retraining: the drift scenario below)
+adds its own grants when its code starts making those requests; this test then fails until
 the ClusterRole says so, and fails again if a grant outlives its use.
 """
 
@@ -24,6 +25,9 @@ import pytest
 
 from modelops.emulator.server import RequestRecord
 from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.operator.modeldeployment.children import child_name
+from modelops.operator.modeldeployment.routes import backend_weights
+from modelops.sandbox.crds import HTTPROUTES_CRD
 from tests.manifests.kustomize import MANIFESTS, kustomize, one
 from tests.operator import drift_fakes
 from tests.operator.harness import (
@@ -37,6 +41,7 @@ from tests.operator.harness import (
     running_operator,
     wait_deployment,
     wait_for,
+    wait_object,
 )
 from tests.operator.validation_jobs import build, holdout_csv, run_validation_job, validated_version
 
@@ -87,7 +92,8 @@ def granted(rules: list[dict[str, Any]]) -> set[Access]:
 def owner_finalizer_grants(k8s: EmulatorHandle) -> set[Access]:
     """`update` on owner/finalizers for every owner a child blocks the deletion of."""
     needed: set[Access] = set()
-    for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("batch/v1", "Job")):
+    for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("batch/v1", "Job"),
+                              ("gateway.networking.k8s.io/v1", "HTTPRoute")):
         for child in k8s.list(api_version, kind):
             for ref in child["metadata"].get("ownerReferences") or ():
                 if ref.get("blockOwnerDeletion"):
@@ -125,6 +131,28 @@ def rollout_scenario(k8s: EmulatorHandle, tmp_path: Path) -> None:
         wait_for(lambda: has_condition(k8s.get(MV_API, "ModelVersion", "churn-v3"), "Validated", "True"),
                  "churn-v3 validated")
         drift_scenario(k8s, v1)
+        gateway_scenario(k8s)
+
+
+def gateway_scenario(k8s: EmulatorHandle) -> None:
+    """Router GatewayAPI (ModelDeployment `routed`): HTTPRoute `routed` created for churn-v1 (kopf
+    watching the kind), patched when churn-v2 takes over, deleted when the router goes back to
+    Replicas."""
+    gateway = {"parentRefs": [{"name": "public"}]}
+    k8s.create(model_deployment("churn-v1", name="routed", router="GatewayAPI", gateway=gateway))
+    first, second = child_name("routed", "churn-v1"), child_name("routed", "churn-v2")
+    wait_for(lambda: k8s.find("apps/v1", "Deployment", first), f"Deployment {first}")
+    play_deployment_controller(k8s, first, 2)
+    wait_object(k8s, MV_API, "ModelDeployment", "routed", lambda o: has_condition(o, "Ready", "True"),
+                what="routed Ready behind its HTTPRoute")
+    route = "gateway.networking.k8s.io/v1", "HTTPRoute", "routed"
+    assert backend_weights(k8s.get(*route)) == {first: 100}
+    k8s.patch(MV_API, "ModelDeployment", "routed", {"spec": {"version": "churn-v2"}})
+    wait_for(lambda: k8s.find("apps/v1", "Deployment", second), f"Deployment {second}")
+    play_deployment_controller(k8s, second, 2)
+    wait_for(lambda: backend_weights(k8s.get(*route)) == {second: 100}, "the route moved to churn-v2")
+    k8s.patch(MV_API, "ModelDeployment", "routed", {"spec": {"router": "Replicas", "gateway": None}})
+    wait_for(lambda: k8s.find(*route) is None, "the route deleted with router Replicas")
 
 
 def drift_scenario(k8s: EmulatorHandle, retrained: tuple[str, str]) -> None:
@@ -151,7 +179,7 @@ def _action_removed(k8s: EmulatorHandle, kind: str, name: str) -> Callable[[], b
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Access], set[Access]]:
     tmp_path = tmp_path_factory.mktemp("rbac")
-    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as k8s:
+    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS, HTTPROUTES_CRD]) as k8s:
         k8s.emulator.requests.clear()  # the CRDs were installed by the test, not the operator
         rollout_scenario(k8s, tmp_path)
         used = {a for a in map(access, k8s.requests) if a is not None}

@@ -8,8 +8,9 @@ logged in with, and classifies answers the way the reconcilers need:
 - 409 on create means "already exists": ``ensure`` then patches what it found, but only
   when it is controlled by the same owner as the desired object (else ``NameConflictError``),
   and with that object's resourceVersion as a precondition; a 409 on such a patch (the
-  object changed in between) is retried, as is one on a delete whose uid precondition
-  failed (``delete`` answers False: that name is now someone else's object);
+  object changed in between) is retried; a 409 on a delete whose uid precondition
+  failed answers False (that name is now someone else's object) once a GET confirms the
+  uid changed, and is retried while the object of that uid is still there;
 - 5xx and 429 raise ``ApiUnavailable`` (a ``kopf.TemporaryError``, honouring Retry-After):
   the key is retried with backoff;
 - anything else raises ``ApiError`` naming the request and the server's message.
@@ -35,6 +36,7 @@ from modelops import GROUP, VERSION
 from modelops.operator.ownership import controller_uid, describe_conflict
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,30 @@ class Kube:
             raise self._error("PATCH", path, status, payload)
         return dict(payload)
 
+    async def remove_annotation(self, resource: Resource, namespace: str, name: str, key: str, value: str) -> bool:
+        """Remove annotation ``key`` only if it still has ``value``: a JSON patch that tests the
+        value, then removes it, in one atomic request. False when the annotation changed or went
+        meanwhile (someone set another value, which must stay), or the object is gone.
+
+        The API server answers a failed ``test`` with 422, as it does a patch it cannot apply for
+        another reason; which one it was is told by reading the annotation again.
+        """
+        path = resource.path(namespace, name)
+        pointer = "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1")
+        operations = [{"op": "test", "path": pointer, "value": value}, {"op": "remove", "path": pointer}]
+        status, payload = await self._request("PATCH", path, body=operations, content_type=JSON_PATCH)
+        if status == 404:
+            return False
+        if status == 409:  # the server's own conflict: a JSON patch carries no resourceVersion
+            raise ApiUnavailable(f"PATCH {path} answered HTTP 409: {_message(payload)}")
+        if status == 422:
+            current = await self.get(resource, namespace, name)
+            if current is None or ((current.get("metadata") or {}).get("annotations") or {}).get(key) != value:
+                return False
+        if status >= 400:
+            raise self._error("PATCH", path, status, payload)
+        return True
+
     async def replace(
         self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
@@ -306,8 +332,16 @@ class Kube:
         if uid is not None:
             options["preconditions"] = {"uid": uid}
         status, payload = await self._request("DELETE", path, body=options)
-        if status == 404 or (status == 409 and uid is not None):
+        if status == 404:
             return False
+        if status == 409 and uid is not None:
+            # The uid precondition failed (the name is now another object's), or the server had a
+            # conflict of its own: only the first is an answer. Look before giving up on our object.
+            current = await self.get(resource, namespace, name)
+            meta = (current or {}).get("metadata") or {}
+            if current is None or meta.get("uid") != uid or meta.get("deletionTimestamp"):
+                return False  # someone else's now, or already going
+            raise ApiUnavailable(f"DELETE {path} answered HTTP 409 ({_message(payload)}) yet uid {uid} is there")
         if status >= 400:
             raise self._error("DELETE", path, status, payload)
         return True

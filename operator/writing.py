@@ -48,5 +48,11 @@ async def carry_out(
     for kind, child_name, uid in plan.delete:
         if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name, uid=uid):
             log.info("deleted %s %s/%s", kind, namespace, child_name)
-    if plan.remove_action:
-        await ctx.kube.patch(resource, namespace, name, {"metadata": {"annotations": {ACTION_ANNOTATION: None}}})
+    acted_on = (meta.get("annotations") or {}).get(ACTION_ANNOTATION)
+    # Only the action this plan acted on is removed: one set since it was read (promote, then
+    # abort a moment later) stays, and its watch event brings the next reconcile to act on it.
+    if plan.remove_action and acted_on is not None and not await ctx.kube.remove_annotation(
+        resource, namespace, name, ACTION_ANNOTATION, str(acted_on)
+    ):
+        log.info("%s/%s: %s is no longer %r (changed or removed since it was read); left as it is",
+                 namespace, name, ACTION_ANNOTATION, acted_on)

@@ -117,6 +117,9 @@ def decide(inp: Inputs) -> Decision:
     analysis: tuple[AnalysisResult, ...] | None = None if inp.resumed else ()
     events: list[Event] = []
     stable_ready = inp.stable_child.available if inp.stable_child is not None else 0
+    # The weight is the share of the pods that serve now: while the candidate scales up to a
+    # step's replicas, its pods of the step before still serve (not 0 until the scale is seen).
+    serving = inp.candidate_child.available if inp.candidate_child is not None else 0
     state = {"failed_analyses": failed}
 
     def rollback(reason: str, why: str) -> Decision:
@@ -159,7 +162,7 @@ def decide(inp: Inputs) -> Decision:
     def hold(phase: str, reason: str, message: str, *, wanted: int, requeue: float | None,
              keep_started: bool = True) -> Decision:
         ready = inp.available(inp.candidate_child, wanted)
-        weight = effective_weight(stable_ready, ready)
+        weight = effective_weight(stable_ready, serving)
         if traffic.exact(inp.spec):
             weight = traffic.routed_weight(plan[min(i, len(plan) - 1)].weight, ready, wanted)
         return Decision(
@@ -185,9 +188,9 @@ def decide(inp: Inputs) -> Decision:
         step = plan[i]
         wanted = replicas_for(inp.spec, step.weight)
         ready = inp.available(inp.candidate_child, wanted)
-        weight = effective_weight(stable_ready, ready)
+        weight = effective_weight(stable_ready, serving)
         where = f"step {i + 1}/{len(plan)}, weight {step.weight}%"
-        share = (f"{ready}/{wanted} candidate and {stable_ready}/{n_total} stable replicas ready: effective "
+        share = (f"{serving}/{wanted} candidate and {stable_ready}/{n_total} stable replicas ready: effective "
                  f"weight {weight}%")
         if traffic.exact(inp.spec):
             weight = traffic.routed_weight(step.weight, ready, wanted)

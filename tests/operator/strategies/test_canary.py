@@ -221,3 +221,14 @@ def test_weights_that_do_not_increase_are_an_invalid_spec_naming_the_field() -> 
             deployments=_children(4, 4)[:1])
     assert cond(p, "Ready") == ("False", "InvalidSpec")
     assert message(p, "Ready").startswith("spec.strategy.canary.steps[1].weight: weights must increase")
+
+
+def test_the_weight_counts_the_candidate_pods_serving_while_it_scales_up_to_the_next_step() -> None:
+    # Step 2/2 (50%) has started: churn-v2 is asked for 2 replicas, its one pod of step 1 still
+    # serves behind Service D (the sandbox's e2e canary saw the weight drop to 0 here, then rise).
+    p = run(_canary(_rolling(step=1)), versions=VERSIONS, deployments=_children(1, 1))
+    assert applied(p, "Deployment", "churn-churn-v2")["spec"]["replicas"] == 2
+    assert p.status["weight"] == 20  # 1 of 5 ready pods, not 0
+    assert "1/2 candidate and 4/4 stable replicas ready: effective weight 20%" in message(p, "Progressing")
+    p = run(_canary(_rolling(step=1)), versions=VERSIONS, deployments=_children(2, 1))
+    assert p.status["weight"] == 20

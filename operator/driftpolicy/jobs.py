@@ -20,6 +20,7 @@ from typing import Any
 from modelops import GROUP, VERSION
 from modelops.api.driftpolicy import DriftPolicySpec
 from modelops.operator.driftpolicy.decide import JobRequest, VersionRequest
+from modelops.operator.jobs import job_manifest
 from modelops.training.invocation import TrainerInvocation, trainer_args
 
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -27,14 +28,6 @@ POLICY_LABEL = "modelops.dev/drift-policy"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGER = "modelops"
 TRAINER_NAME = "modelops-trainer"
-TERMINATION_LOG = "/dev/termination-log"
-
-_CONTAINER_SECURITY = {
-    "runAsNonRoot": True,
-    "readOnlyRootFilesystem": True,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-}
 
 
 @dataclass(frozen=True)
@@ -93,34 +86,8 @@ def retrain_job(policy: Mapping[str, Any], spec: DriftPolicySpec, request: JobRe
         allow_version_skew=champion.allow_version_skew, parent=champion.name, job=request.name,
         drift_policy=str(meta["name"]), drift_evaluation=request.drift_evaluation, created_at=request.created_at,
     ))
-    container = {
-        "name": "trainer",
-        "image": image,
-        "command": ["modelops"],
-        "args": args,
-        "terminationMessagePath": TERMINATION_LOG,
-        "terminationMessagePolicy": "File",
-        "securityContext": dict(_CONTAINER_SECURITY),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            "backoffLimit": 0,  # a failed training is reported, not retried in a loop
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
-            },
-        },
-    }
+    # a failed training is reported, not retried in a loop: backoffLimit 0
+    return job_manifest(metadata, container="trainer", image=image, args=args, backoff_limit=0)
 
 
 def model_version(namespace: str, request: VersionRequest, model: str,

@@ -33,6 +33,7 @@ from pydantic import ValidationError as PydanticError
 from modelops import API_VERSION
 from modelops.api.modelversion import ModelVersionSpec, ValidationResult, ValidationStatus
 from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
+from modelops.operator import jobs
 from modelops.operator.plans import Event, EventType, Plan
 
 MAX_NAME = 63  # the Job's pods carry job-name=<name>: a label value
@@ -41,7 +42,7 @@ SUFFIX = "-validate"
 BACKOFF_LIMIT = 2
 ACTIVE_DEADLINE_S = 3600
 POLL_S = 15.0  # while the Job runs: a safety net besides the Job watch
-TERMINATION_LOG = "/dev/termination-log"
+TERMINATION_LOG = jobs.TERMINATION_LOG
 COMPONENT = "validation"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -137,51 +138,21 @@ def job_manifest(
     name, namespace = str(meta["name"]), str(meta["namespace"])
     job_labels = labels(spec, name)
     annotations = {CHAMPION_ANNOTATION: champion.name} if champion is not None else {}
-    security = {
-        "runAsNonRoot": True,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
+    metadata = {
+        "name": job_name(name),
+        "namespace": namespace,
+        "labels": job_labels,
+        "annotations": annotations,
+        "ownerReferences": [{
+            "apiVersion": API_VERSION, "kind": "ModelVersion", "name": name, "uid": str(meta.get("uid")),
+            "controller": True, "blockOwnerDeletion": True,
+        }],
     }
-    container = {
-        "name": "validate",
-        "image": image,
-        "command": ["modelops"],
-        "args": validate_args(spec, name, champion),
-        "securityContext": security,
-        "terminationMessagePath": TERMINATION_LOG,
-        # A crash before the result is written still tells why: the end of the log.
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(name),
-            "namespace": namespace,
-            "labels": job_labels,
-            "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": API_VERSION, "kind": "ModelVersion", "name": name, "uid": str(meta.get("uid")),
-                "controller": True, "blockOwnerDeletion": True,
-            }],
-        },
-        "spec": {
-            "backoffLimit": BACKOFF_LIMIT,
-            "activeDeadlineSeconds": ACTIVE_DEADLINE_S,
-            "template": {
-                "metadata": {"labels": dict(job_labels)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
-            },
-        },
-    }
+    # A crash before the result is written still tells why: the end of the log.
+    return jobs.job_manifest(
+        metadata, container="validate", image=image, args=validate_args(spec, name, champion),
+        backoff_limit=BACKOFF_LIMIT, termination_policy="FallbackToLogsOnError", active_deadline_s=ACTIVE_DEADLINE_S,
+    )
 
 
 def observe_job(job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], name: str) -> ObservedJob:

@@ -34,6 +34,9 @@ MODEL_VERSION = "ModelVersion"
 MODEL_DEPLOYMENT = "ModelDeployment"
 DRIFT_POLICY = "DriftPolicy"
 Sync = Callable[[Context, str, str], Awaitable[Plan | None]]
+# A ModelDeployment put off for a version's first look (see `_put_off`) is looked at anyway this
+# long after that version's reconcile ended, should its status write not come back as an event.
+PUT_OFF_FALLBACK_S = 1.0
 
 
 class Controller:
@@ -57,10 +60,14 @@ class Controller:
         self.resync_s = resync_s
         self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment,
                                        DRIFT_POLICY: sync_policy}
-        # ModelDeployment key -> its spec.model: which deployments a ModelVersion event concerns.
+        # ModelDeployment key -> its spec.model, and the reverse: which deployments a ModelVersion
+        # event concerns, found without a scan of every deployment (O(N^2) events at scale).
         self._deployments: dict[Key, str] = {}
+        self._by_model: dict[tuple[str, str], set[Key]] = {}
         self._versions: set[Key] = set()
         self.versions = VersionCache()  # what ModelDeployment reconciles read instead of a list
+        # ModelVersion key -> the ModelDeployments put off until its first status (`_put_off`).
+        self._put_off: dict[Key, set[Key]] = {}
         # DriftPolicy key -> its target ModelDeployment's name.
         self._policies: dict[Key, str] = {}
 
@@ -69,26 +76,38 @@ class Controller:
     def version_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(MODEL_VERSION, body)
         self.versions.update(event_type, body)
+        self._put_off.pop(key, None)  # they are of its model: enqueued below
         if event_type == "DELETED":
             self._versions.discard(key)
         else:
             self._versions.add(key)
             self.queue.add(key)
-        model = (body.get("spec") or {}).get("model")
-        for other, other_model in list(self._deployments.items()):
-            if other.namespace == key.namespace and other_model == model:
-                self.queue.add(other)
+        model = str((body.get("spec") or {}).get("model", ""))
+        for other in sorted(self._by_model.get((key.namespace, model), ())):
+            self.queue.add(other)
 
     def deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(MODEL_DEPLOYMENT, body)
+        self._unindex(key)
         if event_type == "DELETED":
-            self._deployments.pop(key, None)
             return
-        self._deployments[key] = str((body.get("spec") or {}).get("model", ""))
+        model = str((body.get("spec") or {}).get("model", ""))
+        self._deployments[key] = model
+        self._by_model.setdefault((key.namespace, model), set()).add(key)
         self.queue.add(key)
         for policy, target in list(self._policies.items()):  # a new stable version: evaluate against it
             if policy.namespace == key.namespace and target == key.name:
                 self.queue.add(policy)
+
+    def _unindex(self, key: Key) -> None:
+        model = self._deployments.pop(key, None)
+        if model is None:
+            return
+        of_model = self._by_model.get((key.namespace, model))
+        if of_model is not None:
+            of_model.discard(key)
+            if not of_model:
+                del self._by_model[(key.namespace, model)]
 
     def policy_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(DRIFT_POLICY, body)
@@ -167,7 +186,33 @@ class Controller:
             except Exception:
                 log.exception("%s: cannot be scheduled again; the periodic resync will", key)
 
+    def _waits_for_first_look(self, key: Key) -> bool:
+        """Whether a ModelDeployment should wait for a version of its model that is queued for its
+        first look. Applied together (``kubectl apply -f`` of both, a GitOps sync), the deployment
+        would otherwise often be reconciled first and write "VersionNotReady" (a status write
+        and an Event) only for the version's verdict to come milliseconds later: a write to
+        converge that says nothing lasting. The version's status write wakes it (an event of
+        its model); should none come, ``_first_look_done`` does."""
+        if key.kind != MODEL_DEPLOYMENT or key not in self._deployments:
+            return False
+        for name in self.versions.unobserved(key.namespace, self._deployments[key]):
+            version = Key(MODEL_VERSION, key.namespace, name)
+            if self.queue.busy(version):
+                self._put_off.setdefault(version, set()).add(key)
+                return True
+        return False
+
+    def _first_look_done(self, version: Key) -> None:
+        if self._put_off.get(version):
+            asyncio.get_running_loop().call_later(PUT_OFF_FALLBACK_S, self._wake_put_off, version)
+
+    def _wake_put_off(self, version: Key) -> None:
+        for key in sorted(self._put_off.pop(version, ())):
+            self.queue.add(key)
+
     async def handle(self, key: Key) -> None:
+        if self._waits_for_first_look(key):
+            return
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -201,6 +246,8 @@ class Controller:
                     self.queue.add_after(key, plan.requeue_after)
         finally:
             metrics.observe(key.kind, outcome, time.perf_counter() - started)
+            if key.kind == MODEL_VERSION:
+                self._first_look_done(key)
 
 
 def _key(kind: str, body: Mapping[str, Any]) -> Key:

@@ -82,6 +82,11 @@ class VersionCache:
                 found.setdefault(text, other)
         return list(found.values())
 
+    def unobserved(self, namespace: str, model: str) -> list[str]:
+        """The model's versions whose status has not yet observed their generation (never looked at)."""
+        return sorted(name for name, body in self._by_model.get((namespace, model), {}).items()
+                      if body["status"].get("observedGeneration") != body["metadata"].get("generation"))
+
     def __len__(self) -> int:
         return len(self._by_name)
 

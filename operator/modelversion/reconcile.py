@@ -11,7 +11,7 @@ new ModelVersion fixes (a digest mismatch) is not, unless ``modelops.dev/action:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,10 @@ class Verify:
     allow_version_skew: bool
     format: str = "skops"
     trusted: bool = False
+    # First visit of a generation: the status saying so (Unknown, Verifying), written only when
+    # the inspection does not conclude at once; an artifact inspected in milliseconds gets its
+    # verdict as its first status (one write, not two).
+    announce: Plan | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,9 @@ def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify | Validate:
                 and not is_final(status, generation)):
             return Validate(spec.model)
         return Plan(status=dict(status))
+    announce = None
     if verified is None or verified.get("observedGeneration") != generation:
-        # First visit of this generation: say so (Unknown) before the download, then look again.
+        # First visit of this generation: Unknown while the download runs, unless it concludes at once.
         message = f"inspecting manifest.json and metadata.json of {spec.artifact.uri}"
         conditions = merge(
             status.get("conditions"),
@@ -99,9 +104,10 @@ def decide(obj: Mapping[str, Any], now: datetime) -> Plan | Verify | Validate:
              Desired("Ready", "Unknown", "Verifying", message)],
             generation, now,
         )
-        return Plan(status={**status, "observedGeneration": generation, "conditions": conditions}, requeue_after=0)
+        announce = Plan(status={**status, "observedGeneration": generation, "conditions": conditions}, retry=True)
     return Verify(
-        spec.artifact.uri, spec.artifact.sha256, spec.allow_version_skew, spec.artifact.format, spec.artifact.trusted
+        spec.artifact.uri, spec.artifact.sha256, spec.allow_version_skew, spec.artifact.format, spec.artifact.trusted,
+        announce=announce,
     )
 
 

@@ -40,7 +40,10 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         await asyncio.wait({asyncio.wrap_future(running)}, timeout=HOLD_S)
         outcome = ctx.inspections.take(namespace, name, decision)
         if outcome is None:
-            # Still downloading: status already says Verifying; free this worker.
+            # Still downloading: status says Verifying (written now on a first visit); free this worker.
+            if decision.announce is not None:
+                await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision.announce)
+                return decision.announce
             return Plan(status=dict(obj.get("status") or {}), retry=True)
         decision = reconcile.conclude(obj, outcome, ctx.clock())
     await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision)

@@ -139,3 +139,89 @@ async def test_a_failure_inside_the_error_handling_does_not_end_the_worker(
     assert "a bug in the error handling" in caplog.text
     assert scheduled  # looked at again later (after the maximum delay)
     await controller.close()
+
+
+async def test_a_deployment_that_changes_model_or_goes_is_no_longer_woken_by_the_old_models_versions() -> None:
+    controller = Controller(_Logins())
+    controller.deployment_event(None, _body("churn"))
+    controller.deployment_event("MODIFIED", {**_body("churn"), "spec": {"model": "fraud"}})
+    controller.deployment_event(None, _body("other"))
+    controller.deployment_event("DELETED", _body("other"))
+    while len(controller.queue):
+        controller.queue.done(await controller.queue.get())
+    controller.version_event("ADDED", _body("churn-v2"))
+    controller.version_event("ADDED", _body("fraud-v1", model="fraud"))
+    got = {await controller.queue.get() for _ in range(len(controller.queue))}
+    assert got == {Key(MODEL_VERSION, "default", "churn-v2"), Key(MODEL_VERSION, "default", "fraud-v1"), MDEP}
+
+
+def _version(name: str, observed: int | None = None, generation: int = 1) -> dict[str, Any]:
+    status = {} if observed is None else {"observedGeneration": observed}
+    return {"metadata": {"name": name, "namespace": "default", "generation": generation, "resourceVersion": "1"},
+            "spec": {"model": "churn"}, "status": status}
+
+
+async def test_a_deployment_applied_with_its_version_waits_for_the_versions_first_look() -> None:
+    controller = Controller(_Logins())
+    synced: list[str] = []
+
+    async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
+        synced.append(name)
+        return Plan(status={})
+
+    controller.syncs[MODEL_DEPLOYMENT] = sync
+    controller.syncs[MODEL_VERSION] = sync
+    version = Key(MODEL_VERSION, "default", "churn-v1")
+    controller.version_event("ADDED", _version("churn-v1"))  # queued, never looked at
+    controller.deployment_event("ADDED", _body("churn"))
+    assert await controller.queue.get() == version
+    assert await controller.queue.get() == MDEP
+    await controller.handle(MDEP)  # put off: no reconcile, no "VersionNotReady" status written
+    controller.queue.done(MDEP)
+    assert synced == []
+    assert not len(controller.queue)
+    # The version's first status comes back as an event: the deployment is looked at then.
+    controller.version_event("MODIFIED", {**_version("churn-v1", observed=1), "metadata": {
+        **_version("churn-v1")["metadata"], "resourceVersion": "2"}})
+    controller.queue.done(version)
+    assert {await controller.queue.get() for _ in range(len(controller.queue))} == {version, MDEP}
+    await controller.handle(MDEP)
+    assert synced == ["churn"]
+    await controller.close()
+
+
+async def test_a_put_off_deployment_is_looked_at_anyway_when_no_event_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("modelops.operator.controller.PUT_OFF_FALLBACK_S", 0.01)
+    controller = Controller(_Logins())
+    synced: list[str] = []
+
+    async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
+        synced.append(name)
+        return Plan(status={})  # wrote nothing: no event will come
+
+    controller.syncs[MODEL_DEPLOYMENT] = sync
+    controller.syncs[MODEL_VERSION] = sync
+    version = Key(MODEL_VERSION, "default", "churn-v1")
+    controller.version_event("ADDED", _version("churn-v1"))
+    controller.deployment_event("ADDED", _body("churn"))
+    for key in (await controller.queue.get(), await controller.queue.get()):
+        assert key in (version, MDEP)
+    await controller.handle(MDEP)
+    controller.queue.done(MDEP)
+    await controller.handle(version)
+    controller.queue.done(version)
+    assert await asyncio.wait_for(controller.queue.get(), 5) == MDEP
+    await controller.close()
+
+
+async def test_a_deployment_does_not_wait_for_a_version_already_looked_at_or_only_scheduled() -> None:
+    controller = Controller(_Logins())
+    controller.version_event("ADDED", _version("churn-v1", observed=1))  # looked at: its status is news
+    controller.deployment_event("ADDED", _body("churn"))
+    assert not controller._waits_for_first_look(MDEP)
+    controller.version_event("ADDED", _version("churn-v2"))  # never looked at, but not queued: retrying later
+    while len(controller.queue):
+        controller.queue.done(await controller.queue.get())
+    controller.queue.add_after(Key(MODEL_VERSION, "default", "churn-v2"), 60)
+    assert not controller._waits_for_first_look(MDEP)
+    controller.queue.close()

@@ -10,7 +10,7 @@ import pytest
 
 from modelops.api.modelversion import ModelVersionStatus, Validation, ValidationResult
 from modelops.operator.modelversion import validation
-from modelops.operator.modelversion.reconcile import Outcome, Validate, conclude, decide
+from modelops.operator.modelversion.reconcile import Outcome, Validate, Verify, conclude, decide
 from modelops.operator.modelversion.validation import Champion, ObservedJob, job_name, observe_job, step
 from modelops.operator.plans import Plan
 
@@ -60,9 +60,10 @@ def _job(state: str, message: str | None = None, exit_code: int = 0) -> Observed
 def test_validation_waits_for_the_artifact_to_verify_first() -> None:
     fresh = model_version("churn-v2", ready=None, validation=SPEC)
     first = decide(fresh, NOW)
-    assert isinstance(first, Plan)
-    assert _cond(first, "Validated") == ("Unknown", "ValidationPending")
-    fresh["status"] = dict(first.status)
+    assert isinstance(first, Verify)
+    assert first.announce is not None
+    assert _cond(first.announce, "Validated") == ("Unknown", "ValidationPending")
+    fresh["status"] = dict(first.announce.status)
     assert not isinstance(decide(fresh, NOW), Validate)  # the artifact is inspected first
     failed = conclude(fresh, Outcome(reason="DigestMismatch", message="differs"), NOW)
     fresh["status"] = dict(failed.status)

@@ -27,14 +27,18 @@ def _fresh(**kw: Any) -> dict[str, Any]:
     return model_version("churn-v1", ready=None, **kw)
 
 
-def test_a_new_version_is_marked_unknown_then_its_artifact_is_inspected() -> None:
+def test_a_new_version_is_inspected_at_once_and_marked_unknown_only_if_that_takes_a_while() -> None:
     first = decide(_fresh(), NOW)
-    assert isinstance(first, Plan)
-    assert _cond(first, "ArtifactVerified") == ("Unknown", "Verifying")
-    assert _cond(first, "Ready") == ("Unknown", "Verifying")
-    assert first.requeue_after == 0
-    second = decide(_fresh(status=dict(first.status)), NOW)
+    assert first == Verify("file:///artifacts/churn-v1", SHA_A, False)
+    assert isinstance(first, Verify)
+    assert first.announce is not None
+    assert _cond(first.announce, "ArtifactVerified") == ("Unknown", "Verifying")
+    assert _cond(first.announce, "Ready") == ("Unknown", "Verifying")
+    assert first.announce.retry
+    second = decide(_fresh(status=dict(first.announce.status)), NOW)
     assert second == Verify("file:///artifacts/churn-v1", SHA_A, False)
+    assert isinstance(second, Verify)
+    assert second.announce is None
 
 
 def test_a_verified_artifact_makes_the_version_ready_with_a_summary() -> None:
@@ -82,8 +86,9 @@ def test_joblib_without_trust_is_refused_without_downloading() -> None:
     assert isinstance(p, Plan)
     assert _cond(p, "Ready") == ("False", "UntrustedFormat")
     trusted = decide(_fresh(fmt="joblib", trusted=True), NOW)
-    assert isinstance(trusted, Plan)
-    assert _cond(trusted, "Ready") == ("Unknown", "Verifying")  # then inspected like any other
+    assert isinstance(trusted, Verify)
+    assert trusted.announce is not None
+    assert _cond(trusted.announce, "Ready") == ("Unknown", "Verifying")
 
 
 def test_an_invalid_spec_names_the_field() -> None:
@@ -99,10 +104,10 @@ def test_an_invalid_spec_names_the_field() -> None:
 def test_a_verified_version_is_not_verified_again_until_its_generation_changes() -> None:
     verified = conclude(_fresh(), Outcome(summary=SUMMARY), NOW)
     assert isinstance(decide(_fresh(status=dict(verified.status)), NOW), Plan)
-    assert isinstance(decide(_fresh(status=dict(verified.status), generation=2), NOW), Plan)  # Unknown first
-    unknown = decide(_fresh(status=dict(verified.status), generation=2), NOW)
-    assert isinstance(unknown, Plan)
-    assert isinstance(decide(_fresh(status=dict(unknown.status), generation=2), NOW), Verify)
+    again = decide(_fresh(status=dict(verified.status), generation=2), NOW)
+    assert isinstance(again, Verify)
+    assert again.announce is not None
+    assert isinstance(decide(_fresh(status=dict(again.announce.status), generation=2), NOW), Verify)
 
 
 @pytest.mark.parametrize("outcome", [Outcome(summary=SUMMARY), Outcome(reason="DigestMismatch", message="m")])

@@ -1,5 +1,6 @@
-"""What every reconcile needs besides the object: the client, the serving image, a clock, and
-the pool that inspects artifacts (owned by the controller, so it outlives a re-login)."""
+"""What every reconcile needs besides the object: the client, the serving image, a clock, the
+pool that inspects artifacts (owned by the controller, so it outlives a re-login) and the
+Event recorder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from modelops.operator.analysis.pods import PodsSource
-from modelops.operator.kube import Kube
+from modelops.operator.events import Recorder
+from modelops.operator.kube import EVENTS, Kube
 from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.options import DEFAULT_IMAGE
 from modelops.operator.versioncache import VersionCache
@@ -28,3 +30,5 @@ class Context:
     pods_source: PodsSource = field(default_factory=PodsSource)
     # ModelVersions from the watch (None: list them per reconcile, as tests without kopf do).
     versions: VersionCache | None = None
+    # Posts the plans' Events: collapsed per reconcile, a recent repeat counted up (events.py).
+    events: Recorder = field(default_factory=lambda: Recorder(EVENTS))

@@ -13,7 +13,6 @@ from typing import Any
 
 from modelops.operator import kube
 from modelops.operator.context import Context
-from modelops.operator.events import event_object
 from modelops.operator.plans import ACTION_ANNOTATION, Plan, status_patch
 
 log = logging.getLogger(__name__)
@@ -40,11 +39,9 @@ async def carry_out(
     # The Events announce the transition the status now records: post them as soon as it is
     # written. Were they last, a deletion failing after the status write (a 500) would lose
     # them for good: the next reconcile starts from the new status and sees no transition.
-    for event in plan.events:
-        try:
-            await ctx.kube.create(kube.EVENTS, namespace, event_object(obj, event, ctx.clock()))
-        except Exception as exc:  # an Event lost is not worth a failed reconcile
-            log.warning("could not post Event %s about %s/%s: %s", event.reason, namespace, name, exc)
+    # One Event per notable transition, a repeat counted up on the one posted (events.py); an
+    # Event lost is logged, not worth a failed reconcile.
+    await ctx.events.post(ctx.kube, obj, plan.events, ctx.clock())
     for kind, child_name, uid in plan.delete:
         if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name, uid=uid):
             log.info("deleted %s %s/%s", kind, namespace, child_name)

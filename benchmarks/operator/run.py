@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,13 +101,39 @@ def play_deployment_controller(k8s: EmulatorHandle) -> int:
 # -- the operator process -----------------------------------------------------------------
 
 
+# With --memory: the operator traces its allocations; SIGUSR2 writes the top lines holding memory.
+MEMORY_HOOK = """
+import signal, sys, tracemalloc
+tracemalloc.start(1)
+def _dump(*_):
+    stats = tracemalloc.take_snapshot().statistics("lineno")
+    with open({path!r}, "w") as out:
+        out.write(f"traced {{sum(s.size for s in stats) / 2**20:.1f}} MiB\\n")
+        heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"sklearn", "scipy", "numpy", "pandas", "skops",
+                                                                  "kubernetes", "pyarrow", "mlflow"}})
+        out.write(f"loaded: {{heavy}}\\n")
+        for stat in stats[:40]:
+            out.write(f"{{stat.size / 2**20:8.2f}} MiB {{stat.count:8d}} {{stat.traceback}}\\n")
+signal.signal(signal.SIGUSR2, _dump)
+"""
+
+
 class Operator:
-    def __init__(self, k8s: EmulatorHandle, log: Path, workers: int) -> None:
+    def __init__(self, k8s: EmulatorHandle, log: Path, workers: int, profile: Path | None = None,
+                 memory: Path | None = None) -> None:
         self._out = log.open("wb")
+        args = ["operator", "--kubeconfig", str(k8s.kubeconfig), "--image", IMAGE,
+                "--health-port", "0", "--metrics-port", "0", "--ready-port", "0", "--workers", str(workers)]
+        command = [str(MODELOPS), *args]
+        if profile is not None or memory is not None:
+            hook = MEMORY_HOOK.format(path=str(memory)) if memory is not None else ""
+            # cProfile writes its stats when the process ends (SIGTERM stops kopf cleanly).
+            run = f"cProfile.run('main()', {str(profile)!r})" if profile is not None else "main()"
+            script = (f"import cProfile, sys\n{hook}\nsys.argv = ['modelops', *{args!r}]\n"
+                      f"from modelops.cli import main\n{run}\n")
+            command = [sys.executable, "-c", script]
         self.process = subprocess.Popen(
-            [str(MODELOPS), "operator", "--kubeconfig", str(k8s.kubeconfig), "--image", IMAGE,
-             "--health-port", "0", "--metrics-port", "0", "--ready-port", "0", "--workers", str(workers)],
-            stdout=self._out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            command, stdout=self._out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
     def cpu_s(self) -> float:
@@ -172,27 +200,63 @@ def wait_until(check: Any, timeout: float, what: str, step: float = 0.05) -> flo
 # -- one size -----------------------------------------------------------------------------
 
 
+def event_reasons(k8s: EmulatorHandle) -> dict[str, int]:
+    """Events in the store by reason, and their total count (Events aggregated by count stay one object)."""
+    counts: collections.Counter[str] = collections.Counter()
+    store = k8s.cluster.store
+    with store.lock:
+        for _, obj in store.items(("", "events")):
+            counts[str(obj.get("reason"))] += 1
+    return dict(sorted(counts.items()))
+
+
+def in_thread(k8s: EmulatorHandle, fn: Any) -> None:
+    """Run ``fn`` on the emulator's own thread and wait for it (a profiler is per thread)."""
+    assert k8s.loop is not None
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            fn()
+        finally:
+            done.set()
+
+    k8s.loop.call_soon_threadsafe(call)
+    done.wait(10)
+
+
 def run_size(
-    n: int, uri: str, sha: str, work: Path, *, idle_s: float, workers: int, timeout_s: float
+    n: int, uri: str, sha: str, work: Path, *, idle_s: float, workers: int, timeout_s: float,
+    profile: Path | None = None, memory: Path | None = None,
 ) -> dict[str, Any]:
     with running_emulator(work / f"kubeconfig-{n}", bookmark_interval=60.0, history_size=50 * n + 10_000,
                           crds=[CRDS]) as k8s:
         k8s.emulator.requests = collections.deque()  # every request of the run, not the last 5000
         k8s.cluster.service_network = "10.96.0.0/16"  # a cluster's usual size: N x 2 Services fit
         emulator_tid = emulator_thread(k8s)
-        operator = Operator(k8s, work / f"operator-{n}.log", workers)
+        operator = Operator(k8s, work / f"operator-{n}.log", workers,
+                            profile / f"operator-{n}.prof" if profile is not None else None,
+                            memory / f"operator-{n}.memory.txt" if memory is not None else None)
+        emulator_profile = cProfile.Profile() if profile is not None else None
         try:
             wait_until(lambda: any("modeldeployments" in r.path and "watch" in r.query
                                    for r in list(k8s.emulator.requests)), 60, "the operator's watches")
             time.sleep(1.0)  # every watch open (ModelVersions, Deployments, Services, Jobs too)
             k8s.emulator.requests.clear()
             cpu0, emu_cpu0, emu_busy0 = operator.cpu_s(), thread_cpu_s(emulator_tid), k8s.emulator.busy_s
+            if emulator_profile is not None:
+                in_thread(k8s, emulator_profile.enable)
 
             started = time.perf_counter()
             for obj in objects(n, uri, sha):
                 k8s.create(obj)
             applied_s = time.perf_counter() - started
-            while ready_count(k8s) < n:
+            # When 10 %, 50 %, 90 % and all were Ready: a flat rate, or a slow start, or a slow tail.
+            milestones: dict[str, float] = {}
+            while (ready := ready_count(k8s)) < n:
+                for fraction in (0.1, 0.5, 0.9):
+                    if ready >= fraction * n and f"{fraction:.0%}" not in milestones:
+                        milestones[f"{fraction:.0%}"] = round(time.perf_counter() - started, 2)
                 play_deployment_controller(k8s)
                 if time.perf_counter() - started > timeout_s:
                     print(f"N={n}: only {ready_count(k8s)} of {n} Ready after {timeout_s:.0f}s; figures below "
@@ -201,11 +265,19 @@ def run_size(
                 time.sleep(0.1)
             ready_at_end = ready_count(k8s)
             converge_s = time.perf_counter() - started
+            milestones["100%"] = round(converge_s, 2)
             converge = classify(list(k8s.emulator.requests))
             converge_cpu = operator.cpu_s() - cpu0
             emulator_cpu = thread_cpu_s(emulator_tid) - emu_cpu0
             emulator_busy = k8s.emulator.busy_s - emu_busy0
+            emulator_answered = len(k8s.emulator.requests)
+            if emulator_profile is not None and profile is not None:
+                in_thread(k8s, emulator_profile.disable)
+                emulator_profile.dump_stats(str(profile / f"emulator-{n}.prof"))
             peak_rss = operator.rss_mib(peak=True)
+            reasons = event_reasons(k8s)
+            if memory is not None:
+                operator.process.send_signal(signal.SIGUSR2)
 
             # Settled: all Ready is not all quiet. Each status write echoes back as a watch event and
             # one more (no-op) reconcile; wait until no request came for 5 s, then count.
@@ -245,9 +317,15 @@ def run_size(
         "per_object_ms": round(1000 * converge_s / n, 3),
         "requests_to_converge": converge,
         "per_object": {k: round(v / n, 3) for k, v in converge.items()},
+        "ready_at_s": milestones,
+        "events_by_reason": reasons,
         "operator_cpu_s_to_converge": round(converge_cpu, 2),
         "emulator_thread_cpu_s_to_converge": round(emulator_cpu, 2),
         "emulator_busy_s_to_converge": round(emulator_busy, 2),
+        # The emulator's own figures: what it answered per second of the run, and per second it was busy
+        # (its capacity); with its CPU well below the run's length it is not the bottleneck.
+        "emulator_requests_per_s": round(emulator_answered / converge_s, 1),
+        "emulator_requests_per_busy_s": round(emulator_answered / emulator_busy, 1) if emulator_busy else None,
         "operator_peak_rss_mib": round(peak_rss, 1),
         "operator_rss_mib_settled": round(current_rss, 1),
         "idle_window_s": idle_s,
@@ -285,6 +363,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="the operator's --workers (its default: 4)")
     parser.add_argument("--timeout", type=float, default=420.0, help="stop waiting for Ready after this long")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the operator and of the emulator's "
+                        "thread (to convergence) here, per size")
+    parser.add_argument("--keep", type=Path, help="keep the operator's logs here")
+    parser.add_argument("--memory", type=Path, help="trace the operator's allocations (tracemalloc) and write "
+                        "the lines holding most memory once converged here, per size (slows it down)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
@@ -293,7 +376,13 @@ def main() -> None:
         uri, sha = make_artifact(work / "artifact", seed=1)
         runs = []
         for n in sizes:
-            result = run_size(n, uri, sha, work, idle_s=args.idle, workers=args.workers, timeout_s=args.timeout)
+            for folder in (args.profile, args.memory):
+                if folder is not None:
+                    folder.mkdir(parents=True, exist_ok=True)
+            logs = args.keep or work
+            logs.mkdir(parents=True, exist_ok=True)
+            result = run_size(n, uri, sha, logs, idle_s=args.idle, workers=args.workers, timeout_s=args.timeout,
+                              profile=args.profile, memory=args.memory)
             runs.append(result)
             print(json.dumps(result), flush=True)
     ratios = compute_ratios(runs)

@@ -710,6 +710,8 @@ class LocalKubelet:
         return str(pods.pod_status(replica.view(replica.running()))["phase"])
 
     def _stop(self, replicas: list[Replica]) -> None:
+        if self.proxy is not None:  # out of the Services before SIGTERM, as a terminating pod leaves endpoints
+            self.proxy.drop({replica.address for replica in replicas if replica.serves})
         for replica in replicas:  # all at once: each may take its grace period to exit
             replica.terminate()
         for replica in replicas:

@@ -82,6 +82,19 @@ class ServiceProxy:
             return
         asyncio.run_coroutine_threadsafe(self._apply(table), self._loop).result(timeout=10)
 
+    def drop(self, hosts: set[str]) -> None:
+        """Send no new connection to pods at ``hosts`` from now on, before the next ``update``: a
+        pod about to be stopped leaves its Services first, as endpoints drop a terminating pod
+        (otherwise connections reach it between its SIGTERM and the next pass, and fail)."""
+        if self._loop.is_closed() or not hosts:
+            return
+
+        async def drop() -> None:
+            self._backends = {address: [b for b in backends if b[0] not in hosts]
+                              for address, backends in self._backends.items()}
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(timeout=10)
+
     async def _apply(self, table: dict[Address, list[Address]]) -> None:
         self._backends = table
         for address in list(self._servers):

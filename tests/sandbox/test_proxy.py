@@ -76,3 +76,17 @@ def test_connections_to_the_cluster_ip_go_to_each_backend_in_turn(backends: list
             urllib.request.urlopen("http://127.0.2.250:18080/", timeout=5)
     finally:
         proxy.close()
+
+
+def test_a_dropped_pod_gets_no_new_connection_before_the_next_update(backends: list[tuple[str, int]]) -> None:
+    proxy = ServiceProxy()
+    try:
+        proxy.update({("127.0.2.251", 18080): backends})
+        proxy.drop({backends[0][0]})  # about to be stopped: the kubelet drops it before SIGTERM
+        answers = []
+        for _ in range(4):
+            with urllib.request.urlopen("http://127.0.2.251:18080/", timeout=5) as answer:
+                answers.append(answer.read().decode())
+        assert answers == [backends[1][0]] * 4
+    finally:
+        proxy.close()

@@ -90,8 +90,8 @@ def collapse(events: Iterable[Event]) -> list[Event]:
     if decision is None:
         return list(merged.values())
     folded = [k for k, e in merged.items() if k != decision and e.type == "Normal" and is_transition(e)]
-    for key in folded:
-        merged[decision] = _joined(merged[decision], merged[key])
+    for other in folded:
+        merged[decision] = _joined(merged[decision], merged[other])
     return [e for k, e in merged.items() if k not in folded]
 
 

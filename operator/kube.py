@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import ssl
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,10 +33,13 @@ from urllib.parse import quote
 
 import aiohttp
 import kopf
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.tracing import Trace
 
 from modelops import GROUP, VERSION
 from modelops.operator.ownership import controller_uid, describe_conflict
 
+log = logging.getLogger(__name__)
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -164,6 +169,44 @@ class NotLeading(ApiUnavailable):
     """A write refused before it was sent: this replica is not (or no longer surely) the leader."""
 
 
+CLOSE_TIMEOUT_S = 5.0  # how long Kube.close waits for connections to finish closing
+
+
+class _Connector(aiohttp.TCPConnector):
+    """A TCPConnector that can wait until every connection it handed out is closed.
+
+    A request cancelled mid-flight (an operator stopping while it reconciles) closes its own
+    connection, outside the pool, so aiohttp's close() does not wait for it; a TLS connection
+    then takes a few turns of the loop (close_notify both ways) before its socket is closed,
+    and one still open when the loop ends is left to the garbage collector (ResourceWarning).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handed_out: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+
+    async def connect(self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+                      ) -> aiohttp.connector.Connection:
+        connection = await super().connect(req, traces, timeout)
+        if connection.protocol is not None:
+            self._handed_out.add(connection.protocol)
+        return connection
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until every connection handed out has lost its transport;
+        call after close(), which closes those still pooled or in use."""
+        # `closed` is None for a connection already lost; else a future its connection_lost
+        # completes, after the socket under it was closed.
+        waiting = [f for f in (p.closed for p in list(self._handed_out)) if f is not None]
+        if not waiting:
+            return
+        done, pending = await asyncio.wait(waiting, timeout=timeout)
+        for future in done:
+            future.exception()  # a connection lost with an error is no news at shutdown: retrieved
+        if pending:
+            log.warning("%d connection(s) to the API server still closing after %.0fs", len(pending), timeout)
+
+
 class Kube:
     """One aiohttp session to one API server. Create inside the operator's event loop.
 
@@ -180,17 +223,15 @@ class Kube:
         self.connection = connection
         self.may_write = may_write
         self._served_until: dict[Resource, float] = {}  # resource -> monotonic time a "yes" expires
+        self._connector = _Connector()
         self._session = aiohttp.ClientSession(
             headers={**connection.headers, "User-Agent": user_agent, "Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            timeout=aiohttp.ClientTimeout(total=timeout_s), connector=self._connector,
         )
 
     async def close(self) -> None:
         await self._session.close()
-        # Requests cancelled mid-flight (an operator stopping while it reconciles) leave TLS
-        # transports closing; give them a moment before the loop ends, as aiohttp's graceful
-        # shutdown advice says, or their sockets are left open for the garbage collector.
-        await asyncio.sleep(0.25)
+        await self._connector.wait_closed(CLOSE_TIMEOUT_S)
 
     async def _request(
         self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,

@@ -27,7 +27,6 @@ counts it (`stats`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -159,8 +158,10 @@ class SandboxGateway:
         if self._loop.is_closed():
             return
         if self._thread.is_alive():
-            with contextlib.suppress(Exception):
+            try:
                 asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+            except Exception as exc:  # stopping goes on: the loop ends with whatever is left
+                log.warning("the sandbox gateway did not stop cleanly: %r", exc)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
         self._loop.close()
@@ -174,6 +175,8 @@ class SandboxGateway:
         for session in (self._client, self._mirror_client, self._kube):
             if session is not None:
                 await session.close()
+        for _ in range(3):  # closed transports release their sockets on the loop's next turns
+            await asyncio.sleep(0)
         # Requests in flight end with the gateway: no task or socket outlives the loop.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in others:
@@ -243,11 +246,18 @@ class SandboxGateway:
                         if stream.status == 410:
                             raise _GoneError
                         stream.raise_for_status()
-                        async for line in stream.content:
-                            if not line.strip():
-                                continue
-                            version = self._apply_event(kind, json.loads(line)) or version
-                            backoff = 0.2
+                        try:
+                            async for line in stream.content:
+                                if not line.strip():
+                                    continue
+                                version = self._apply_event(kind, json.loads(line)) or version
+                                backoff = 0.2
+                        except asyncio.CancelledError:
+                            # Stopping: cut the TLS connection at once. A graceful TLS close needs the
+                            # loop for a few more turns, and the loop is about to end.
+                            if stream.connection is not None and stream.connection.transport is not None:
+                                stream.connection.transport.abort()
+                            raise
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, _GoneError) as exc:
@@ -284,13 +294,16 @@ class SandboxGateway:
             listener = None
             if gateway is not None and (gateway.get("spec") or {}).get("gatewayClassName") == CLASS:
                 listener = httproutes.listener_of(gateway)
-            plan = httproutes.plan(listener, self._kinds["httproutes"].objects.values(),
-                                   self._kinds["services"].objects.values(), self._kinds["pods"].objects.values())
-            self._plan = plan  # one assignment: requests see the old table or the new one, whole
             try:
+                plan = httproutes.plan(listener, self._kinds["httproutes"].objects.values(),
+                                       self._kinds["services"].objects.values(),
+                                       self._kinds["pods"].objects.values())
+                self._plan = plan  # one assignment: requests see the old table or the new one, whole
                 await self._write_statuses(plan, gateway, listener)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("could not write gateway statuses (retrying): %s", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the API may be restarting, an object odd: never end the loop
+                log.warning("gateway reconcile failed (retrying in 1s): %r", exc)
                 self._loop.call_later(1.0, self._dirty.set)
 
     async def _write_statuses(self, plan: Plan, gateway: dict[str, Any] | None,
@@ -353,8 +366,8 @@ class SandboxGateway:
                                 f"{httproutes.strip_port(host)!r} and path {request.path!r}")
         target = httproutes.pick(rule.targets, self._rng)
         if target is None:
-            return _answer(500, f"HTTPRoute {rule.route[0]}/{rule.route[1]} rule {rule.index}: every backendRef "
-                                "has weight 0")
+            return _answer(500, f"HTTPRoute {rule.route[0]}/{rule.route[1]} rule {rule.index}: no backendRef "
+                                "has a weight above 0")
         self.stats.by_backend[target.service] = self.stats.by_backend.get(target.service, 0) + 1
         if target.problem is not None:
             return _answer(500, f"HTTPRoute {rule.route[0]}/{rule.route[1]}: {target.problem}")
@@ -414,7 +427,9 @@ class SandboxGateway:
                         timeout=aiohttp.ClientTimeout(total=self._mirror_timeout_s)) as answer:
                     await answer.read()  # ignored: a mirror's answer never reaches the client
                 self.stats.mirrored += 1
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a copy that fails, however it fails, costs no worker
                 self.stats.mirror_failed += 1
                 log.debug("mirror to %s failed: %r", mirror.service, exc)
             finally:
@@ -432,7 +447,8 @@ def _forwarded_headers(request: web.Request) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in request.headers.items():
         lower = name.lower()
-        if lower not in HOP_BY_HOP and lower not in named and lower != "content-length":
+        # Content-Length is the body's as sent (the client library sets it); Expect was answered here.
+        if lower not in HOP_BY_HOP and lower not in named and lower not in ("content-length", "expect"):
             headers.add(name, value)
     peer = request.remote or ""
     prior = headers.pop("X-Forwarded-For", "")

@@ -140,7 +140,15 @@ class Controller:
     def _wake_version(self, namespace: str, name: str) -> None:
         """Called from an inspection's thread: enqueue on the loop, where the queue lives."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.queue.add, Key(MODEL_VERSION, namespace, name))
+            self._loop.call_soon_threadsafe(self._wake_unless_handled, Key(MODEL_VERSION, namespace, name))
+
+    def _wake_unless_handled(self, key: Key) -> None:
+        # Being handled: its worker waits for this very inspection (sync's HOLD_S) and takes the
+        # outcome right after this callback (the pool wakes the loop first). Queued again, it
+        # only ran once more for nothing: a GET per ModelVersion. A worker that stopped waiting
+        # has let the key go (retried with backoff), so it is not active and is woken here.
+        if not self.queue.active(key):
+            self.queue.add(key)
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -93,6 +93,10 @@ class WorkQueue:
     def failures(self, key: Key) -> int:
         return self._failures.get(key, 0)
 
+    def active(self, key: Key) -> bool:
+        """Whether a worker is handling the key right now."""
+        return key in self._active
+
     def busy(self, key: Key) -> bool:
         """Whether the key is waiting in the queue or being handled (not merely scheduled for later)."""
         return key in self._waiting or key in self._active

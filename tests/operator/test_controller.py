@@ -225,3 +225,19 @@ async def test_a_deployment_does_not_wait_for_a_version_already_looked_at_or_onl
     controller.queue.add_after(Key(MODEL_VERSION, "default", "churn-v2"), 60)
     assert not controller._waits_for_first_look(MDEP)
     controller.queue.close()
+
+
+async def test_an_inspection_ending_wakes_its_version_only_when_no_worker_waits_for_it() -> None:
+    controller = Controller(_Logins())
+    controller._loop = asyncio.get_running_loop()
+    version = Key(MODEL_VERSION, "default", "churn-v1")
+    controller.queue.add(version)
+    assert await controller.queue.get() == version  # a worker handles it and waits for the inspection
+    controller._wake_version("default", "churn-v1")
+    await asyncio.sleep(0.01)
+    controller.queue.done(version)
+    assert not len(controller.queue)  # the waiting worker took the outcome: no second reconcile
+    controller._wake_version("default", "churn-v1")  # ended after the worker stopped waiting
+    await asyncio.sleep(0.01)
+    assert await controller.queue.get() == version
+    controller.queue.close()

@@ -110,8 +110,9 @@ class Replicas:
         if running is not None and running.shadow_of == shadow_of:
             return
         if running is not None:  # a new template (the mirror flags came or went): a new pod
-            self._stop(self.pods.pop(name))
+            # as a kubelet does: the Pod leaves the API (and the scrapers' lists) before its process stops
             self.k8s.delete("v1", "Pod", name)
+            self._stop(self.pods.pop(name))
         fake = self._start(name, version, shadow_of)
         self.pods[name] = fake
         labels = dict(dep["spec"]["template"]["metadata"]["labels"])

@@ -15,22 +15,32 @@ A step advances when the latest analysis of the step passed (``stepVerdict: Pass
 its pause elapsed (past the last step ``stepVerdict`` stays Pass; a ``promote`` action
 clears it, so the promotion's history entry says which it was). Analysis runs every
 ``analysis.interval`` while the candidate's pods are available (``analysis_due``; sync
-fetches the observation, this module only consumes it). Failed analyses count over the
-rollout (``failedAnalyses``): reaching ``failureLimit`` rolls back. A step with no
-passing analysis by ``progressDeadline`` (counted from the step's start) goes to phase
-Paused, reason InsufficientData, and stays there (no more analysis) until a ``promote``
-or ``abort`` action. Candidate pods not available by the deadline roll back.
+fetches the observation, this module only consumes it). Under the Replicas router the first
+analysis of a step that gave the candidate more pods cannot pass, only fail: its interval
+began at the step before's last analysis, while the new pods started and the candidate served
+at that step's weight (so a step holds at least one interval at its own weight). Failed
+analyses count over the rollout (``failedAnalyses``): reaching ``failureLimit`` rolls back.
+A step with no passing analysis by ``progressDeadline`` (counted from the step's start) goes
+to phase Paused, reason InsufficientData, and stays there (no more analysis) until a
+``promote`` or ``abort`` action. Candidate pods not available by the deadline roll back.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from modelops.api.common import parse_duration
 from modelops.api.modeldeployment import AnalysisResult, Canary, CanaryStep, ModelDeploymentSpec, Verdict
 from modelops.conditions import Desired, now_rfc3339
 from modelops.operator.analysis.criteria import Thresholds
-from modelops.operator.analysis.verdicts import count_failures, evaluate_observation, failures_exceeded, first_failure
+from modelops.operator.analysis.verdicts import (
+    AnalysisRun,
+    count_failures,
+    evaluate_observation,
+    failures_exceeded,
+    first_failure,
+)
 from modelops.operator.modeldeployment.strategies import traffic
 from modelops.operator.modeldeployment.strategies.step import Decision, Inputs, effective_weight, seconds_until
 from modelops.operator.plans import Event
@@ -135,6 +145,8 @@ def decide(inp: Inputs) -> Decision:
     if inp.observation is not None:
         thresholds = Thresholds.from_spec(inp.spec.strategy)
         run = evaluate_observation(inp.observation, stable, inp.candidate, thresholds, inp.now)
+        if verdict is None and _scaled_up(inp, plan, i):
+            run = _scaled_up_during(run, wanted=replicas_for(inp.spec, plan[i].weight))
         verdict = run.decision
         failed = count_failures(failed, verdict)
         state["failed_analyses"] = failed
@@ -236,6 +248,25 @@ def decide(inp: Inputs) -> Decision:
                         f"{inp.spec.strategy.progress_deadline} while promoting", "ProgressDeadlineExceeded")
     return hold("Progressing", "RollingOut", f"promoting {inp.candidate}: {ready}/{n_total} replicas available",
                 wanted=n_total, requeue=seconds_until(inp.now, deadline_at))
+
+
+def _scaled_up(inp: Inputs, plan: list[CanaryStep], i: int) -> bool:
+    """Whether step ``i`` gave the candidate more pods than the step before (Replicas router)."""
+    return (0 < i < len(plan) and not traffic.exact(inp.spec)
+            and replicas_for(inp.spec, plan[i].weight) > replicas_for(inp.spec, plan[i - 1].weight))
+
+
+def _scaled_up_during(run: AnalysisRun, *, wanted: int) -> AnalysisRun:
+    """The first analysis of a later step under the Replicas router: its interval began at the
+    step before's last analysis, so the candidate served at that step's weight while its new
+    pods started. It may fail (the figures are the candidate's), never pass: the step's own
+    figures come one interval later (else a step passed the moment its pods were ready)."""
+    why = f"interval began before the step's {wanted} candidate replicas were available: figures next interval"
+    return AnalysisRun(
+        results=tuple(replace(r, verdict="Inconclusive", message=f"{r.message} ({why})") if r.verdict == "Pass"
+                      else r for r in run.results),
+        skipped=run.skipped,
+    )
 
 
 def pause_end_of(step: CanaryStep, started: datetime) -> datetime:

@@ -232,3 +232,31 @@ def test_the_weight_counts_the_candidate_pods_serving_while_it_scales_up_to_the_
     assert "1/2 candidate and 4/4 stable replicas ready: effective weight 20%" in message(p, "Progressing")
     p = run(_canary(_rolling(step=1)), versions=VERSIONS, deployments=_children(2, 1))
     assert p.status["weight"] == 20
+
+
+def test_the_first_analysis_of_a_later_step_cannot_pass_its_interval_began_at_the_step_before() -> None:
+    # Step 2/2 (50%): churn-v2's second pod became ready after the step started; the interval of
+    # this first analysis began at step 1's last one, while v2 served at 20% (the sandbox's e2e
+    # canary passed a 50% step the moment its pods were ready, on figures of the 20% step).
+    obs = observation(sample("churn-v1"), sample("churn-v2"))
+    status = _rolling(step=1, stepStartedAt="2026-11-30T11:58:00Z", lastAnalysisAt="2026-11-30T11:58:00Z")
+    p = run(_canary(status), versions=VERSIONS, deployments=_children(2, 2), observation=obs)
+    assert (p.status["step"], p.status["stepVerdict"]) == (1, "Inconclusive")  # the pause elapsed: not enough
+    assert {r["verdict"] for r in p.status["analysis"]} == {"Inconclusive"}
+    assert any(e.reason == "AnalysisInconclusive" and "figures next interval" in e.message for e in p.events)
+    # The next interval is the step's own: it passes, and the step advances (to the scale-up).
+    again = run(_canary({**status, "stepVerdict": "Inconclusive", "lastAnalysisAt": "2026-11-30T11:59:30Z"}),
+                versions=VERSIONS, deployments=_children(2, 2), observation=obs)
+    assert (again.status["step"], again.status["stepVerdict"]) == (2, "Pass")
+    # A failing first analysis still counts: the figures are the candidate's, whatever its weight.
+    bad = observation(sample("churn-v1"), sample("churn-v2", errors=50))
+    p = run(_canary(status), versions=VERSIONS, deployments=_children(2, 2), observation=bad)
+    assert (p.status["phase"], cond(p, "Progressing")) == ("RolledBack", ("False", "AnalysisFailed"))
+    # The first step has no step before: its candidate pods served at its weight only.
+    first = run(_canary(_rolling(stepStartedAt="2026-11-30T11:59:30Z")), versions=VERSIONS,
+                deployments=_children(1, 1), observation=obs)
+    assert first.status["stepVerdict"] == "Pass"
+    # Nor does a step that gives the candidate no more pods (20% and 30% of 4 are both 1 pod).
+    same = _canary(status, canary={"steps": [{"weight": 20, "pause": "1m"}, {"weight": 30, "pause": "1m"}]})
+    p = run(same, versions=VERSIONS, deployments=_children(1, 1), observation=obs)
+    assert (p.status["step"], p.status["stepVerdict"]) == (2, "Pass")

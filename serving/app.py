@@ -7,6 +7,7 @@ become 400s of that shape. Every response carries ``x-request-id``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -92,7 +93,8 @@ class RawInferRoute:
     """The raw infer route: serves ``POST …/infer`` straight from ASGI, ahead of FastAPI's
     routing, request object and dependency solving (tens of microseconds per request, as
     much as the data plane itself costs). Same data plane, same answers; the FastAPI routes
-    below still document these paths and serve them when this layer is not installed."""
+    below still document these paths and serve them when this layer is not installed.
+    ``ServingApp`` calls it before any of FastAPI's own layers (see there)."""
 
     def __init__(self, app: ASGIApp, dataplane: DataPlane) -> None:
         self.app = app
@@ -156,6 +158,27 @@ class RawInferRoute:
             await send({"type": "http.response.body", "body": out})
         finally:
             held.release()
+
+
+class ServingApp(FastAPI):
+    """FastAPI with the raw infer route in front of everything FastAPI does per request.
+
+    As a middleware (``add_middleware``) the raw route still ran inside FastAPI's own
+    ``__call__``: its telemetry check (which reads ``os.environ`` on every request), the
+    body-limit wrapper and Starlette's error middleware, ~25 µs of CPU per request, a tenth
+    of what a one-row request cost in all (benchmarks/serving/cpu.py). The raw route
+    catches every error itself and answers 500 like the error middleware would, so being
+    outside those layers changes no answer.
+    """
+
+    raw_infer: RawInferRoute | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = self.raw_infer
+        if raw is not None:
+            await raw(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _header_id(rid: str | None) -> bytes:
@@ -279,7 +302,7 @@ def create_app(dataplane: DataPlane, *, load: bool = True, raw_infer_route: bool
             await dataplane.aclose()
             await asyncio.get_running_loop().run_in_executor(None, dataplane.close)
 
-    app = FastAPI(
+    app = ServingApp(
         title="modelops inference server",
         summary="Open Inference Protocol v2 (REST) with feedback, drift counts and metrics",
         version="2",
@@ -287,7 +310,8 @@ def create_app(dataplane: DataPlane, *, load: bool = True, raw_infer_route: bool
     )
     app.add_middleware(RequestIdMiddleware)
     if raw_infer_route:
-        app.add_middleware(RawInferRoute, dataplane=dataplane)
+        # Other requests, and infer paths it does not recognise, go on to FastAPI itself.
+        app.raw_infer = RawInferRoute(functools.partial(FastAPI.__call__, app), dataplane)
     limit = dataplane.config.max_body_bytes
 
     @app.exception_handler(ServingError)

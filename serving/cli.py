@@ -58,6 +58,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="longest wait for more requests to join a batch, only while others are in flight",
     )
     parser.add_argument(
+        "--no-direct-predictors",
+        dest="direct_predictors",
+        action="store_false",
+        help="predict with scikit-learn even where a direct predictor is proven equal (for comparisons)",
+    )
+    parser.add_argument(
         "--max-concurrency", type=int, default=256, help="requests in flight before answering 503"
     )
     parser.add_argument("--drift-bucket-seconds", type=int, default=60, help="time bucket of drift counts")
@@ -160,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             shadow_version=args.shadow_version,
             shadow_queue=args.shadow_queue,
             shadow_timeout_seconds=args.shadow_timeout,
+            direct_predictors=args.direct_predictors,
         )
     except ValueError as exc:
         log.error("invalid options: %s", exc)

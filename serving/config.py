@@ -32,6 +32,9 @@ class ServingConfig:
     offload_body_bytes: int = 64 << 10
     offload_rows: int = 4096
     accuracy_window: int = 10_000
+    # False: scikit-learn's predict even where a direct predictor is proven equal (what the
+    # serving benchmark compares batching on and off with, as for models without one).
+    direct_predictors: bool = True
     retry_after_seconds: int = 1
     # Routable feedback ids (see feedback_ids.py): this replica's reachable host:port, and
     # the key every replica of the deployment shares (None: a key of this process alone).

@@ -123,10 +123,13 @@ class _Serving:
                 tolerance=config.shadow_tolerance,
             )
 
-        def on_batch(rows: Any, predictions: Any) -> None:
+        def on_batch(rows: Any, predictions: Any, sizes: list[int]) -> None:
             self.sketch.add(rows, predictions)
-            self.metrics.batch(predictions, classification)
+            self.metrics.batch(predictions, classification, sizes)
 
+        # The in-flight gauge reads the data plane's own count when scraped: the same value
+        # as updating it around every request, without two locked updates per request.
+        self.metrics.in_flight_child.set_function(lambda: float(pending()))
         self.batcher = Batcher(
             model,
             max_batch_size=config.max_batch_size,
@@ -170,7 +173,11 @@ class DataPlane:
                 allow_version_skew=config.allow_version_skew,
             )
             model = ServedModel.from_artifact(
-                loaded, config.model_dir, name=config.model_name, version=config.model_version
+                loaded,
+                config.model_dir,
+                name=config.model_name,
+                version=config.model_version,
+                direct=config.direct_predictors,
             )
         except ArtifactError as exc:
             self._fail(f"artifact {config.model_dir} refused ({exc.reason}): {exc.message}")
@@ -196,7 +203,7 @@ class DataPlane:
         log.info(
             "ready: serving model %r version %r (%s, %d features, sha256 %s, %s)",
             model.name, model.version, model.task, len(model.features), model.sha256 or "-",
-            "direct linear predictor" if model.direct is not None else "scikit-learn predict",
+            model.predictor_description,
         )  # fmt: skip
 
     def _fail(self, reason: str) -> None:
@@ -323,7 +330,6 @@ class DataPlane:
                 config.retry_after_seconds,
             )
         self.in_flight += 1
-        metrics.in_flight_child.inc()
         started = time.perf_counter()
         code = 500
         large = len(body) >= config.offload_body_bytes
@@ -363,7 +369,6 @@ class DataPlane:
             raise
         finally:
             self.in_flight -= 1
-            metrics.in_flight_child.dec()
             metrics.request(code, time.perf_counter() - started)
             if large:
                 self._trim_soon()

@@ -4,6 +4,7 @@ the status code of requests and the class of predictions (both small, bounded se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ _LATENCY_BUCKETS = (
     0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 _CHUNK = 1 << 16  # predictions per np.unique call
+_FEW = 256  # up to this many predictions, counted by class in a dict rather than np.unique
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
@@ -83,15 +85,28 @@ class ServingMetrics:
         child.inc()
         self.latency_child.observe(seconds)
 
-    def batch(self, predictions: npt.NDArray[Any], classification: bool) -> None:
-        """One model call: batch size, rows and per-class counts, vectorised."""
+    def batch(
+        self, predictions: npt.NDArray[Any], classification: bool, sizes: Sequence[int] | None = None
+    ) -> None:
+        """Model calls: batch sizes (``sizes``, the rows of each call whose predictions are
+        joined in ``predictions``; default one call), rows and per-class counts, vectorised."""
         n = int(predictions.shape[0])
-        self.batch_child.observe(n)
+        for size in sizes if sizes is not None else (n,):
+            self.batch_child.observe(size)
         self.rows_child.inc(n)
         if not classification:
             return
         if n == 1:  # the common single-row batch: no np.unique
             self._class_child(predictions[0]).inc()
+            return
+        if n <= _FEW:
+            # np.unique's sort and set-up cost ~30 µs; a dict over a few values, ~2 µs
+            # (grouped by equality, as np.unique groups them)
+            seen: dict[Any, int] = {}
+            for value in predictions.tolist():
+                seen[value] = seen.get(value, 0) + 1
+            for value, count in seen.items():
+                self._class_child(value).inc(count)
             return
         # in pieces: this runs in the predicting thread, which must not hold the GIL long
         for i in range(0, n, _CHUNK):

@@ -136,10 +136,17 @@ class ServedModel:
 
     @classmethod
     def from_artifact(
-        cls, loaded: LoadedArtifact, directory: Path, *, name: str | None = None, version: str | None = None
+        cls,
+        loaded: LoadedArtifact,
+        directory: Path,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        direct: bool = True,
     ) -> ServedModel:
         """The served form of a verified artifact; ``name`` defaults to the artifact
-        directory's name and ``version`` to the first 12 digits of its sha256."""
+        directory's name and ``version`` to the first 12 digits of its sha256; ``direct``:
+        look for a direct predictor (else scikit-learn's ``predict`` always)."""
         meta = loaded.metadata
         features = tuple(Feature(f.name, f.type) for f in meta.features)
         return cls(
@@ -151,5 +158,6 @@ class ServedModel:
             task=meta.task,
             classes=tuple(meta.classes) if meta.classes is not None else None,
             sha256=loaded.sha256,
+            direct=direct,
         )
 

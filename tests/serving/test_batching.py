@@ -41,7 +41,7 @@ async def test_concurrent_requests_are_predicted_together() -> None:
         max_batch_size=64,
         max_latency=0.5,
         pending=lambda: in_flight,
-        on_batch=lambda r, _p: batches.append(len(r)),
+        on_batch=lambda _r, _p, sizes: batches.extend(sizes),
     )
     batcher.start()
     try:

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 MODELOPS = ROOT / ".venv" / "bin" / "modelops"
 SERVERS = ("bare", "mlserver", "modelops")
+SCIKIT_LEARN_VARIANT = "scikit-learn-predict"
 MODELS = ("lr", "rf", "rf500", "hgb")
 
 
@@ -59,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of " + ",".join(SERVERS))
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
+    parser.add_argument(
+        "--scikit-learn-models",
+        default="rf",
+        help="comma-separated models also served by modelops through scikit-learn's predict "
+        "(--no-direct-predictors), batching on and off: what batching buys a model without a direct predictor",
+    )
     parser.add_argument("--in-process-seconds", type=float, default=2.0, help="minimum time per in-process measurement")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".work" / "serving")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/serving.json)")
@@ -70,6 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.out = args.work / "serving-quick.json" if args.quick else ROOT / "benchmarks/results/serving.json"
     args.servers = [name for name in args.servers.split(",") if name]
     args.models = [name for name in args.models.split(",") if name]
+    args.scikit_learn_models = [name for name in args.scikit_learn_models.split(",") if name]
     args.mlserver_parallel_workers = [int(value) for value in args.mlserver_parallel_workers.split(",") if value]
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
@@ -180,9 +188,18 @@ def package_for_modelops(model: models.FittedModel, work: Path) -> Path:
 
 
 def modelops_run(
-    model: models.FittedModel, work: Path, artifact: Path, batching: bool, args: argparse.Namespace
+    model: models.FittedModel,
+    work: Path,
+    artifact: Path,
+    batching: bool,
+    args: argparse.Namespace,
+    *,
+    scikit_learn: bool = False,
 ) -> servers.ServerRun:
-    tag = f"{model.key}-batching-{'on' if batching else 'off'}"
+    """`modelops serve` as deployed; with `scikit_learn`, predicting through scikit-learn although a
+    direct predictor is proven equal (`--no-direct-predictors`), as a model without one is served."""
+    variant = SCIKIT_LEARN_VARIANT if scikit_learn else ""
+    tag = f"{model.key}-batching-{'on' if batching else 'off'}" + (f"-{variant}" if variant else "")
     port = servers.free_port()
     batch_size, batch_latency = (args.max_batch_size, args.max_batch_latency_ms) if batching else (1, 0.0)
     return servers.ServerRun(
@@ -206,12 +223,19 @@ def modelops_run(
             str(batch_size),
             "--max-batch-latency-ms",
             str(batch_latency),
+            *(["--no-direct-predictors"] if scikit_learn else []),
         ],
         port=port,
         ready_path="/v2/health/ready",
         infer_path=f"/v2/models/{model.key}/infer",
         log=work / "logs" / f"modelops-{tag}.log",
-        settings={"max_batch_size": batch_size, "max_batch_latency_ms": batch_latency, "monitoring": "on"},
+        variant=variant,
+        settings={
+            "max_batch_size": batch_size,
+            "max_batch_latency_ms": batch_latency,
+            "monitoring": "on",
+            "predictor": "scikit-learn predict (--no-direct-predictors)" if scikit_learn else "as deployed",
+        },
     )
 
 
@@ -256,6 +280,7 @@ def _record(run: servers.ServerRun) -> dict[str, Any]:
         "server": run.server,
         "model": run.model,
         "batching": run.batching,
+        "variant": run.variant,
         "settings": run.settings,
         "command": run.command,
     }
@@ -360,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
             ]
         if "modelops" in args.servers and model.key in artifacts:
             plan += [modelops_run(model, args.work, artifacts[model.key], batching, args) for batching in (False, True)]
+            if model.key in args.scikit_learn_models:
+                plan += [
+                    modelops_run(model, args.work, artifacts[model.key], batching, args, scikit_learn=True)
+                    for batching in (False, True)
+                ]
         runs += measure_model(plan, model, args)
 
     computed = ratios.compute(runs, in_process)

@@ -254,6 +254,9 @@ def test_kubectl_watch_shows_the_weight_move_through_the_steps_and_v2_promoted(r
     assert [w for w in dict.fromkeys(weights) if w in wanted] == wanted, printed
     # It never drops: the candidate's pods of one step serve while it scales up to the next.
     assert weights == sorted(weights), printed
+    # Each step held its own weight (its first analysis after a scale-up cannot pass it on).
+    held = {(r.step, r.weight) for r in record.rows if r.candidate == "clf-v2" and r.phase == "Progressing"}
+    assert {(str(k), effective(w)) for k, w in enumerate(STEPS)} <= held, printed
     promoted = next(i for i, r in enumerate(record.rows) if r.stable == "clf-v2")
     assert record.rows[promoted].phase == "Stable"
     assert record.rows[promoted].weight == 100
@@ -273,7 +276,8 @@ def test_the_share_of_answers_matches_the_effective_weight(record: Record) -> No
     described = "; ".join(str(s) for s in shares)
     # shown by pytest -rP: the figures of a run
     print(f"shares: {described}; seconds since the sandbox started: {record.durations}; "
-          f"{len(record.answers)} answers, {len(record.errors)} errors {record.errors[:3]}")
+          f"{len(record.answers)} answers, {len(record.errors)} errors {record.errors[:3]}; watched: "
+          + ", ".join(f"{r.candidate or r.stable} {r.weight}% {r.phase} {r.step}" for r in record.rows))
     for share in shares:
         if share.answers >= 20:
             assert share.within(Z), f"{share} is more than {Z} sigma from the weight ({described})"

@@ -25,6 +25,10 @@ Router = Literal["Replicas", "GatewayAPI"]
 StrategyType = Literal["Recreate", "Canary", "ABTest", "Shadow"]
 Phase = Literal["Pending", "Progressing", "Paused", "Stable", "RolledBack", "Failed"]
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
+# One metric's verdict in status.analysis: a decision's, or NotMeasured for a metric the
+# rollout's router gives no way to measure (Shadow's agreement under a gateway's mirror, whose
+# copies' answers nobody sees); a NotMeasured metric takes no part in the decision, and says so.
+ResultVerdict = Literal["Pass", "Fail", "Inconclusive", "NotMeasured"]
 
 REASONS = (
     "Available",
@@ -198,7 +202,7 @@ class AnalysisResult(StatusModel):
     value: float | None = None
     threshold: float | None = None
     samples: int = 0
-    verdict: Verdict
+    verdict: ResultVerdict
     time: str = Field(json_schema_extra={"format": "date-time"})
 
 

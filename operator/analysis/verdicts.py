@@ -23,7 +23,8 @@ Rules:
 - p99 is ``Histogram.quantile`` (PromQL's histogram_quantile), whichever source.
 - PSI is ``modelops.drift.scoring.psi`` (smoothed), stable's counts as the reference.
 - Decision: any ``Fail`` → ``Fail``; else any ``Inconclusive`` (or nothing analysed) →
-  ``Inconclusive``; else ``Pass``.
+  ``Inconclusive``; else ``Pass``. A ``NotMeasured`` result (``not_measured``: a metric the
+  router gives no way to measure, recorded so that status shows it) takes no part in it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from modelops.api.modeldeployment import AnalysisResult, Verdict
+from modelops.api.modeldeployment import AnalysisResult, ResultVerdict, Verdict
 from modelops.conditions import now_rfc3339
 from modelops.drift.scoring import psi
 from modelops.drift.segments import Segments
@@ -64,7 +65,7 @@ class MetricResult:
     value: float | None
     threshold: float
     samples: int
-    verdict: Verdict
+    verdict: ResultVerdict
     time: str
     message: str  # the figures in words, for conditions and Events
 
@@ -100,10 +101,10 @@ class AnalysisRun:
 
 
 def decide(results: Sequence[MetricResult]) -> Verdict:
-    verdicts = {r.verdict for r in results}
+    verdicts = {r.verdict for r in results if r.verdict != "NotMeasured"}
     if "Fail" in verdicts:
         return "Fail"
-    if "Inconclusive" in verdicts or not results:
+    if "Inconclusive" in verdicts or not verdicts:
         return "Inconclusive"
     return "Pass"
 
@@ -133,6 +134,11 @@ def describe(results: Sequence[MetricResult], skipped: Sequence[str] = ()) -> st
 def first_failure(results: Sequence[MetricResult]) -> MetricResult | None:
     """The failing metric to name in a rollback's condition and Event."""
     return next((r for r in results if r.verdict == "Fail"), None)
+
+
+def not_measured(metric: MetricName, threshold: float, now: datetime, why: str) -> MetricResult:
+    """A metric recorded as not measured (no value, no samples), ``why`` in its message."""
+    return MetricResult(metric, None, threshold, 0, "NotMeasured", now_rfc3339(now), why)
 
 
 # -- one interval ------------------------------------------------------------------------

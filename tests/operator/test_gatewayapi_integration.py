@@ -200,3 +200,65 @@ def test_someone_elses_httproute_named_d_is_a_name_conflict_and_untouched(
     assert after["metadata"]["resourceVersion"] == foreign["metadata"]["resourceVersion"]
     assert after["spec"] == foreign["spec"]
     assert "ownerReferences" not in after["metadata"]
+
+
+# -- Shadow under the gateway: the route mirrors, the candidate is judged on its own pods' figures --
+
+SHADOW: dict[str, Any] = {
+    "type": "Shadow",
+    "shadow": {"mirrorPercent": 50, "minSamples": 100, "then": "Promote"},
+    "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, "maxErrorRate": 1,
+                 "maxLatencyRatio": 1.5, "maxPredictionPSI": 0.2},
+    "progressDeadline": "30s",
+    "scaleDownDelay": "0s",
+}
+
+
+def _mirror(k8s: EmulatorHandle) -> dict[str, Any] | None:
+    route = _route(k8s)
+    filters = [f for rule in (route or {}).get("spec", {}).get("rules", []) for f in rule.get("filters") or []]
+    return next((f["requestMirror"] for f in filters if f.get("type") == "RequestMirror"), None)
+
+
+def _shadow_of_v2(k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]) -> None:
+    _versions(k8s, artifacts)
+    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=SHADOW))
+    _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable behind the route")
+    k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
+    _until(replicas, lambda o: _mirror(k8s) is not None, "the route mirroring to churn-v2")
+    mirror = _mirror(k8s)
+    assert mirror is not None
+    assert (mirror["backendRef"]["name"], mirror["percent"]) == (V2, 50)
+    assert _weights(k8s) == {V1: 100}  # users only get the stable's answers
+    # no stable pod mirrors: the gateway does, so no --shadow flags roll the stable's pods
+    assert all(not any(a.startswith("--shadow") for a in args) for args in replicas.args_seen[V1])
+
+
+def test_shadow_under_the_gateway_promotes_on_the_candidates_own_figures_agreement_not_measured(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    k8s.apply_crds(HTTPROUTES_CRD)
+    with running_operator(k8s):
+        _shadow_of_v2(k8s, replicas, artifacts)
+        done = _until(replicas, lambda o: _status(o).get("stable") == "churn-v2", "churn-v2 promoted after the shadow")
+        verdicts = {r["metric"]: r["verdict"] for r in _status(done)["analysis"]}
+        assert verdicts == {"errorRate": "Pass", "latencyP99Ratio": "Pass", "predictionPSI": "Pass",
+                            "agreement": "NotMeasured", "shadowErrorRate": "NotMeasured"}
+        assert "not measured under router GatewayAPI" in _status(done)["history"][-1]["reason"]
+        wait_for(lambda: _weights(k8s) == {V2: 100} and _mirror(k8s) is None, "the route on churn-v2, no mirror")
+
+
+def test_shadow_under_the_gateway_rolls_back_on_the_candidates_errors(
+    k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    k8s.apply_crds(HTTPROUTES_CRD)
+    replicas.traffic = lambda v: {"ok": 16, "errors": 4, "outputs": (10, 10, 0)} if v == "churn-v2" \
+        else good_traffic(v)
+    with running_operator(k8s):
+        _shadow_of_v2(k8s, replicas, artifacts)
+        done = _until(replicas, lambda o: _status(o).get("phase") == "RolledBack", "rolled back on errorRate")
+        assert has_condition(done, "Progressing", "False", "AnalysisFailed")
+        assert "errorRate failed in shadow" in (condition(done, "Progressing") or {})["message"]
+        assert _weights(k8s) == {V1: 100}
+        assert _mirror(k8s) is None  # the route is written before status: the mirror is already gone
+        assert k8s.get("apps/v1", "Deployment", V2)["spec"]["replicas"] == 0

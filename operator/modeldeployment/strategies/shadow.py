@@ -23,6 +23,16 @@ Stages (``status.step``):
   ``spec.strategy.canary.steps``: ``step`` ``k`` (1..n) is canary step ``k - 1``, and
   ``n + 1`` the promotion. Failed analyses count over the whole rollout.
 
+Under router GatewayAPI the HTTPRoute's ``RequestMirror`` filter sends the copies, and the
+gateway drops the candidate's answers unread: nobody compares them with the stable's. The
+candidate is then judged on what its own pods measure of the mirrored requests they answer
+(``GATEWAY_METRICS``: its own error rate, its p99 against the stable's, the PSI of its outputs
+against the stable's), and ``agreement`` and ``shadowErrorRate`` are recorded in
+``status.analysis`` as ``NotMeasured`` (never a silent pass: status, the Event and the
+condition say they were not measured). ``shadow.minSamples`` then counts the candidate's own
+answered requests (the floor of those three metrics is the larger of it and
+``analysis.minSamples``).
+
 Latency is the candidate's own served latency (its pods' request histogram, which under
 Shadow counts mirrored requests only) against the stable's, both measured in the serving
 process, not the answer time the mirror measured: that one adds the network and the stable
@@ -43,11 +53,19 @@ from modelops.conditions import Desired, now_rfc3339
 from modelops.operator.analysis.criteria import Thresholds
 from modelops.operator.analysis.sources import Observation
 from modelops.operator.analysis.verdicts import (
+    AGREEMENT,
+    ERROR_RATE,
+    LATENCY,
+    PSI,
+    SHADOW_ERRORS,
     SHADOW_METRICS,
+    AnalysisRun,
+    MetricName,
     count_failures,
     evaluate_observation,
     failures_exceeded,
     first_failure,
+    not_measured,
 )
 from modelops.operator.modeldeployment import children
 from modelops.operator.modeldeployment.observed import Child
@@ -56,6 +74,11 @@ from modelops.operator.modeldeployment.strategies.step import Decision, Inputs, 
 from modelops.operator.plans import Event
 
 SHADOWING, PROMOTING = 0, 1
+
+# What the candidate's own pods measure of the requests a gateway mirrors to them.
+GATEWAY_METRICS: tuple[MetricName, ...] = (ERROR_RATE, LATENCY, PSI)
+GATEWAY_NOT_MEASURED = ("not measured under router GatewayAPI: the HTTPRoute's RequestMirror discards the "
+                        "candidate's answers, so none is compared with stable's")
 
 
 def settings(spec: ModelDeploymentSpec) -> Shadow:
@@ -97,6 +120,22 @@ def _stable_mirrors(inp: Inputs) -> bool:
     """The stable's pods all available with the flags: what the analysis needs to see."""
     n = inp.spec.replicas
     return mirroring(inp.stable_child, mirror(inp)) and inp.available(inp.stable_child, n) >= n
+
+
+def evaluate(inp: Inputs, observation: Observation) -> AnalysisRun:
+    """The shadow's analysis of one interval, by who mirrors: the stable pods (they compare the
+    answers) or a gateway (only the candidate's own figures; agreement recorded NotMeasured)."""
+    assert inp.stable is not None
+    thresholds = Thresholds.from_spec(inp.spec.strategy)
+    if children.pods_mirror(inp.spec):
+        return evaluate_observation(observation, inp.stable, inp.candidate, thresholds, inp.now,
+                                    metrics=SHADOW_METRICS)
+    own = replace(thresholds, min_samples=max(thresholds.min_samples, thresholds.shadow_min_samples))
+    run = evaluate_observation(observation, inp.stable, inp.candidate, own, inp.now, metrics=GATEWAY_METRICS)
+    unmeasured = (not_measured(AGREEMENT, thresholds.min_agreement, inp.now, GATEWAY_NOT_MEASURED),
+                  not_measured(SHADOW_ERRORS, thresholds.max_error_rate, inp.now,
+                               f"{GATEWAY_NOT_MEASURED}; the candidate's own errorRate stands for it"))
+    return replace(run, results=run.results + unmeasured)
 
 
 def _step(inp: Inputs) -> int:
@@ -162,6 +201,10 @@ class _Shadowing:
         self.analysis: tuple[AnalysisResult, ...] | None = None if inp.resumed else ()
         self.events: list[Event] = []
         self.share = f"{self.shadow.mirror_percent}% of live requests mirrored"
+        # what shadow.minSamples counts, and what the analysis cannot see, by who mirrors
+        self.counted = "compared rows" if children.pods_mirror(inp.spec) else "candidate requests answered"
+        self.unmeasured = "" if children.pods_mirror(inp.spec) else (
+            "; agreement not measured (router GatewayAPI: the gateway's mirror discards the candidate's answers)")
         self.figures = ""  # this reconcile's analysis figures, for the ShadowPassed Event and history
 
     def _decision(self, phase: Phase, code: str, message: str, *, mirrored: bool = True, **kw: Any) -> Decision:
@@ -178,10 +221,7 @@ class _Shadowing:
 
     def _analyse(self, observation: Observation) -> Decision | None:
         inp = self.inp
-        assert inp.stable is not None
-        thresholds = Thresholds.from_spec(inp.spec.strategy)
-        run = evaluate_observation(observation, inp.stable, inp.candidate, thresholds, inp.now,
-                                   metrics=SHADOW_METRICS)
+        run = evaluate(inp, observation)
         self.verdict = run.decision
         self.failed = count_failures(self.failed, self.verdict)
         self.last = now_rfc3339(inp.now)
@@ -279,8 +319,8 @@ class _Shadowing:
             return self._decision("Paused", "InsufficientData",
                                   f"shadow: no conclusive analysis within progressDeadline "
                                   f"{inp.spec.strategy.progress_deadline} (too few samples: shadow.minSamples "
-                                  f"{self.shadow.min_samples} compared rows); annotate modelops.dev/action=promote "
-                                  f"or abort")
+                                  f"{self.shadow.min_samples} {self.counted}){self.unmeasured}; annotate "
+                                  f"modelops.dev/action=promote or abort")
         if not _stable_mirrors(inp):
             return self._decision("Progressing", "RollingOut",
                                   f"shadow: {ready}/{self.n} {inp.candidate} pods available, waiting for {stable}'s "
@@ -289,5 +329,6 @@ class _Shadowing:
         next_analysis = datetime.fromisoformat(self.last) + interval if self.last else inp.now
         return self._decision("Progressing", "RollingOut",
                               f"shadow: {self.share} from {stable} to {inp.candidate} ({ready}/{self.n} pods "
-                              f"available, no user sees its answers); analysis {self.verdict or 'pending'}",
+                              f"available, no user sees its answers); analysis {self.verdict or 'pending'}"
+                              f"{self.unmeasured}",
                               requeue_after=seconds_until(inp.now, min(next_analysis, deadline_at)))

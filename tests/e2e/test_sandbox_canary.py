@@ -325,6 +325,7 @@ def test_v3_is_rolled_back_on_accuracy_with_its_figures_and_a_warning_event(reco
     assert accuracy["value"] > MAX_ACCURACY_DROP
 
     progressing = _condition(mdep, "Progressing")
+    print(f"v3 rolled back: {progressing.get('message')}; status.analysis: {status['analysis']}")  # pytest -rP
     assert (progressing["status"], progressing["reason"]) == ("False", "AnalysisFailed")
     assert "accuracyDrop failed" in progressing["message"]
     figures = FIGURES.search(progressing["message"])

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -26,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,44 @@ MODULE_COMMAND = [sys.executable, "-m", "modelops.cli"]
 ENTRYPOINTS = frozenset({"serve", "fetch", "train", "validate"})
 # Entrypoints that report their result through --termination-log (default /dev/termination-log).
 WRITES_TERMINATION_LOG = frozenset({"train", "validate"})
+
+
+# Cluster DNS, as far as a pod's words need it. On a cluster ``<svc>.<ns>.svc[.cluster.local]``
+# resolves to the Service's ClusterIP; the sandbox's processes use the host's resolver, which
+# knows no such name. The kubelet puts the ClusterIP in place of the name in the container's
+# args and env values when it starts the container (``resolve_cluster_names``). Chosen over a
+# hosts mapping handed to the serving process (an env var its HTTP clients would read): that
+# would be product code (serving's aiohttp clients, the feedback forwarder, fetch's fsspec)
+# that exists only for the sandbox, in every client that may ever name a Service; a rewrite
+# here covers all of them and keeps the product free of it. Both resolve once, at container
+# start, where cluster DNS resolves at each lookup: a ClusterIP never changes in a Service's
+# life, so the two differ only for a Service created after the container started or deleted
+# and made again (its name is then left as written, and fails to resolve as before the
+# Service existed on a cluster; the next restart of the container resolves it). The Pod
+# object keeps the words as written: only the local process sees the address.
+CLUSTER_NAME = re.compile(r"(?<![\w.-])([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+                          r"\.svc(\.cluster\.local)?\.?(?![\w.-])")
+
+
+def cluster_hosts(services: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(Service name, namespace) -> its ClusterIP, for the Services that have one."""
+    hosts: dict[tuple[str, str], str] = {}
+    for service in services:
+        ip = (service.get("spec") or {}).get("clusterIP")
+        if ip and ip != "None":
+            meta = service.get("metadata") or {}
+            hosts[(str(meta.get("name")), str(meta.get("namespace")))] = str(ip)
+    return hosts
+
+
+def resolve_cluster_names(word: str, hosts: Mapping[tuple[str, str], str]) -> str:
+    """``word`` with each ``<svc>.<ns>.svc[.cluster.local]`` host of a known Service replaced
+    by its ClusterIP (``http://churn-v2.default.svc:8080`` -> ``http://127.0.2.7:8080``)."""
+
+    def address(match: re.Match[str]) -> str:
+        return hosts.get((match.group(1), match.group(3)), match.group(0))
+
+    return CLUSTER_NAME.sub(address, word)
 
 
 class RefusedCommandError(Exception):
@@ -114,6 +153,8 @@ class Replica:
     _init_runs: dict[str, tuple[float, float | None, int | None, str]] = field(default_factory=dict, repr=False)
     _main_run: tuple[float, float | None, int | None, str] | None = field(default=None, repr=False)
     _starter: threading.Thread | None = field(default=None, repr=False)
+    # the Services' ClusterIPs by (name, namespace) when a container starts: see CLUSTER_NAME
+    cluster_hosts: Mapping[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def start(self) -> None:
         self._starter = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
@@ -272,6 +313,7 @@ class Replica:
         if (len(words) >= 2 and words[1] in WRITES_TERMINATION_LOG
                 and not any(w == "--termination-log" or w.startswith("--termination-log=") for w in words)):
             words.append(f"--termination-log={local}")  # their default is /dev/termination-log
+        words = [resolve_cluster_names(word, self.cluster_hosts) for word in words]
         if words and Path(words[0]).name == "modelops":
             words = [*MODULE_COMMAND, *words[1:]]
         return words
@@ -280,7 +322,7 @@ class Replica:
         env = dict(os.environ)
         for var in container.get("env", []):
             if "value" in var:
-                env[var["name"]] = str(var["value"])
+                env[var["name"]] = resolve_cluster_names(str(var["value"]), self.cluster_hosts)
             elif ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") == "status.podIP":
                 env[var["name"]] = self.address  # the downward API: this pod's loopback address
         mounts = self._mounts(container)
@@ -448,6 +490,8 @@ class LocalKubelet:
         self._replicasets: dict[str, dict[str, dict[str, Any]]] = {}  # deployment -> hash -> ReplicaSet
         self.job_pods: dict[str, tuple[str, list[Replica]]] = {}  # job -> (its uid, its pods, oldest first)
         self._node_registered = False
+        self._services: list[dict[str, Any]] = []
+        self._hosts: dict[tuple[str, str], str] = {}
 
     # ---- API ----------------------------------------------------------------------------
 
@@ -551,6 +595,9 @@ class LocalKubelet:
         if not self._node_registered:
             self._register_node()
         self._forget_deleted()
+        # before the containers start: their words may name Services (see CLUSTER_NAME)
+        self._services = self._call("GET", self._path("/api/v1", "services"))["items"]
+        self._hosts = cluster_hosts(self._services)
         listed = self._call("GET", self._path("/apis/apps/v1", "deployments"),
                             query={"labelSelector": MANAGED_SELECTOR})
         seen = set()
@@ -565,7 +612,7 @@ class LocalKubelet:
                 self._replicasets.pop(name, None)  # the API's garbage collector deletes them
         self._sync_jobs()
         if self.proxy is not None:
-            services = self._call("GET", self._path("/api/v1", "services"))["items"]
+            services = self._services
             listed_pods = self._call("GET", self._path("/api/v1", "pods"))["items"]
             self.proxy.update(endpoints(services, listed_pods))
 
@@ -624,6 +671,7 @@ class LocalKubelet:
                 backoff_s=self.restart_backoff_s,
                 ref=events.reference(pod),
                 owner=events.reference(rs),
+                cluster_hosts=self._hosts,
             )
             replica.start()
             current.append(replica)
@@ -631,6 +679,7 @@ class LocalKubelet:
         self.replicas[name] = current[:want]
         ready = 0
         for replica in self.replicas[name]:
+            replica.cluster_hosts = self._hosts  # as cluster DNS answers now, when the container (re)starts
             replica.start_main()
             killed = replica.check_liveness(time.time())
             if killed is not None and replica.ref is not None:
@@ -684,11 +733,12 @@ class LocalKubelet:
                               template_hash="", container=(spec.get("containers") or [{}])[0],
                               init_containers=list(spec.get("initContainers") or []),
                               volumes=list(spec.get("volumes") or []), serves=False,
-                              ref=events.reference(pod), owner=events.reference(job))
+                              ref=events.reference(pod), owner=events.reference(job), cluster_hosts=self._hosts)
             replica.start()
             replicas.append(replica)
         statuses = []
         for replica in replicas:
+            replica.cluster_hosts = self._hosts
             replica.start_main()
             status = pods.pod_status(replica.view(replica.running()))
             statuses.append(status)

@@ -1,7 +1,8 @@
 """``modelops rollout status|promote|abort|retry NAME [-n NS] [--watch] [--kubeconfig FILE]``.
 
 ``status`` prints the rollout: phase, stable and candidate, the effective weight, the canary
-steps, the latest analysis figures, conditions and recent history (a rich table on a
+steps (Shadow: the shadow stage and, with ``then: Canary``, the steps after it; under router GatewayAPI
+the route's exact split), the latest analysis figures, conditions and recent history (a rich table on a
 terminal, aligned plain text otherwise); ``--watch`` prints it again whenever it changes,
 until the rollout settles (Stable, RolledBack, Failed) or Ctrl-C. ``promote``, ``abort`` and
 ``retry`` set the one-shot annotation ``modelops.dev/action`` that the operator acts on once

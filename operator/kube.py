@@ -19,6 +19,7 @@ logged in with, and classifies answers the way the reconcilers need:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -76,6 +77,9 @@ BY_KIND = {r.kind: r for r in (MODEL_VERSIONS, MODEL_DEPLOYMENTS, DEPLOYMENTS, S
 # How long a "yes, served" from discovery is trusted before asking again (a "no" is not
 # cached: installing the CRD is then seen by the next reconcile that asks).
 SERVED_TTL_S = 300.0
+# Own writes remembered to recognise their watch events (`Kube.echo`); one entry per object
+# until its event comes, so this bounds only what a lost event would leave behind.
+WRITTEN_ENTRIES = 50_000
 
 
 class ApiError(Exception):
@@ -223,6 +227,9 @@ class Kube:
         self.connection = connection
         self.may_write = may_write
         self._served_until: dict[Resource, float] = {}  # resource -> monotonic time a "yes" expires
+        # (plural, namespace, name) -> the resourceVersion our last write of it left: its watch
+        # event is then our own write coming back (see `echo`). Bounded; Events are not watched.
+        self._written: collections.OrderedDict[tuple[str, str, str], str] = collections.OrderedDict()
         self._connector = _Connector()
         self._session = aiohttp.ClientSession(
             headers={**connection.headers, "User-Agent": user_agent, "Accept": "application/json"},
@@ -304,6 +311,27 @@ class Kube:
             raise self._error("GET", path, status, payload)
         return [dict(item, kind=resource.kind) for item in (payload or {}).get("items") or ()]
 
+    def _wrote(self, resource: Resource, payload: Any) -> dict[str, Any]:
+        written = dict(payload)
+        meta = written.get("metadata") or {}
+        if resource.plural != EVENTS.plural and meta.get("resourceVersion"):
+            key = (resource.plural, str(meta.get("namespace") or ""), str(meta.get("name")))
+            self._written[key] = str(meta["resourceVersion"])
+            self._written.move_to_end(key)
+            while len(self._written) > WRITTEN_ENTRIES:
+                self._written.popitem(last=False)
+        return written
+
+    def echo(self, plural: str, namespace: str, name: str, resource_version: str) -> bool:
+        """Whether a watch event of this object at this resourceVersion is our own last write of it
+        coming back (once: the entry is forgotten). Such an event tells the reconcile that wrote
+        nothing it did not decide; controllers skip it rather than reconcile again for nothing."""
+        key = (plural, namespace, name)
+        if self._written.get(key) != resource_version:
+            return False
+        del self._written[key]
+        return True
+
     async def create(self, resource: Resource, namespace: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """The created object, or None when one of that name already exists (409)."""
         path = resource.path(namespace)
@@ -312,7 +340,7 @@ class Kube:
             return None
         if status >= 400:
             raise self._error("POST", path, status, payload)
-        return dict(payload)
+        return self._wrote(resource, payload)
 
     async def patch(
         self, resource: Resource, namespace: str, name: str, patch: Mapping[str, Any], subresource: str | None = None
@@ -326,7 +354,7 @@ class Kube:
             raise ApiUnavailable(f"PATCH {path} answered HTTP 409: {_message(payload)}")
         if status >= 400:
             raise self._error("PATCH", path, status, payload)
-        return dict(payload)
+        return self._wrote(resource, payload)
 
     async def remove_annotation(self, resource: Resource, namespace: str, name: str, key: str, value: str) -> bool:
         """Remove annotation ``key`` only if it still has ``value``: a JSON patch that tests the
@@ -362,7 +390,7 @@ class Kube:
             return None
         if status >= 400:
             raise self._error("PUT", path, status, payload)
-        return dict(payload)
+        return self._wrote(resource, payload)
 
     async def delete(self, resource: Resource, namespace: str, name: str, uid: str | None = None) -> bool:
         """Delete; with ``uid``, only the object of that uid (the API server checks, atomically).

@@ -176,7 +176,10 @@ def classify(records: list[RequestRecord]) -> dict[str, int]:
     for r in records:
         watching = "watch=true" in r.query or "watch=1" in r.query
         parts = r.path.strip("/").split("/")
-        named = (len(parts) % 2 == 0) if parts[0] == "apis" else (len(parts) % 2 == 1)  # .../plural/name
+        rest = parts[3:] if parts[0] == "apis" else parts[2:]  # after /apis/group/version or /api/v1
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            rest = rest[2:]
+        named = len(rest) >= 2  # plural/name[/subresource]: a GET of one object, not a list
         if r.method == "GET":
             counts["watches" if watching else "gets" if named else "lists"] += 1
         elif r.method in WRITES:

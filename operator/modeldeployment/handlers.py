@@ -23,17 +23,17 @@ def register(registry: kopf.OperatorRegistry, controller: Controller) -> None:
 
     # A Deployment reporting available replicas, or a child deleted by hand: the owner looks again.
     @kopf.on.event("apps", "v1", "deployments", labels={MANAGED_BY_LABEL: MANAGER}, registry=registry)
-    async def serving_deployment_changed(body: kopf.Body, **_: Any) -> None:
-        controller.child_event(body)
+    async def serving_deployment_changed(type: str | None, body: kopf.Body, **_: Any) -> None:
+        controller.child_event(body, type)
 
     @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGER}, registry=registry)
-    async def serving_service_changed(body: kopf.Body, **_: Any) -> None:
-        controller.child_event(body)
+    async def serving_service_changed(type: str | None, body: kopf.Body, **_: Any) -> None:
+        controller.child_event(body, type)
 
     # Router GatewayAPI: HTTPRoute D edited or deleted by hand is written back. kopf watches the
     # kind only while the cluster serves it (it follows CRDs), so clusters without Gateway API
     # are fine.
     @kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes", labels={MANAGED_BY_LABEL: MANAGER},
                    registry=registry)
-    async def serving_route_changed(body: kopf.Body, **_: Any) -> None:
-        controller.child_event(body)
+    async def serving_route_changed(type: str | None, body: kopf.Body, **_: Any) -> None:
+        controller.child_event(body, type)

@@ -241,3 +241,47 @@ async def test_an_inspection_ending_wakes_its_version_only_when_no_worker_waits_
     await asyncio.sleep(0.01)
     assert await controller.queue.get() == version
     controller.queue.close()
+
+
+async def test_our_own_write_coming_back_as_an_event_is_not_reconciled_again() -> None:
+    # Each status write and child create echoed back as a watch event, and each cost one more
+    # reconcile (a GET and two lists) that could only find what the writer had just decided.
+    from modelops.operator.kube import DEPLOYMENTS, MODEL_DEPLOYMENTS
+
+    controller = Controller(_Logins())
+    kube = (await controller.context()).kube
+    churn = {**_body("churn"), "kind": "ModelDeployment"}
+    churn["metadata"] = {**churn["metadata"], "resourceVersion": "7"}
+    kube._wrote(MODEL_DEPLOYMENTS, churn)  # as a status patch's answer
+    controller.deployment_event("MODIFIED", churn)
+    assert not len(controller.queue)
+    controller.deployment_event("MODIFIED", churn)  # the same again (a relist): looked at
+    assert await controller.queue.get() == MDEP
+    controller.queue.done(MDEP)
+    child = {"kind": "Deployment", "metadata": {"name": "churn-churn-v1", "namespace": "default",
+                                                "resourceVersion": "9", "ownerReferences": [
+                                                    {"kind": "ModelDeployment", "name": "churn", "uid": "u"}]}}
+    kube._wrote(DEPLOYMENTS, child)
+    controller.child_event(child, "ADDED")
+    assert not len(controller.queue)
+    controller.child_event({**child, "metadata": {**child["metadata"], "resourceVersion": "10"}}, "MODIFIED")
+    assert await controller.queue.get() == MDEP  # someone else's change (the pods became available)
+    controller.queue.done(MDEP)
+    kube._wrote(MODEL_DEPLOYMENTS, {**churn, "metadata": {**churn["metadata"], "resourceVersion": "11"}})
+    controller.deployment_event(None, {**churn, "metadata": {**churn["metadata"], "resourceVersion": "11"}})
+    assert await controller.queue.get() == MDEP  # a listing (no event type) is always looked at
+    await controller.close()
+
+
+async def test_a_versions_own_status_write_still_wakes_the_deployments_of_its_model() -> None:
+    from modelops.operator.kube import MODEL_VERSIONS
+
+    controller = Controller(_Logins())
+    kube = (await controller.context()).kube
+    controller.deployment_event("ADDED", _body("churn"))
+    controller.queue.done(await controller.queue.get())
+    version = _version("churn-v1", observed=1)
+    kube._wrote(MODEL_VERSIONS, version)
+    controller.version_event("MODIFIED", version)
+    assert [await controller.queue.get() for _ in range(len(controller.queue))] == [MDEP]  # not the version
+    await controller.close()

@@ -3,15 +3,17 @@ judged on its own pods' figures and agreement is recorded NotMeasured (seeded st
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from modelops.operator.analysis.samples import VersionSample
 from modelops.operator.analysis.sources import Observation
+from modelops.operator.analysis.verdicts import AGREEMENT, ERROR_RATE, MetricResult, decide, not_measured
 from modelops.operator.modeldeployment.routes import backend_weights
 from modelops.operator.plans import Plan
 from tests.operator.objects import deployment, model_deployment, model_version
 
-from .support import applied, cond, message, run, sample, stable_status
+from .support import NOW, applied, cond, message, run, sample, stable_status
 
 VERSIONS = [model_version("churn-v1"), model_version("churn-v2")]
 GATEWAY = {"parentRefs": [{"name": "public"}]}
@@ -87,3 +89,12 @@ def test_shadow_min_samples_counts_the_candidates_own_answered_requests() -> Non
     paused = run(_shadow(late), versions=VERSIONS, deployments=_children())
     assert cond(paused, "Progressing") == ("False", "InsufficientData")
     assert "shadow.minSamples 500 candidate requests answered" in message(paused, "Progressing")
+
+
+def test_a_not_measured_metric_takes_no_part_in_the_decision_and_alone_is_never_a_pass() -> None:
+    missing = not_measured(AGREEMENT, 0.9, NOW, "not measured")
+    assert (missing.verdict, missing.value, missing.samples) == ("NotMeasured", None, 0)
+    passed = MetricResult(ERROR_RATE, 0.0, 1.0, 500, "Pass", "t", "ok")
+    assert decide([passed, missing]) == "Pass"
+    assert decide([missing]) == "Inconclusive"
+    assert decide([replace(passed, verdict="Fail"), missing]) == "Fail"

@@ -312,7 +312,8 @@ class Backend:
                 backend.bodies.append(body)
                 if backend.hold is not None:
                     backend.hold.wait(30)
-                answer = f"{backend.name} host={self.headers.get('Host')}".encode()
+                seen = f"host={self.headers.get('Host')} id={self.headers.get('X-Request-Id')}"
+                answer = f"{backend.name} {seen}".encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(answer)))
                 self.send_header("X-Backend", backend.name)
@@ -387,7 +388,8 @@ class Cluster:
         answers = []
         try:
             for _ in range(count):
-                connection.request("POST" if body is not None else "GET", path, body=body, headers={"Host": host})
+                connection.request("POST" if body is not None else "GET", path, body=body,
+                                   headers={"Host": host, "X-Request-Id": "r-1"})
                 answer = connection.getresponse()
                 answers.append((answer.status, answer.read().decode()))
         finally:
@@ -457,7 +459,7 @@ def test_weights_split_real_traffic_and_a_route_update_takes_effect(cluster: Clu
     shares = Counter(text.split()[0] for _, text in answers)
     assert set(shares) == {"stable", "canary"}
     assert abs(shares["canary"] - 400) < _binomial_bound(2000, 0.2), shares
-    assert answers[0][1].endswith("host=churn.local")  # Host is forwarded unchanged
+    assert answers[0][1].endswith("host=churn.local id=r-1")  # Host and the other headers are forwarded as sent
 
     generation = cluster.route("churn", {"parentRefs": [{"name": "sandbox"}], "hostnames": ["churn.local"],
                                          "rules": [{"backendRefs": [to("stable", 0), to("canary", 100)]}]})

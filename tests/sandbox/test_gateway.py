@@ -260,6 +260,22 @@ def test_a_route_the_listener_does_not_admit_is_not_accepted(parent: dict[str, A
     assert plan.table.entries == ()
 
 
+def test_a_parent_ref_naming_the_listener_and_its_port_attaches() -> None:
+    parent = {"name": "sandbox", "namespace": "default", "sectionName": "http", "port": 80}
+    plan = httproutes.plan(LISTENER, [route("r", [rule(to("a"))], parent=parent)], BACKENDS, PODS)
+    assert conditions_of(plan, "r")["Accepted"] == ("True", "Accepted")
+    assert plan.table.route_for("h", "/") is not None
+
+
+def test_the_shorter_of_the_route_timeouts_bounds_the_forwarded_request() -> None:
+    plan = httproutes.plan(LISTENER, [route("r", [rule(to("a"), timeouts={"request": "10s", "backendRequest": "2s"}),
+                                                  rule(to("a"), matches=[prefix("/none")])])], BACKENDS, PODS)
+    timed, untimed = (plan.table.route_for("h", "/x"), plan.table.route_for("h", "/none"))
+    assert timed is not None
+    assert untimed is not None
+    assert (timed.timeout_s, untimed.timeout_s) == (2.0, None)
+
+
 def test_a_listener_hostname_keeps_only_the_route_hostnames_that_intersect_it() -> None:
     listener = Listener("default", "sandbox", hostname="*.example.com", allowed_from="All")
     plan = httproutes.plan(listener, [route("r", [rule(to("a"))], hostnames=["a.example.com", "a.example.net"]),

@@ -258,13 +258,13 @@ async def test_our_own_write_coming_back_as_an_event_is_not_reconciled_again() -
     controller.deployment_event("MODIFIED", churn)  # the same again (a relist): looked at
     assert await controller.queue.get() == MDEP
     controller.queue.done(MDEP)
-    child = {"kind": "Deployment", "metadata": {"name": "churn-churn-v1", "namespace": "default",
-                                                "resourceVersion": "9", "ownerReferences": [
-                                                    {"kind": "ModelDeployment", "name": "churn", "uid": "u"}]}}
+    child_meta: dict[str, Any] = {"name": "churn-churn-v1", "namespace": "default", "resourceVersion": "9",
+                                  "ownerReferences": [{"kind": "ModelDeployment", "name": "churn", "uid": "u"}]}
+    child: dict[str, Any] = {"kind": "Deployment", "metadata": child_meta}
     kube._wrote(DEPLOYMENTS, child)
     controller.child_event(child, "ADDED")
     assert not len(controller.queue)
-    controller.child_event({**child, "metadata": {**child["metadata"], "resourceVersion": "10"}}, "MODIFIED")
+    controller.child_event({**child, "metadata": {**child_meta, "resourceVersion": "10"}}, "MODIFIED")
     assert await controller.queue.get() == MDEP  # someone else's change (the pods became available)
     controller.queue.done(MDEP)
     kube._wrote(MODEL_DEPLOYMENTS, {**churn, "metadata": {**churn["metadata"], "resourceVersion": "11"}})

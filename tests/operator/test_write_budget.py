@@ -1,0 +1,69 @@
+"""What converging one ModelDeployment with its ModelVersion writes to the API, by verb and resource.
+
+Applied together (as `kubectl apply -f` or a GitOps sync does), it took 18 writes: the
+version's status twice, the deployment's three times (the first only to say "VersionNotReady"
+milliseconds before the version's verdict), and 10 Events (benchmarks/operator). Now: the three
+children, one status write for the version, two for the deployment (first visit, then Ready),
+and one Event per notable transition; and nothing at all once settled.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from modelops.emulator.testing import EmulatorHandle
+
+from .conftest import Artifact
+from .harness import (
+    MV_API,
+    has_condition,
+    model_deployment,
+    model_version,
+    play_deployment_controller,
+    running_operator,
+    wait_deployment,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _writes(k8s: EmulatorHandle) -> collections.Counter[str]:
+    counted: collections.Counter[str] = collections.Counter()
+    for r in k8s.requests:
+        if r.method in WRITES and r.path.startswith(("/api/", "/apis/")) and "/leases" not in r.path:
+            parts = r.path.strip("/").split("/")
+            at = parts.index("namespaces") + 2
+            counted[" ".join([r.method, "/".join([parts[at], *parts[at + 2:]])])] += 1
+    return counted
+
+
+def test_a_version_and_its_deployment_applied_together_converge_in_nine_writes(
+    k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
+) -> None:
+    v1 = artifacts[0]
+    with running_operator(k8s):
+        wait_for(lambda: any("watch" in r.query and "modeldeployments" in r.path for r in k8s.requests), "watches")
+        k8s.emulator.requests.clear()
+        k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
+        k8s.create(model_deployment("churn-v1"))
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
+        play_deployment_controller(k8s, "churn-churn-v1", 2)
+        wait_deployment(k8s, "Ready=True", lambda o: has_condition(o, "Ready", "True"))
+        wait_for(lambda: any(e["reason"] == "Promoted" for e in k8s.list("v1", "Event", "default")), "Promoted")
+        time.sleep(1.5)  # echoes of the last writes come back: they must not be acted on
+        writes = _writes(k8s)
+        # The test itself wrote the Deployment's status (through the store, not recorded here).
+        assert writes == {
+            "POST deployments": 1, "POST services": 2,
+            "PATCH modelversions/status": 1, "PATCH modeldeployments/status": 2,
+            "POST events": 3,
+        }, writes
+        reasons = sorted(e["reason"] for e in k8s.list("v1", "Event", "default"))
+        assert reasons == ["Promoted", "RolloutStarted", "Verified"]
+        version = k8s.get(MV_API, "ModelVersion", "churn-v1")
+        assert has_condition(version, "Ready", "True", "Verified")

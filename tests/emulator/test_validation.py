@@ -107,7 +107,7 @@ def test_preserve_unknown_fields_keeps_them(api: httpx.Client) -> None:
     ("self.names.exists(n, n.startsWith('x'))", {"names": ["a", "xb"]}, None, True),
     ("size(self.items) <= 2 ? true : false", {"items": [1, 2, 3]}, None, False),
     ("self.mode in ['a', 'b'] && self.name.matches('^[a-z]+$')", {"mode": "a", "name": "ok"}, None, True),
-    # What Gateway API's HTTPRoute CRD uses: filter(), raw triple-quoted regexes, duration().
+    # What our Gateway API CRDs use: filter(), raw triple-quoted regexes, duration().
     ("self.filter(f, f.type == 'A').size() <= 1", [{"type": "A"}, {"type": "B"}], None, True),
     ("self.filter(f, f.type == 'A').size() <= 1", [{"type": "A"}, {"type": "A"}], None, False),
     ('self.matches(r"""^[a-z]+\\d$""")', "ab1", None, True),
@@ -116,6 +116,11 @@ def test_preserve_unknown_fields_keeps_them(api: httpx.Client) -> None:
     ("duration(self.a) > duration(self.b)", {"a": "1m30s", "b": "90s"}, None, False),
     ("duration(self.a) > duration(self.b)", {"a": "1h", "b": "59m59.5s"}, None, True),
     ("duration(self.a) < duration('1s')", {"a": "500ms"}, None, True),
+    # What our HTTPRoute CRD adds: a macro on a list literal, booleans compared with ==.
+    ("['A', 'B'].all(t, self.filter(f, f.type == t).size() <= 1)", [{"type": "A"}, {"type": "B"}], None, True),
+    ("['A', 'B'].all(t, self.filter(f, f.type == t).size() <= 1)", [{"type": "B"}, {"type": "B"}], None, False),
+    ("(self.type == 'A') == has(self.a)", {"type": "B", "a": {}}, None, False),
+    ("(self.type == 'A') == has(self.a)", {"type": "B"}, None, True),
 ])
 def test_rule_evaluator(rule: str, self_value: Any, old: Any, expected: bool) -> None:
     assert rules.evaluate(rule, self_value, old) is expected

@@ -8,7 +8,7 @@ them and nothing else. The one grant no request shows is `update` on
 (OpenShift) requires it to create a child whose ownerReference sets `blockOwnerDeletion`;
 it is derived from the children the run actually created.
 
-Each later capability (HTTPRoutes: the gateway scenario below, with the vendored Gateway API CRD
+Each later capability (HTTPRoutes: the gateway scenario below, with our Gateway API CRD
 installed; Jobs, DriftPolicies, ModelVersions created by retraining: the drift scenario below)
 adds its own grants when its code starts making those requests; this test then fails until
 the ClusterRole says so, and fails again if a grant outlives its use.

@@ -1,4 +1,4 @@
-"""router GatewayAPI end to end against the emulator, with the vendored Gateway API HTTPRoute CRD.
+"""router GatewayAPI end to end against the emulator, with our Gateway API HTTPRoute CRD.
 
 The real operator; the test plays the Deployment controller and serves the replicas' metrics
 (``canary_cluster``). Every HTTPRoute the operator writes is validated by the emulator against

@@ -182,7 +182,7 @@ def _names(k8s: EmulatorHandle, api_version: str, kind: str) -> list[str]:
 
 def _promoted(k8s: EmulatorHandle, obj: dict[str, Any]) -> bool:
     return (_status(obj).get("phase") == "Stable" and _status(obj).get("stable") == "churn-v2"
-            and _names(k8s, "apps/v1", "Deployment") == ["churn-churn-v2"]
+            and has_condition(obj, "Ready", "True") and _names(k8s, "apps/v1", "Deployment") == ["churn-churn-v2"]
             and _names(k8s, "v1", "Service") == ["churn", "churn-churn-v2"]
             and any(m.startswith("churn-v2 promoted") for m in _events(k8s, "Promoted")))
 

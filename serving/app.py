@@ -165,7 +165,7 @@ class ServingApp(FastAPI):
 
     As a middleware (``add_middleware``) the raw route still ran inside FastAPI's own
     ``__call__``: its telemetry check (which reads ``os.environ`` on every request), the
-    body-limit wrapper and Starlette's error middleware, ~25 µs of CPU per request, a tenth
+    body-limit wrapper and Starlette's error middleware, ~20 µs of CPU per request, a tenth
     of what a one-row request cost in all (benchmarks/serving/cpu.py). The raw route
     catches every error itself and answers 500 like the error middleware would, so being
     outside those layers changes no answer.

@@ -111,7 +111,7 @@ def _factorize(predictions: npt.NDArray[Any]) -> tuple[npt.NDArray[np.unsignedin
     """(codes, keys) with ``keys[codes[i]] == label_key(predictions[i])``."""
     flat = predictions.reshape(-1)
     if flat.size == 1:
-        # The common one-row request: np.unique's sort and bookkeeping cost ~25 µs, most of
+        # The common one-row request: np.unique's sort and bookkeeping cost ~20 µs, most of
         # what remembering a request costs; this is the same (codes [0], the one key).
         return np.zeros(1, dtype=np.uint8), (label_key(flat.tolist()[0]),)
     if flat.dtype.kind in "biufUS":

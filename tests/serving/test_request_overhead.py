@@ -59,7 +59,8 @@ async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[in
 
 
 def _body(x: np.ndarray) -> bytes:
-    return orjson.dumps({"id": "r1", "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP64", "data": x.ravel().tolist()}]})
+    tensor = {"name": "x", "shape": list(x.shape), "datatype": "FP64", "data": x.ravel().tolist()}
+    return orjson.dumps({"id": "r1", "inputs": [tensor]})
 
 
 async def test_the_raw_infer_route_runs_before_fastapis_own_layers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +80,8 @@ async def test_the_raw_infer_route_runs_before_fastapis_own_layers(monkeypatch: 
         status, headers, out = await _call(app, "POST", "/v2/models/cancer/infer", _body(x))
         assert status == 200
         assert orjson.loads(out)["outputs"][0]["data"] == served().predict(x).tolist()
-        assert headers[b"x-request-id"] == b"r1" and b"x-feedback-id" in headers
+        assert headers[b"x-request-id"] == b"r1"
+        assert b"x-feedback-id" in headers
         # FastAPI's telemetry, body-limit and error layers were not entered for infer...
         assert entered == []
         # ...while every other path still goes through FastAPI
@@ -104,7 +106,8 @@ def test_a_one_row_prediction_is_remembered_without_np_unique(monkeypatch: pytes
     for prediction, (codes, keys) in zip(cases, expected, strict=True):
         one_codes, one_keys = _factorize(prediction)
         assert one_keys == keys == (label_key(prediction.tolist()[0]),)
-        assert one_codes.tolist() == [0] and one_codes.dtype == codes.dtype
+        assert one_codes.tolist() == [0]
+        assert one_codes.dtype == codes.dtype
     store = FeedbackStore()
     assert store.remember("a", "v1", np.array([1])) is None
     assert store.score("a", ["1"]).correct == 1
@@ -125,7 +128,8 @@ def test_feedback_ids_are_signed_with_hmac_sha256_without_the_one_shot_call(monk
     monkeypatch.setattr(hmac, "digest", refuse)
     again = ids.issue()
     assert again != issued
-    assert ids.parse(again) is not None and not isinstance(ids.parse(again), str)
+    assert ids.parse(again) is not None
+    assert not isinstance(ids.parse(again), str)
     assert isinstance(ids.parse(again[:-1] + ("0" if again[-1] != "0" else "1")), str)  # altered: refused
 
 
@@ -214,8 +218,10 @@ def test_the_serve_option_keeps_scikit_learn(lr_artifact: Any) -> None:
     try:
         direct.load()
         plain.load()
-        assert direct.model is not None and direct.model.direct is not None
-        assert plain.model is not None and plain.model.direct is None
+        assert direct.model is not None
+        assert direct.model.direct is not None
+        assert plain.model is not None
+        assert plain.model.direct is None
         assert plain.model.predictor_description == "scikit-learn predict"
         x = rows(5)
         assert np.array_equal(plain.model.predict(x), direct.model.predict(x))

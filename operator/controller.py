@@ -81,7 +81,7 @@ class Controller:
             self._versions.discard(key)
         else:
             self._versions.add(key)
-            if not self._own_write(MODEL_VERSIONS.plural, event_type, body):
+            if not self._own_update(MODEL_VERSIONS.plural, event_type, body):
                 self.queue.add(key)
         model = str((body.get("spec") or {}).get("model", ""))  # they read its new status, ours or not
         for other in sorted(self._by_model.get((key.namespace, model), ())):
@@ -95,7 +95,7 @@ class Controller:
         model = str((body.get("spec") or {}).get("model", ""))
         self._deployments[key] = model
         self._by_model.setdefault((key.namespace, model), set()).add(key)
-        if not self._own_write(MODEL_DEPLOYMENTS.plural, event_type, body):
+        if not self._own_update(MODEL_DEPLOYMENTS.plural, event_type, body):
             self.queue.add(key)
         for policy, target in list(self._policies.items()):  # a new stable version: evaluate against it
             if policy.namespace == key.namespace and target == key.name:
@@ -111,6 +111,13 @@ class Controller:
         meta = body.get("metadata") or {}
         return self._context.kube.echo(plural, str(meta.get("namespace") or ""), str(meta.get("name")),
                                        str(meta.get("resourceVersion")))
+
+    def _own_update(self, plural: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
+        """``_own_write`` for the objects we reconcile themselves: only an update (our status
+        write) is skipped. One we created (a retraining Job's ModelVersion) has never been
+        reconciled: its ADDED event is its first look, and skipping it left the version
+        unverified until the periodic resync (minutes in the demo)."""
+        return event_type == "MODIFIED" and self._own_write(plural, event_type, body)
 
     def _unindex(self, key: Key) -> None:
         model = self._deployments.pop(key, None)

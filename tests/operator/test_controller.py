@@ -273,6 +273,22 @@ async def test_our_own_write_coming_back_as_an_event_is_not_reconciled_again() -
     await controller.close()
 
 
+async def test_a_version_we_created_is_reconciled_on_its_added_event() -> None:
+    # A retraining Job's result becomes a ModelVersion the operator creates itself: its ADDED
+    # event is the version's first look (verification, validation), not an echo to skip.
+    from modelops.operator.kube import MODEL_VERSIONS
+
+    controller = Controller(_Logins())
+    kube = (await controller.context()).kube
+    version = {**_version("churn-drift-retrain-1"), "kind": "ModelVersion"}
+    version["metadata"] = {**version["metadata"], "resourceVersion": "5"}
+    kube._wrote(MODEL_VERSIONS, version)  # as the create's answer
+    controller.version_event("ADDED", version)
+    assert len(controller.queue) == 1
+    assert await controller.queue.get() == Key(MODEL_VERSION, "default", "churn-drift-retrain-1")
+    await controller.close()
+
+
 async def test_a_versions_own_status_write_still_wakes_the_deployments_of_its_model() -> None:
     from modelops.operator.kube import MODEL_VERSIONS
 

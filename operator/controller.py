@@ -68,6 +68,7 @@ class Controller:
         self.versions = VersionCache()  # what ModelDeployment reconciles read instead of a list
         # ModelVersion key -> the ModelDeployments put off until its first status (`_put_off`).
         self._put_off: dict[Key, set[Key]] = {}
+        self._deferred: set[Key] = set()  # ModelDeployments put off once, not yet reconciled since
         # DriftPolicy key -> its target ModelDeployment's name.
         self._policies: dict[Key, str] = {}
 
@@ -226,10 +227,16 @@ class Controller:
         its model); should none come, ``_first_look_done`` does."""
         if key.kind != MODEL_DEPLOYMENT or key not in self._deployments:
             return False
+        if key in self._deferred:
+            # Put off once already: never again before it has been reconciled, so a version
+            # that stays busy (an inspection re-queued, a worker stuck) cannot starve it.
+            self._deferred.discard(key)
+            return False
         for name in self.versions.unobserved(key.namespace, self._deployments[key]):
             version = Key(MODEL_VERSION, key.namespace, name)
             if self.queue.busy(version):
                 self._put_off.setdefault(version, set()).add(key)
+                self._deferred.add(key)
                 return True
         return False
 

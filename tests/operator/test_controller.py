@@ -214,6 +214,18 @@ async def test_a_put_off_deployment_is_looked_at_anyway_when_no_event_comes(monk
     await controller.close()
 
 
+async def test_a_deployment_is_put_off_only_once_however_long_its_version_stays_busy() -> None:
+    controller = Controller(_Logins())
+    version = Key(MODEL_VERSION, "default", "churn-v1")
+    controller.version_event("ADDED", _version("churn-v1"))  # queued, never looked at
+    controller.deployment_event("ADDED", _body("churn"))
+    assert controller._waits_for_first_look(MDEP)
+    assert controller.queue.busy(version)  # still busy (its inspection re-queued it, say)
+    assert not controller._waits_for_first_look(MDEP)  # looked at now, not starved
+    assert controller._waits_for_first_look(MDEP)  # reconciled since: a new first look may wait again
+    controller.queue.close()
+
+
 async def test_a_deployment_does_not_wait_for_a_version_already_looked_at_or_only_scheduled() -> None:
     controller = Controller(_Logins())
     controller.version_event("ADDED", _version("churn-v1", observed=1))  # looked at: its status is news

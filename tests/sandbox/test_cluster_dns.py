@@ -11,20 +11,15 @@ from __future__ import annotations
 import json
 import random
 import re
-import threading
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from modelops.emulator.testing import running_emulator
-from modelops.sandbox.api import Api
-from modelops.sandbox.kubelet import LocalKubelet, cluster_hosts, resolve_cluster_names
-from modelops.sandbox.proxy import ServiceProxy
-from tests.operator.harness import make_artifact, wait_for
-from tests.sandbox.test_kubelet_api import Node, deployment, pods_of, ready_pods
+from modelops.sandbox.kubelet import cluster_hosts, resolve_cluster_names
+from tests.operator.harness import wait_for
+from tests.sandbox.conftest import Node
+from tests.sandbox.test_kubelet_api import deployment, pods_of, ready_pods
 
 HOSTS = {("churn-v2", "default"): "127.0.2.9", ("db", "data"): "127.0.2.10"}
 
@@ -54,28 +49,6 @@ def test_cluster_hosts_are_the_services_with_a_cluster_ip() -> None:
         {"metadata": {"name": "pending", "namespace": "default"}, "spec": {}},
     ]
     assert cluster_hosts(services) == {("a", "default"): "127.0.2.3"}
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return make_artifact(tmp_path_factory.mktemp("artifact") / "v1")
-
-
-@pytest.fixture
-def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
-    with running_emulator(tmp_path / "kubeconfig", pod_logs=tmp_path / "sandbox" / "pods") as k8s:
-        proxy = ServiceProxy()
-        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox", proxy,
-                               restart_backoff_s=1.0)
-        stop = threading.Event()
-        thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
-        thread.start()
-        try:
-            yield Node(k8s, kubelet, artifact)
-        finally:
-            stop.set()
-            thread.join(60)
-            proxy.close()
 
 
 def _serving(name: str, artifact: tuple[str, str], extra: list[str]) -> dict[str, Any]:

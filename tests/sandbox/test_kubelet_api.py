@@ -10,53 +10,19 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import threading
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from modelops.emulator.testing import KUBECTL, EmulatorHandle, running_emulator
-from modelops.sandbox.api import Api
-from modelops.sandbox.kubelet import LocalKubelet
-from modelops.sandbox.proxy import ServiceProxy
-from tests.operator.harness import make_artifact, wait_for
+from modelops.emulator.testing import KUBECTL, EmulatorHandle
+from tests.operator.harness import wait_for
+from tests.sandbox.conftest import Node
 
 pytestmark = pytest.mark.integration
 
 MANAGED = {"app.kubernetes.io/managed-by": "modelops", "app.kubernetes.io/instance": "churn"}
-
-
-@dataclass
-class Node:
-    k8s: EmulatorHandle
-    kubelet: LocalKubelet
-    artifact: tuple[str, str]
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return make_artifact(tmp_path_factory.mktemp("artifact") / "v1")
-
-
-@pytest.fixture
-def node(tmp_path: Path, artifact: tuple[str, str]) -> Iterator[Node]:
-    with running_emulator(tmp_path / "kubeconfig", pod_logs=tmp_path / "sandbox" / "pods") as k8s:
-        proxy = ServiceProxy()
-        kubelet = LocalKubelet(Api.from_kubeconfig(k8s.kubeconfig), "default", tmp_path / "sandbox", proxy,
-                               restart_backoff_s=1.0)
-        stop = threading.Event()
-        thread = threading.Thread(target=kubelet.run, args=(stop, 0.2), daemon=True)
-        thread.start()
-        try:
-            yield Node(k8s, kubelet, artifact)
-        finally:
-            stop.set()
-            thread.join(60)
-            proxy.close()
 
 
 def deployment(name: str, artifact: tuple[str, str], *, replicas: int = 1,

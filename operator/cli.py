@@ -34,6 +34,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--workers", type=int, default=4, help="objects reconciled concurrently (default 4)")
     parser.add_argument("--resync", default="5m", help="reconcile every object at least this often (default 5m)")
+    parser.add_argument("--shutdown-grace", default="10s",
+                        help="on stop, let reconciles in flight finish for this long (default 10s)")
     parser.add_argument("--backoff-max", default="5m", help="longest wait between retries of a failure (default 5m)")
     parser.add_argument(
         "--watch-timeout", default="5m", help="re-open watch streams at least this often (default 5m)"
@@ -114,6 +116,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         kubeconfig=args.kubeconfig,
         workers=max(args.workers, 1),
         resync_s=parse_duration(args.resync).total_seconds(),
+        shutdown_grace_s=parse_duration(args.shutdown_grace).total_seconds(),
         backoff_max_s=parse_duration(args.backoff_max).total_seconds(),
         watch_server_timeout_s=parse_duration(args.watch_timeout).total_seconds(),
         artifact_deadline_s=max(parse_duration(args.artifact_deadline).total_seconds(), 1.0),

@@ -56,6 +56,9 @@ class Controller:
         self.inspections = inspections or Inspections()
         self.inspections.wake = self._wake_version
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: dict[asyncio.Task[Any], Key] = {}  # worker task -> the key it reconciles
+        self._draining = False
         self.workers = workers
         self.resync_s = resync_s
         self.syncs: dict[str, Sync] = {MODEL_VERSION: sync_version, MODEL_DEPLOYMENT: sync_deployment,
@@ -176,17 +179,45 @@ class Controller:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._draining = False
         tasks = [asyncio.create_task(self._worker(i), name=f"modelops-worker-{i}") for i in range(self.workers)]
         tasks.append(asyncio.create_task(self._resync(), name="modelops-resync"))
+        self._tasks = tasks
         try:
-            await asyncio.gather(*tasks)
+            # Workers end only by cancellation, or one by one once `drain` has begun.
+            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks = []
             self._loop = None
             self.queue.close()
             self.inspections.close()
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop taking keys and let the reconciles in flight finish, for at most ``grace_s``.
+
+        As controller-runtime's graceful shutdown: a replica stopped for an upgrade or a node
+        drain would otherwise cut a reconcile between its status write and what follows it
+        (the Events announcing the transition, the deletion of a replaced version), leaving
+        the Events lost for good and the deletion to whoever leads next. A reconcile that
+        outlasts the grace is cancelled: every write is idempotent, the next leader redoes it.
+        Losing leadership drains too; the writes it lets finish are refused by the Lease check."""
+        self._draining = True
+        busy = [task for task in self._tasks if task in self._in_flight]
+        for task in self._tasks:
+            if task not in self._in_flight:
+                task.cancel()
+        if not busy:
+            return
+        log.info("stopping: waiting up to %.0fs for %d reconcile(s) in flight", grace_s, len(busy))
+        _, pending = await asyncio.wait(busy, timeout=grace_s)
+        for task in pending:
+            log.warning("%s: reconcile cut short after the %.0fs shutdown grace; the next leader redoes it",
+                        self._in_flight.get(task), grace_s)
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _resync(self) -> None:
         while True:
@@ -198,14 +229,18 @@ class Controller:
         # A worker never ends but by cancellation: `handle` catches every reconcile failure,
         # and a failure in that error handling itself (a bug, an overflow) is caught here,
         # so one bad key cannot silently take a worker, and then the controller, down.
-        while True:
+        task = asyncio.current_task()
+        assert task is not None
+        while not self._draining:
             key = await self.queue.get()
+            self._in_flight[task] = key
             try:
                 await self.handle(key)
             except Exception as exc:
                 log.exception("%s: handling failed outside the reconcile (%s); looking again later", key, exc)
                 self._retry_after_handling_failed(key)
             finally:
+                del self._in_flight[task]
                 self.queue.done(key)
 
     def _retry_after_handling_failed(self, key: Key) -> None:

@@ -21,6 +21,9 @@ class Options:
     kubeconfig: Path | None = None  # None: in-cluster service account, else $KUBECONFIG
     workers: int = 4
     resync_s: float = 300.0  # every known object is reconciled at least this often
+    # On stop, reconciles in flight may finish for this long (within Kubernetes' default 30 s
+    # terminationGracePeriodSeconds, which also covers kopf's own cleanup).
+    shutdown_grace_s: float = 10.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
     watch_server_timeout_s: float = 300.0  # watches are re-opened at least this often

@@ -123,6 +123,7 @@ def build(
 
     @kopf.on.cleanup(registry=registry)
     async def stop_workers(**_: Any) -> None:
+        await controller.drain(options.shutdown_grace_s)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

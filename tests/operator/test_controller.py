@@ -313,3 +313,57 @@ async def test_a_versions_own_status_write_still_wakes_the_deployments_of_its_mo
     controller.version_event("MODIFIED", version)
     assert [await controller.queue.get() for _ in range(len(controller.queue))] == [MDEP]  # not the version
     await controller.close()
+
+
+async def test_a_stop_lets_the_reconcile_in_flight_finish_and_takes_no_new_key() -> None:
+    # A replica stopped (rolling upgrade, node drain) between a promotion's status write and
+    # the old version's deletion would leave the deletion undone and its Events lost for good.
+    controller = Controller(_Logins(), workers=2)
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(ctx: Context, namespace: str, name: str) -> Plan | None:
+        started.set()
+        await release.wait()
+        finished.append(name)
+        return None
+
+    controller.syncs[MODEL_DEPLOYMENT] = slow
+    controller.queue.add(MDEP)
+    runner = asyncio.create_task(controller.run())
+    await asyncio.wait_for(started.wait(), 10)
+    drain = asyncio.create_task(controller.drain(grace_s=30.0))
+    await asyncio.sleep(0.05)
+    assert not drain.done()  # waits for the reconcile in flight
+    controller.queue.add(Key(MODEL_DEPLOYMENT, "default", "fraud"))  # arrives while stopping
+    release.set()
+    await asyncio.wait_for(drain, 10)
+    await asyncio.wait_for(runner, 10)  # every worker has ended: run returns by itself
+    assert finished == ["churn"]  # finished, and no new key was taken
+    await controller.close()
+
+
+async def test_a_reconcile_outlasting_the_shutdown_grace_is_cancelled(caplog: pytest.LogCaptureFixture) -> None:
+    controller = Controller(_Logins(), workers=1)
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def stuck(ctx: Context, namespace: str, name: str) -> Plan | None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return None
+
+    controller.syncs[MODEL_DEPLOYMENT] = stuck
+    controller.queue.add(MDEP)
+    runner = asyncio.create_task(controller.run())
+    await asyncio.wait_for(started.wait(), 10)
+    with caplog.at_level(logging.WARNING, logger="modelops.operator.controller"):
+        await asyncio.wait_for(controller.drain(grace_s=0.1), 10)
+    await asyncio.wait_for(runner, 10)
+    assert cancelled == [True]
+    assert "cut short after the 0s shutdown grace" in caplog.text
+    await controller.close()

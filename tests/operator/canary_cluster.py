@@ -11,7 +11,10 @@ Shadow: a Deployment whose ``serve`` container carries ``--shadow-version C`` ge
 mirror to ``C`` (``FakePod(shadow_of=C)``: the real shadow series) and count, per tick, what
 ``shadow(stable, candidate)`` says; a change of the container's args replaces the pods (as the
 Deployment controller rolls a new template), and ``args_seen`` records each Deployment's
-``serve`` args every time they change."""
+``serve`` args every time they change.
+
+Also what the canary tests share to start: the strategies they vary (``strategy``, ``CANARY``) and
+ModelDeployment churn stable on v1 with v2 at hand (``stable_v1``)."""
 
 from __future__ import annotations
 
@@ -24,12 +27,35 @@ from typing import Any
 
 from modelops.emulator.testing import EmulatorHandle
 from tests.operator.analysis.fakes import HOST, FakePod
+from tests.operator.harness import Artifact, create_versions, get_mdep, has_condition, model_deployment, wait_for
 
 # What one replica of a version serves per tick: keyword arguments of FakePod.serve.
 Traffic = Callable[[str], dict[str, Any]]
 # What one mirroring (stable) replica saw of the candidate per tick: keyword arguments of
 # FakePod.mirror, from (stable version, candidate version).
 ShadowTraffic = Callable[[str, str], dict[str, Any]]
+
+
+# Limits good_traffic passes and each bad figure of the tests fails.
+LIMITS: dict[str, Any] = {"maxErrorRate": 1, "maxLatencyRatio": 1.5, "maxPredictionPSI": 0.2}
+
+
+def strategy(type_: str, analysis: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A strategy quick enough for a test: two short steps (20%, 50%), an analysis every second
+    on 100 samples with ``analysis``'s limits, failing at the first bad one, the old version
+    removed at once. ``fields`` add to it or replace its parts (None leaves one out)."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "canary": {"steps": [{"weight": 20, "pause": "1s"}, {"weight": 50, "pause": "1s"}]},
+        "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, **analysis},
+        "progressDeadline": "30s",
+        "scaleDownDelay": "0s",
+        **fields,
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+CANARY = strategy("Canary", {**LIMITS, "maxAccuracyDrop": 0.05})
 
 
 def good_traffic(_version: str) -> dict[str, Any]:
@@ -125,12 +151,31 @@ class Replicas:
                        "conditions": [{"type": "Ready", "status": "True"}]},
         })
 
+    def until(self, check: Callable[[dict[str, Any]], bool], what: str, timeout: float = 40.0) -> dict[str, Any]:
+        """Play the controllers and the traffic until ModelDeployment churn satisfies ``check``."""
+
+        def look() -> dict[str, Any] | None:
+            self.tick()
+            obj = get_mdep(self.k8s)
+            return obj if check(obj) else None
+
+        return wait_for(look, what, timeout)
+
     def versions(self) -> dict[str, int]:
         with self.lock:
             out: dict[str, int] = {}
             for pod in self.pods.values():
                 out[pod.version] = out.get(pod.version, 0) + 1
             return out
+
+
+def stable_v1(replicas: Replicas, artifacts: tuple[Artifact, Artifact], strategy: dict[str, Any],
+              what: str = "churn-v1 stable", **spec: Any) -> dict[str, Any]:
+    """ModelVersions churn-v1 and churn-v2, and ModelDeployment churn (``strategy``, ``spec``)
+    serving churn-v1, played until Ready; returned. The operator must be running."""
+    create_versions(replicas.k8s, artifacts)
+    replicas.k8s.create(model_deployment("churn-v1", strategy=strategy, **spec))
+    return replicas.until(lambda o: has_condition(o, "Ready", "True"), what)
 
 
 @contextmanager

@@ -1,22 +1,19 @@
-"""Fixtures of the operator's integration tests: an emulator with our CRDs, real artifacts."""
+"""Fixtures of the operator's integration tests: an emulator with our CRDs, real artifacts, and
+the serving replicas of the canary tests (``canary_cluster``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.emulator.testing import EmulatorHandle
 
-from .harness import CRDS, make_artifact
+from .canary_cluster import Replicas, serving_replicas
+from .harness import Artifact, make_artifact, operator_emulator
 
-
-@dataclass(frozen=True)
-class Artifact:
-    uri: str
-    sha256: str
+__all__ = ["Artifact"]  # tests import it from here too
 
 
 @pytest.fixture(scope="session")
@@ -28,5 +25,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Artifact, Artif
 
 @pytest.fixture
 def k8s(tmp_path: Path) -> Iterator[EmulatorHandle]:
-    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as handle:
+    with operator_emulator(tmp_path) as handle:
         yield handle
+
+
+@pytest.fixture
+def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
+    """The Deployment controller, kubelet and serving pods of ModelDeployment churn's children,
+    played by the test (``Replicas.tick``)."""
+    with serving_replicas(k8s) as r:
+        yield r

@@ -6,8 +6,8 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from modelops.artifact.build import build_artifact
-from modelops.emulator.testing import EmulatorHandle
+from modelops.emulator.testing import EmulatorHandle, running_emulator
 from modelops.operator.options import Options
 from modelops.operator.runner import operate
 
@@ -39,6 +39,18 @@ FAST = Options(
     request_timeout_s=10.0,
     artifact_timeout_s=5.0,
 )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    uri: str
+    sha256: str
+
+
+def operator_emulator(directory: Path, *crds: Path) -> AbstractContextManager[EmulatorHandle]:
+    """An emulator as the operator's tests run it: our CRDs (and ``crds``), a bookmark every second
+    (a watch resumes soon after a dropped stream); its kubeconfig in ``directory``."""
+    return running_emulator(directory / "kubeconfig", bookmark_interval=1.0, crds=[CRDS, *crds])
 
 
 @contextmanager
@@ -108,6 +120,26 @@ def model_deployment(version: str | None, name: str = "churn", **spec: Any) -> d
             "metadata": {"name": name, "namespace": "default"}, "spec": body}
 
 
+def create_versions(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> None:
+    """ModelVersions churn-v1 and churn-v2 of model churn, one per artifact."""
+    for name, artifact in zip(("churn-v1", "churn-v2"), artifacts, strict=True):
+        k8s.create(model_version(name, artifact.uri, artifact.sha256))
+
+
+def get_mdep(k8s: EmulatorHandle) -> dict[str, Any]:
+    """ModelDeployment churn as it is now."""
+    return k8s.get(MV_API, "ModelDeployment", "churn")
+
+
+def status_of(obj: dict[str, Any]) -> dict[str, Any]:
+    return dict(obj.get("status") or {})
+
+
+def event_messages(k8s: EmulatorHandle, reason: str) -> list[str]:
+    """The messages of the Events in namespace default with ``reason``."""
+    return [str(e.get("message")) for e in k8s.list("v1", "Event", "default") if e.get("reason") == reason]
+
+
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
     for cond in ((obj or {}).get("status") or {}).get("conditions") or ():
         if cond.get("type") == type_:
@@ -127,6 +159,20 @@ def play_deployment_controller(k8s: EmulatorHandle, name: str, available: int) -
         "observedGeneration": dep["metadata"].get("generation", 1),
         "replicas": dep["spec"]["replicas"], "readyReplicas": available, "availableReplicas": available,
     })
+
+
+def play_when_created(k8s: EmulatorHandle, name: str, available: int) -> None:
+    """Wait for the operator to create Deployment ``name``, then play its controller: ``available``
+    pods pass readiness. The operator must be running."""
+    wait_for(lambda: k8s.find("apps/v1", "Deployment", name), f"Deployment {name}")
+    play_deployment_controller(k8s, name, available)
+
+
+def bring_up_v1(k8s: EmulatorHandle, what: str = "churn-v1 stable") -> dict[str, Any]:
+    """ModelDeployment churn serving churn-v1 (already applied) once its 2 pods are available: its
+    Deployment played as it comes, then churn Ready; returned. The operator must be running."""
+    play_when_created(k8s, "churn-churn-v1", 2)
+    return wait_deployment(k8s, what, lambda o: has_condition(o, "Ready", "True"))
 
 
 def wait_object(

@@ -4,17 +4,15 @@ is acted on next (a merge patch setting it to null erased it unseen)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from modelops.emulator.testing import EmulatorHandle
 from modelops.operator.kube import DEPLOYMENTS, MODEL_DEPLOYMENTS, ApiUnavailable, Connection, Kube
-from tests.operator.canary_cluster import Replicas, serving_replicas
+from tests.operator.canary_cluster import CANARY, Replicas
 from tests.operator.conftest import Artifact
-from tests.operator.harness import MV_API, has_condition, model_deployment, model_version, running_operator, wait_for
-from tests.operator.test_canary_integration import STRATEGY
+from tests.operator.harness import MV_API, create_versions, has_condition, model_deployment, running_operator, wait_for
 
 ACTION = "modelops.dev/action"
 
@@ -71,34 +69,17 @@ async def test_a_conflict_on_a_delete_of_our_object_is_retried_not_taken_for_som
         await kube.close()
 
 
-@pytest.fixture
-def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
-    with serving_replicas(k8s) as r:
-        yield r
-
-
-def _until(replicas: Replicas, check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-    def look() -> dict[str, Any] | None:
-        replicas.tick()
-        obj = replicas.k8s.get(MV_API, "ModelDeployment", "churn")
-        return obj if check(obj) else None
-
-    return wait_for(look, what, 40)
-
-
 @pytest.mark.integration
 def test_an_action_set_between_the_read_and_the_removal_survives_and_is_acted_on(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    v1, v2 = artifacts
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
+    create_versions(k8s, artifacts)
     one_long_step = {"steps": [{"weight": 20, "pause": "1h"}]}
-    k8s.create(model_deployment("churn-v1", strategy={**STRATEGY, "canary": one_long_step}))
+    k8s.create(model_deployment("churn-v1", strategy={**CANARY, "canary": one_long_step}))
     with running_operator(k8s):
-        _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
+        replicas.until(lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        _until(replicas, lambda o: (o.get("status") or {}).get("stepVerdict") == "Pass", "a passing analysis")
+        replicas.until(lambda o: (o.get("status") or {}).get("stepVerdict") == "Pass", "a passing analysis")
         # The operator writes the ModelDeployment itself (not its status) only to remove an action:
         # right before that removal lands, the user asks for a retry.
         hook = k8s.emulator.faults.before("PATCH", r"/modeldeployments/churn$", lambda: _annotate(k8s, "retry"))
@@ -109,7 +90,7 @@ def test_an_action_set_between_the_read_and_the_removal_survives_and_is_acted_on
             status = o.get("status") or {}
             return status.get("candidate") == "churn-v2" and _action(o) is None
 
-        again = _until(replicas, retried, "the retry acted on (candidate churn-v2 again) and then removed")
+        again = replicas.until(retried, "the retry acted on (candidate churn-v2 again) and then removed")
     status = again["status"]
     assert status["step"] == 0
     aborted = status["history"][-1]

@@ -26,26 +26,27 @@ from typing import Any
 import pytest
 
 from modelops.emulator.faults import WRITES, Fault
-from modelops.emulator.testing import EmulatorHandle, running_emulator
-from tests.operator.canary_cluster import Replicas, Traffic, good_traffic, serving_replicas
+from modelops.emulator.testing import EmulatorHandle
+from tests.operator.canary_cluster import CANARY, Traffic, good_traffic, serving_replicas
 from tests.operator.conftest import Artifact
 from tests.operator.harness import (
-    CRDS,
     MV_API,
+    create_versions,
+    event_messages,
+    get_mdep,
     has_condition,
     model_deployment,
-    model_version,
+    operator_emulator,
     running_operator,
-    wait_for,
+    status_of,
 )
-from tests.operator.test_canary_integration import STRATEGY
 
 pytestmark = pytest.mark.integration
 
 OURS = r"/namespaces/default/(modeldeployments|deployments|services)(/|$)"
 READS = r"/namespaces/default/(modeldeployments|deployments|services|pods)(/[^/]+)?$"
 LIFECYCLE = ("RolloutStarted", "StepPassed", "Promoted", "RolledBack")
-QUIET_S = 4.0  # four analysis intervals (STRATEGY's is 1 s)
+QUIET_S = 4.0  # four analysis intervals (CANARY's is 1 s)
 
 
 def bad_candidate(version: str) -> dict[str, Any]:
@@ -85,23 +86,6 @@ def _faults(k8s: EmulatorHandle) -> Iterator[list[Fault]]:
     assert sum(dropped) > 0, "no watch stream was ever dropped"
 
 
-def _status(obj: dict[str, Any]) -> dict[str, Any]:
-    return dict(obj.get("status") or {})
-
-
-def _until(replicas: Replicas, check: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> dict[str, Any]:
-    def look() -> dict[str, Any] | None:
-        replicas.tick()
-        obj = replicas.k8s.get(MV_API, "ModelDeployment", "churn")
-        return obj if check(obj) else None
-
-    return wait_for(look, what, timeout)
-
-
-def _events(k8s: EmulatorHandle, reason: str) -> list[str]:
-    return [str(e.get("message")) for e in k8s.list("v1", "Event", "default") if e.get("reason") == reason]
-
-
 def _children(k8s: EmulatorHandle) -> list[tuple[str, str, str, int | None]]:
     """(kind, name, controlling owner, replicas) of every Deployment and Service."""
     found = [*k8s.list("apps/v1", "Deployment", "default"), *k8s.list("v1", "Service", "default")]
@@ -115,8 +99,8 @@ def _children(k8s: EmulatorHandle) -> list[tuple[str, str, str, int | None]]:
 
 
 def _end_state(k8s: EmulatorHandle) -> dict[str, Any]:
-    obj = k8s.get(MV_API, "ModelDeployment", "churn")
-    status = _status(obj)
+    obj = get_mdep(k8s)
+    status = status_of(obj)
     progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
     return {
         "phase": status.get("phase"),
@@ -129,7 +113,7 @@ def _end_state(k8s: EmulatorHandle) -> dict[str, Any]:
         "selector": k8s.get("v1", "Service", "churn")["spec"]["selector"],
         "action": (obj["metadata"].get("annotations") or {}).get("modelops.dev/action"),
         # each transition announced once, whatever failed after its status was written
-        "events": {reason: len(_events(k8s, reason)) for reason in LIFECYCLE},
+        "events": {reason: len(event_messages(k8s, reason)) for reason in LIFECYCLE},
     }
 
 
@@ -148,20 +132,17 @@ def _writes_since(k8s: EmulatorHandle, start: float) -> list[str]:
 def _run(tmp_path: Path, artifacts: tuple[Artifact, Artifact], traffic: Traffic, settled: Callable[
          [EmulatorHandle, dict[str, Any]], bool], *, faulty: bool) -> tuple[dict[str, Any], list[str], int]:
     """One canary from v1 to v2 on a fresh emulator: (end state, writes once settled, faults met)."""
-    v1, v2 = artifacts
     timeout = 120.0 if faulty else 60.0
     met = 0
-    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as k8s, \
-            serving_replicas(k8s) as replicas:
+    with operator_emulator(tmp_path) as k8s, serving_replicas(k8s) as replicas:
         replicas.traffic = traffic
-        k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-        k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
-        k8s.create(model_deployment("churn-v1", strategy=STRATEGY))
+        create_versions(k8s, artifacts)
+        k8s.create(model_deployment("churn-v1", strategy=CANARY))
         with running_operator(k8s, resync_s=1.0), (_faults(k8s) if faulty else _no_faults()) as rules:
-            _until(replicas, lambda o: has_condition(o, "Ready", "True") and _status(o).get("stable") == "churn-v1",
-                   "churn-v1 stable", timeout)
+            replicas.until(lambda o: has_condition(o, "Ready", "True") and status_of(o).get("stable") == "churn-v1",
+                           "churn-v1 stable", timeout)
             k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-            _until(replicas, lambda o: settled(k8s, o), "the canary settled", timeout)
+            replicas.until(lambda o: settled(k8s, o), "the canary settled", timeout)
             start = time.monotonic()
             while time.monotonic() - start < QUIET_S:  # the cluster goes on: pods serve, controllers look
                 replicas.tick()
@@ -181,16 +162,16 @@ def _names(k8s: EmulatorHandle, api_version: str, kind: str) -> list[str]:
 
 
 def _promoted(k8s: EmulatorHandle, obj: dict[str, Any]) -> bool:
-    return (_status(obj).get("phase") == "Stable" and _status(obj).get("stable") == "churn-v2"
+    return (status_of(obj).get("phase") == "Stable" and status_of(obj).get("stable") == "churn-v2"
             and has_condition(obj, "Ready", "True") and _names(k8s, "apps/v1", "Deployment") == ["churn-churn-v2"]
             and _names(k8s, "v1", "Service") == ["churn", "churn-churn-v2"]
-            and any(m.startswith("churn-v2 promoted") for m in _events(k8s, "Promoted")))
+            and any(m.startswith("churn-v2 promoted") for m in event_messages(k8s, "Promoted")))
 
 
 def _rolled_back(k8s: EmulatorHandle, obj: dict[str, Any]) -> bool:
     v2 = k8s.find("apps/v1", "Deployment", "churn-churn-v2")
-    return (_status(obj).get("phase") == "RolledBack" and v2 is not None and v2["spec"]["replicas"] == 0
-            and any("churn-v2" in m for m in _events(k8s, "RolledBack")))
+    return (status_of(obj).get("phase") == "RolledBack" and v2 is not None and v2["spec"]["replicas"] == 0
+            and any("churn-v2" in m for m in event_messages(k8s, "RolledBack")))
 
 
 def _assert_no_duplicates(state: dict[str, Any]) -> None:

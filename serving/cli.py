@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -37,6 +39,24 @@ def advertise_address(host: str, port: int, pod_ip: str | None) -> str:
         except OSError:
             chosen = "127.0.0.1"
     return f"[{chosen}]:{port}" if ":" in chosen else f"{chosen}:{port}"
+
+
+@contextlib.contextmanager
+def without_created_series() -> Iterator[None]:
+    """prometheus-client's ``*_created`` series off while serving: they double /metrics and
+    no scraper here reads them. The switch is process-wide (read whenever a series is made),
+    so it is thrown only around serving and put back after: whatever else runs in the same
+    process (tests, an embedding program) keeps its own setting."""
+    from prometheus_client import disable_created_metrics, enable_created_metrics
+    from prometheus_client import metrics as prometheus_metrics
+
+    before = prometheus_metrics._use_created
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if before:
+            enable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +144,6 @@ def run(args: argparse.Namespace) -> int:
     import socket
 
     import uvicorn
-    from prometheus_client import disable_created_metrics
 
     from modelops.serving.app import create_app
     from modelops.serving.config import ServingConfig
@@ -135,7 +154,6 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log = logging.getLogger("modelops.serving")
-    disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double /metrics and no scraper here reads them
     try:
         config = ServingConfig(
             model_dir=args.model_dir,
@@ -218,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     # installed before it; this one makes the drained exit a clean 0 instead of -15.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    server.run(sockets=[sock])
+    with without_created_series():  # the metrics are made once the model is loaded, in there
+        server.run(sockets=[sock])
     log.info("stopped after draining in-flight requests")
     return 0

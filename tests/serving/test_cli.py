@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelops.cli import build_parser, main
 from modelops.serving.cli import advertise_address
+from modelops.serving.metrics import ServingMetrics
 
 
 def test_serve_options_parse_with_their_defaults(tmp_path: Path) -> None:
@@ -85,3 +88,41 @@ def test_shadow_options_are_checked_before_serving(
 )
 def test_the_advertised_address_prefers_the_pod_ip(host: str, pod_ip: str | None, expected: str) -> None:
     assert advertise_address(host, 8080, pod_ip) == expected
+
+
+def _created_series_on() -> bool:
+    """Whether metrics made now get prometheus-client's ``*_created`` series."""
+    metrics = ServingMetrics("m", "v")
+    metrics.request(200, 0.01)
+    return b"_created" in metrics.exposition()
+
+
+def test_refused_options_leave_the_created_series_of_the_process_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The switch is process-wide: a serve refused at its options must not leave it off for
+    whatever runs next in the process (the operator's analysis tests read those series)."""
+    assert _created_series_on()
+    assert main(["serve", "--model-dir", str(tmp_path), "--port", "0", "--max-batch-size", "0"]) == 2
+    assert _created_series_on()
+
+
+def test_created_series_are_off_only_while_serving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: list[bool] = []
+
+    def serve(_server: Any, sockets: list[Any] | None = None) -> None:
+        seen.append(_created_series_on())  # the metrics are made in here, once the model is loaded
+        for sock in sockets or []:
+            sock.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", serve)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert main(["serve", "--model-dir", str(tmp_path), "--host", "127.0.0.1", "--port", "0"]) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert seen == [False]
+    assert _created_series_on()

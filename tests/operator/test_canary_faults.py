@@ -27,9 +27,10 @@ import pytest
 
 from modelops.emulator.faults import WRITES, Fault
 from modelops.emulator.testing import EmulatorHandle
-from tests.operator.canary_cluster import CANARY, Traffic, good_traffic, serving_replicas
-from tests.operator.conftest import Artifact
-from tests.operator.harness import (
+
+from .canary_cluster import CANARY, Traffic, good_traffic, serving_replicas
+from .conftest import Artifact
+from .harness import (
     MV_API,
     create_versions,
     event_messages,

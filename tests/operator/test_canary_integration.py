@@ -16,17 +16,10 @@ from typing import Any
 import pytest
 
 from modelops.emulator.testing import EmulatorHandle
-from tests.operator.canary_cluster import CANARY, Replicas, good_traffic, stable_v1
-from tests.operator.conftest import Artifact
-from tests.operator.harness import (
-    MV_API,
-    event_messages,
-    get_mdep,
-    has_condition,
-    running_operator,
-    status_of,
-    wait_for,
-)
+
+from .canary_cluster import CANARY, Replicas, good_traffic, stable_v1
+from .conftest import Artifact
+from .harness import MV_API, event_messages, get_mdep, has_condition, running_operator, status_of, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +141,7 @@ def test_an_operator_restarted_at_every_step_resumes_it(
         stable_v1(replicas, artifacts, CANARY)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         replicas.until(lambda o: status_of(o).get("step") == 0 and bool(status_of(o).get("lastAnalysisAt")),
-               "step 1 analysed")
+                       "step 1 analysed")
     replicas.cap["churn-v2"] = 1  # the promotion stage (2 replicas) holds until released below
     restarts = 0
     while status_of(get_mdep(k8s)).get("stable") != "churn-v2":

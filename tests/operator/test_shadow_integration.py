@@ -15,85 +15,32 @@ restarted at every step resumes it without resetting it or duplicating children.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from modelops.emulator.testing import EmulatorHandle
-from tests.operator.canary_cluster import Replicas, agreeing_shadow, good_traffic, serve_args, serving_replicas
-from tests.operator.conftest import Artifact
-from tests.operator.harness import (
-    MV_API,
-    has_condition,
-    model_deployment,
-    model_version,
-    running_operator,
-    wait_for,
-)
+
+from .canary_cluster import LIMITS, Replicas, agreeing_shadow, good_traffic, serve_args, stable_v1, strategy
+from .conftest import Artifact
+from .harness import MV_API, event_messages, get_mdep, has_condition, running_operator, status_of, wait_for
 
 pytestmark = pytest.mark.integration
 
-STRATEGY: dict[str, Any] = {
-    "type": "Shadow",
-    "shadow": {"mirrorPercent": 50, "minSamples": 100, "then": "Promote"},
-    "canary": {"steps": [{"weight": 20, "pause": "1s"}, {"weight": 50, "pause": "1s"}]},
-    "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, "maxErrorRate": 1,
-                 "maxLatencyRatio": 1.5, "maxPredictionPSI": 0.2, "minAgreement": 0.9},
-    "progressDeadline": "30s",
-    "scaleDownDelay": "0s",
-}
+STRATEGY = strategy("Shadow", {**LIMITS, "minAgreement": 0.9},
+                    shadow={"mirrorPercent": 50, "minSamples": 100, "then": "Promote"})
 FLAGS = ["--shadow-url", "http://churn-churn-v2.default.svc:8080", "--shadow-percent", "50",
          "--shadow-version", "churn-v2"]
 STABLE_SERVICE = {"app.kubernetes.io/instance": "churn", "modelops.dev/version": "churn-v1"}
-
-
-@pytest.fixture
-def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
-    with serving_replicas(k8s) as r:
-        yield r
-
-
-def _mdep(k8s: EmulatorHandle) -> dict[str, Any]:
-    return k8s.get(MV_API, "ModelDeployment", "churn")
-
-
-def _status(obj: dict[str, Any]) -> dict[str, Any]:
-    return dict(obj.get("status") or {})
-
-
-def _until(replicas: Replicas, check: Callable[[dict[str, Any]], bool], what: str,
-           timeout: float = 40.0) -> dict[str, Any]:
-    """Play the controllers and the traffic until ModelDeployment churn satisfies ``check``."""
-
-    def look() -> dict[str, Any] | None:
-        replicas.tick()
-        obj = _mdep(replicas.k8s)
-        return obj if check(obj) else None
-
-    return wait_for(look, what, timeout)
-
-
-def _events(k8s: EmulatorHandle, reason: str) -> list[str]:
-    return [str(e.get("message")) for e in k8s.list("v1", "Event", "default") if e.get("reason") == reason]
-
-
-def _stable_v1(k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact],
-               **strategy: Any) -> None:
-    v1, v2 = artifacts
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
-    k8s.create(model_deployment("churn-v1", strategy={**STRATEGY, **strategy}))
-    _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
 
 
 def _shadowing(replicas: Replicas) -> dict[str, Any]:
     """Start the shadow of v2 and check what it looks like once v1's pods mirror."""
     k8s = replicas.k8s
     k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-    mirroring = _until(replicas, lambda o: bool(_status(o).get("lastAnalysisAt")) and _status(o).get("step") == 0,
-                       "a first shadow analysis")
-    assert (_status(mirroring)["candidate"], _status(mirroring)["weight"]) == ("churn-v2", 0)
+    mirroring = replicas.until(lambda o: bool(status_of(o).get("lastAnalysisAt")) and status_of(o).get("step") == 0,
+                               "a first shadow analysis")
+    assert (status_of(mirroring)["candidate"], status_of(mirroring)["weight"]) == ("churn-v2", 0)
     # users only ever get stable's answers: Service churn selects v1's pods, v2 runs at full scale beside
     assert k8s.get("v1", "Service", "churn")["spec"]["selector"] == STABLE_SERVICE
     candidate = k8s.get("apps/v1", "Deployment", "churn-churn-v2")
@@ -117,10 +64,13 @@ def test_good_agreement_promotes_with_then_promote(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts)
+        stable_v1(replicas, artifacts, STRATEGY)
         _shadowing(replicas)
-        done = _until(replicas, lambda o: _status(o).get("stable") == "churn-v2", "churn-v2 promoted")
-    status = _status(done)
+        done = replicas.until(lambda o: status_of(o).get("stable") == "churn-v2", "churn-v2 promoted")
+        # the operator retires v1 and posts the Event after the status write: wait while it runs
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "churn-v1 retired")
+        wait_for(lambda: event_messages(k8s, "Promoted"), "a Promoted Event")
+    status = status_of(done)
     assert status["phase"] == "Stable"
     verdicts = {r["metric"]: r["verdict"] for r in status["analysis"]}
     assert verdicts == {"errorRate": "Pass", "latencyP99Ratio": "Pass", "predictionPSI": "Pass",
@@ -130,31 +80,29 @@ def test_good_agreement_promotes_with_then_promote(
     assert "shadow analysis passed" in status["history"][-1]["reason"]
     assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
     assert not any(a.startswith("--shadow") for a in serve_args(k8s.get("apps/v1", "Deployment", "churn-churn-v2")))
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "churn-v1 retired")
     assert _flag_history(replicas) == [False, True]  # flags set once for the shadow; then the Deployment went
-    assert _events(k8s, "ShadowPassed")
-    wait_for(lambda: _events(k8s, "Promoted"), "a Promoted Event")
+    assert event_messages(k8s, "ShadowPassed")
 
 
 def test_then_canary_continues_into_the_canary_steps_without_the_mirror(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts, shadow={**STRATEGY["shadow"], "then": "Canary"})
+        stable_v1(replicas, artifacts, {**STRATEGY, "shadow": {**STRATEGY["shadow"], "then": "Canary"}})
         _shadowing(replicas)
-        canary = _until(replicas, lambda o: _status(o).get("step") == 1 and _status(o).get("weight") == 33,
-                        "canary step 1: 1 of 3 ready pods is v2")
-        assert _status(canary)["candidate"] == "churn-v2"
+        canary = replicas.until(lambda o: status_of(o).get("step") == 1 and status_of(o).get("weight") == 33,
+                                "canary step 1: 1 of 3 ready pods is v2")
+        assert status_of(canary)["candidate"] == "churn-v2"
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"] == {"app.kubernetes.io/instance": "churn"}
         assert not any(a.startswith("--shadow") for a in serve_args(k8s.get("apps/v1", "Deployment",
                                                                             "churn-churn-v1")))
-        done = _until(replicas, lambda o: _status(o).get("stable") == "churn-v2", "churn-v2 promoted")
-    status = _status(done)
+        done = replicas.until(lambda o: status_of(o).get("stable") == "churn-v2", "churn-v2 promoted")
+    status = status_of(done)
     assert "all 2 steps passed" in status["history"][-1]["reason"]
     assert {r["metric"] for r in status["analysis"]} == {"errorRate", "latencyP99Ratio", "predictionPSI"}
     assert _flag_history(replicas) == [False, True, False]  # on for the shadow, off for the canary
-    assert any("continuing as a canary over 2 step(s)" in m for m in _events(k8s, "ShadowPassed"))
-    assert len(_events(k8s, "StepPassed")) >= 2
+    assert any("continuing as a canary over 2 step(s)" in m for m in event_messages(k8s, "ShadowPassed"))
+    assert len(event_messages(k8s, "StepPassed")) >= 2
 
 
 BAD: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
@@ -175,10 +123,10 @@ def test_a_bad_shadow_rolls_back_with_its_figures_and_the_mirror_removed(
     replicas.traffic = lambda v: (candidate_traffic or good_traffic(v)) if v == "churn-v2" else good_traffic(v)
     replicas.shadow = lambda s, c: mirrored or agreeing_shadow(s, c)
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts)
+        stable_v1(replicas, artifacts, STRATEGY)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        done = _until(replicas, lambda o: _status(o).get("phase") == "RolledBack", f"rolled back on {metric}")
-        status = _status(done)
+        done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", f"rolled back on {metric}")
+        status = status_of(done)
         assert (status["stable"], status.get("candidate")) == ("churn-v1", None)
         assert has_condition(done, "Progressing", "False", "AnalysisFailed")
         progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
@@ -188,14 +136,14 @@ def test_a_bad_shadow_rolls_back_with_its_figures_and_the_mirror_removed(
         assert failed["verdict"] == "Fail"
         assert failed["samples"] >= 100
         assert status["history"][-1]["result"] == "RolledBack"
-        wait_for(lambda: any(metric in m and figures in m for m in _events(k8s, "RolledBack")),
+        wait_for(lambda: any(metric in m and figures in m for m in event_messages(k8s, "RolledBack")),
                  "a RolledBack Event with the metric and its figures")
         wait_for(lambda: k8s.get("apps/v1", "Deployment", "churn-churn-v2")["spec"]["replicas"] == 0, "v2 at 0")
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"] == STABLE_SERVICE
         # not retried, and v1's pods stop mirroring (one template with the flags, then one without)
         time.sleep(1.5)
         replicas.tick()
-        assert _status(_mdep(k8s))["phase"] == "RolledBack"
+        assert status_of(get_mdep(k8s))["phase"] == "RolledBack"
         assert _flag_history(replicas) == [False, True, False]
         assert replicas.versions() == {"churn-v1": 2}
 
@@ -205,19 +153,19 @@ def test_too_few_compared_rows_hold_it_inconclusive_then_paused_until_promoted(
 ) -> None:
     replicas.shadow = lambda _s, _c: {"answered": 1, "errors": 0, "rows": 1, "agreed": 1}  # far below minSamples
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts, progressDeadline="4s")
+        stable_v1(replicas, artifacts, {**STRATEGY, "progressDeadline": "4s"})
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        held = _until(replicas, lambda o: _status(o).get("stepVerdict") == "Inconclusive", "inconclusive")
-        assert (_status(held)["step"], _status(held).get("stable")) == (0, "churn-v1")
-        agreement = next(r for r in _status(held)["analysis"] if r["metric"] == "agreement")
+        held = replicas.until(lambda o: status_of(o).get("stepVerdict") == "Inconclusive", "inconclusive")
+        assert (status_of(held)["step"], status_of(held).get("stable")) == (0, "churn-v1")
+        agreement = next(r for r in status_of(held)["analysis"] if r["metric"] == "agreement")
         assert agreement["verdict"] == "Inconclusive"
-        paused = _until(replicas, lambda o: _status(o).get("phase") == "Paused", "paused")
+        paused = replicas.until(lambda o: status_of(o).get("phase") == "Paused", "paused")
         assert has_condition(paused, "Progressing", "False", "InsufficientData")
-        assert _status(paused)["candidate"] == "churn-v2"  # no blind promotion, no silent rollback
+        assert status_of(paused)["candidate"] == "churn-v2"  # no blind promotion, no silent rollback
         assert serve_args(k8s.get("apps/v1", "Deployment", "churn-churn-v1"))[-6:] == FLAGS
         k8s.patch(MV_API, "ModelDeployment", "churn", {"metadata": {"annotations": {"modelops.dev/action": "promote"}}})
-        done = _until(replicas, lambda o: _status(o).get("stable") == "churn-v2", "promoted by the action")
-        assert "promote action" in _status(done)["history"][-1]["reason"]
+        done = replicas.until(lambda o: status_of(o).get("stable") == "churn-v2", "promoted by the action")
+        assert "promote action" in status_of(done)["history"][-1]["reason"]
 
 
 def test_an_operator_restarted_at_every_step_of_a_shadow_resumes_it(
@@ -225,24 +173,24 @@ def test_an_operator_restarted_at_every_step_of_a_shadow_resumes_it(
 ) -> None:
     replicas.shadow = lambda _s, _c: {"answered": 1, "errors": 0, "rows": 1, "agreed": 1}  # held in shadow
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts, shadow={**STRATEGY["shadow"], "then": "Canary"})
+        stable_v1(replicas, artifacts, {**STRATEGY, "shadow": {**STRATEGY["shadow"], "then": "Canary"}})
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        _until(replicas, lambda o: _status(o).get("step") == 0 and _status(o).get("stepVerdict") == "Inconclusive",
-               "the shadow analysed (inconclusive)")
+        replicas.until(lambda o: status_of(o).get("step") == 0
+                       and status_of(o).get("stepVerdict") == "Inconclusive", "the shadow analysed (inconclusive)")
     uids = {d["metadata"]["name"]: d["metadata"]["uid"] for d in k8s.list("apps/v1", "Deployment", "default")}
     assert set(uids) == {"churn-churn-v1", "churn-churn-v2"}
     replicas.shadow = agreeing_shadow
     restarts: list[int] = []
-    while _status(_mdep(k8s)).get("stable") != "churn-v2":
-        before = _status(_mdep(k8s))
+    while status_of(get_mdep(k8s)).get("stable") != "churn-v2":
+        before = status_of(get_mdep(k8s))
         step = int(before["step"])
         seen: list[dict[str, Any]] = []
 
         def moved_on(o: dict[str, Any], step: int = step, seen: list[dict[str, Any]] = seen) -> bool:
-            seen.append(_status(o))
+            seen.append(status_of(o))
             deployments = k8s.list("apps/v1", "Deployment", "default")
             assert len(deployments) <= 2, [d["metadata"]["name"] for d in deployments]  # never a duplicate
-            return int(_status(o).get("step") or 0) > step or _status(o).get("stable") == "churn-v2"
+            return int(status_of(o).get("step") or 0) > step or status_of(o).get("stable") == "churn-v2"
 
         if step >= 1:
             replicas.cap["churn-v2"] = 1  # the promotion stage (2 replicas) holds until its own restart
@@ -250,7 +198,7 @@ def test_an_operator_restarted_at_every_step_of_a_shadow_resumes_it(
             replicas.cap.clear()
         with running_operator(k8s):
             restarts.append(step)
-            _until(replicas, moved_on, f"past step {step} after a restart")
+            replicas.until(moved_on, f"past step {step} after a restart")
         same_step = [s for s in seen if s.get("step") == step and s.get("candidate") == "churn-v2"]
         assert {s["stepStartedAt"] for s in same_step} <= {before["stepStartedAt"]}  # not started again
         # the weight is never reset: a candidate serving before the restart keeps serving (its share
@@ -261,13 +209,14 @@ def test_an_operator_restarted_at_every_step_of_a_shadow_resumes_it(
             assert all(s.get("weight") == 0 for s in same_step)  # shadowing: no user sees the candidate
         if before.get("lastAnalysisAt"):
             assert all(s["lastAnalysisAt"] >= before["lastAnalysisAt"] for s in same_step if s.get("lastAnalysisAt"))
-        assert not _events(k8s, "RolledBack")
+        assert not event_messages(k8s, "RolledBack")
     # the shadow (held Inconclusive) and the promotion stage (held by the cap) each saw a fresh
     # operator by construction, and so did at least one canary step between them
     assert restarts[0] == 0
     assert 3 in restarts
     assert len(restarts) >= 3
-    assert _status(_mdep(k8s))["phase"] == "Stable"
+    assert status_of(get_mdep(k8s))["phase"] == "Stable"
     assert k8s.get("apps/v1", "Deployment", "churn-churn-v2")["metadata"]["uid"] == uids["churn-churn-v2"]
     assert _flag_history(replicas) == [False, True, False]  # the mirror set once and removed once
-    assert len([m for m in _events(k8s, "RolloutStarted") if "churn-v2" in m]) == 1  # started once, resumed after
+    started = [m for m in event_messages(k8s, "RolloutStarted") if "churn-v2" in m]
+    assert len(started) == 1  # started once, resumed after

@@ -7,7 +7,6 @@ the CRD's own schema and CEL rules (and defaulted by it), as a cluster's API ser
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,15 +14,18 @@ import pytest
 from modelops.emulator.testing import EmulatorHandle
 from modelops.operator.modeldeployment.routes import backend_weights
 from modelops.sandbox.crds import HTTPROUTES_CRD
-from tests.operator.canary_cluster import Replicas, good_traffic, serving_replicas
-from tests.operator.conftest import Artifact
-from tests.operator.harness import (
+
+from .canary_cluster import LIMITS, Replicas, good_traffic, stable_v1, strategy
+from .conftest import Artifact
+from .harness import (
     MV_API,
     condition,
+    create_versions,
+    get_mdep,
     has_condition,
     model_deployment,
-    model_version,
     running_operator,
+    status_of,
     wait_for,
 )
 
@@ -32,28 +34,8 @@ pytestmark = pytest.mark.integration
 ROUTE_API = "gateway.networking.k8s.io/v1"
 GATEWAY: dict[str, Any] = {"parentRefs": [{"name": "public", "namespace": "infra"}],
                            "hostnames": ["churn.example.com"]}
-STRATEGY: dict[str, Any] = {
-    "type": "Canary",
-    "canary": {"steps": [{"weight": 20, "pause": "1s"}, {"weight": 50, "pause": "1s"}]},
-    "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, "maxErrorRate": 0.05},
-    "progressDeadline": "30s",
-    "scaleDownDelay": "0s",
-}
+STRATEGY = strategy("Canary", {"maxErrorRate": 0.05})
 V1, V2 = "churn-churn-v1", "churn-churn-v2"
-
-
-@pytest.fixture
-def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
-    with serving_replicas(k8s) as r:
-        yield r
-
-
-def _mdep(k8s: EmulatorHandle) -> dict[str, Any]:
-    return k8s.get(MV_API, "ModelDeployment", "churn")
-
-
-def _status(obj: dict[str, Any]) -> dict[str, Any]:
-    return dict(obj.get("status") or {})
 
 
 def _route(k8s: EmulatorHandle) -> dict[str, Any] | None:
@@ -65,26 +47,13 @@ def _weights(k8s: EmulatorHandle) -> dict[str, int] | None:
     return backend_weights(route) if route is not None else None
 
 
-def _until(replicas: Replicas, check: Callable[[dict[str, Any]], bool], what: str,
-           timeout: float = 40.0) -> dict[str, Any]:
-    def look() -> dict[str, Any] | None:
-        replicas.tick()
-        obj = _mdep(replicas.k8s)
-        return obj if check(obj) else None
-
-    return wait_for(look, what, timeout)
+def _failing_candidate(version: str) -> dict[str, Any]:
+    """churn-v2 answers one request in five with a 5xx (errorRate fails); churn-v1 is good."""
+    return {"ok": 16, "errors": 4, "outputs": (10, 10, 0)} if version == "churn-v2" else good_traffic(version)
 
 
-def _versions(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> None:
-    v1, v2 = artifacts
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
-
-
-def _stable_v1(k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]) -> None:
-    _versions(k8s, artifacts)
-    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=STRATEGY))
-    _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable behind the route")
+def _behind_the_route(replicas: Replicas, artifacts: tuple[Artifact, Artifact], strategy: dict[str, Any]) -> None:
+    stable_v1(replicas, artifacts, strategy, "churn-v1 stable behind the route", router="GatewayAPI", gateway=GATEWAY)
 
 
 def test_a_canary_moves_the_routes_weights_exactly_through_its_steps_then_promotes(
@@ -92,7 +61,7 @@ def test_a_canary_moves_the_routes_weights_exactly_through_its_steps_then_promot
 ) -> None:
     k8s.apply_crds(HTTPROUTES_CRD)
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts)
+        _behind_the_route(replicas, artifacts, STRATEGY)
         route = _route(k8s)
         assert route is not None
         assert backend_weights(route) == {V1: 100}
@@ -103,20 +72,20 @@ def test_a_canary_moves_the_routes_weights_exactly_through_its_steps_then_promot
         assert route["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
         owner = route["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["uid"], owner["controller"]) == ("ModelDeployment",
-                                                                      _mdep(k8s)["metadata"]["uid"], True)
+                                                                      get_mdep(k8s)["metadata"]["uid"], True)
 
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         seen: list[tuple[int | None, dict[str, int] | None]] = []
         replica_counts: set[int] = set()
 
         def promoted(o: dict[str, Any]) -> bool:
-            seen.append((_status(o).get("weight"), _weights(k8s)))
+            seen.append((status_of(o).get("weight"), _weights(k8s)))
             candidate = k8s.find("apps/v1", "Deployment", V2)
-            if candidate is not None and _status(o).get("candidate") == "churn-v2":
+            if candidate is not None and status_of(o).get("candidate") == "churn-v2":
                 replica_counts.add(int(candidate["spec"]["replicas"]))
-            return _status(o).get("stable") == "churn-v2"
+            return status_of(o).get("stable") == "churn-v2"
 
-        done = _until(replicas, promoted, "churn-v2 promoted")
+        done = replicas.until(promoted, "churn-v2 promoted")
         splits = [w for _s, w in seen if w is not None and set(w) == {V1, V2}]  # while both are routed
         # exactly the steps' weights, never a pod share (2 of 4 pods would read 50 at step 1)
         assert {w[V2] for w in splits} <= {0, 20, 50}
@@ -127,7 +96,7 @@ def test_a_canary_moves_the_routes_weights_exactly_through_its_steps_then_promot
         assert replica_counts == {2}  # the candidate runs spec.replicas: the Gateway splits, not the pods
         # Service D kept selecting the stable version all along; now the new one
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
-        assert _status(done)["phase"] == "Stable"
+        assert status_of(done)["phase"] == "Stable"
         wait_for(lambda: _weights(k8s) == {V2: 100}, "only the new stable backend")
         wait_for(lambda: k8s.find("v1", "Service", V1) is None, "churn-v1's Service retired")
 
@@ -139,14 +108,13 @@ def test_a_rollback_puts_all_traffic_on_stable_at_once(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
     k8s.apply_crds(HTTPROUTES_CRD)
-    replicas.traffic = lambda v: {"ok": 16, "errors": 4, "outputs": (10, 10, 0)} if v == "churn-v2" \
-        else good_traffic(v)
+    replicas.traffic = _failing_candidate
     with running_operator(k8s):
-        _stable_v1(k8s, replicas, artifacts)
+        _behind_the_route(replicas, artifacts, STRATEGY)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        _until(replicas, lambda o: _status(o).get("weight") == 20, "step 1 at 20%")
+        replicas.until(lambda o: status_of(o).get("weight") == 20, "step 1 at 20%")
         assert _weights(k8s) == {V1: 80, V2: 20}
-        done = _until(replicas, lambda o: _status(o).get("phase") == "RolledBack", "rolled back on errorRate")
+        done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", "rolled back on errorRate")
         # the route is written before status: when status says RolledBack, stable already has it all
         assert _weights(k8s) == {V1: 100}
         assert has_condition(done, "Progressing", "False", "AnalysisFailed")
@@ -156,28 +124,28 @@ def test_a_rollback_puts_all_traffic_on_stable_at_once(
 def test_without_the_crd_the_stable_keeps_serving_and_installing_it_later_recovers(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    _versions(k8s, artifacts)
+    create_versions(k8s, artifacts)
     k8s.create(model_deployment("churn-v1", strategy=STRATEGY))  # router Replicas: no Gateway API needed
     with running_operator(k8s):
-        _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
+        replicas.until(lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
         k8s.patch(MV_API, "ModelDeployment", "churn",
                   {"spec": {"version": "churn-v2", "router": "GatewayAPI", "gateway": GATEWAY}})
-        missing = _until(replicas, lambda o: has_condition(o, "Ready", "False", "GatewayAPIMissing"),
-                         "GatewayAPIMissing")
+        missing = replicas.until(lambda o: has_condition(o, "Ready", "False", "GatewayAPIMissing"),
+                                 "GatewayAPIMissing")
         message = (condition(missing, "Ready") or {})["message"]
         assert "httproutes.gateway.networking.k8s.io" in message
         assert "churn-v1 keeps serving" in message
         assert has_condition(missing, "Stalled", "True", "GatewayAPIMissing")
-        assert _status(missing)["stable"] == "churn-v1"
-        assert "candidate" not in _status(missing)
+        assert status_of(missing)["stable"] == "churn-v1"
+        assert "candidate" not in status_of(missing)
         assert k8s.find("apps/v1", "Deployment", V2) is None  # no rollout step
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
         assert k8s.get("apps/v1", "Deployment", V1)["status"]["availableReplicas"] == 2
 
         k8s.apply_crds(HTTPROUTES_CRD)  # nothing tells the operator: discovery is asked again
-        _until(replicas, lambda o: _status(o).get("weight") == 20, "the canary under way after the CRD")
+        replicas.until(lambda o: status_of(o).get("weight") == 20, "the canary under way after the CRD")
         assert _weights(k8s) == {V1: 80, V2: 20}
-        assert not has_condition(_mdep(k8s), "Ready", "False", "GatewayAPIMissing")
+        assert not has_condition(get_mdep(k8s), "Ready", "False", "GatewayAPIMissing")
 
 
 def test_someone_elses_httproute_named_d_is_a_name_conflict_and_untouched(
@@ -189,10 +157,10 @@ def test_someone_elses_httproute_named_d_is_a_name_conflict_and_untouched(
         "spec": {"parentRefs": [{"name": "other"}],
                  "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]},
     })
-    _versions(k8s, artifacts)
+    create_versions(k8s, artifacts)
     k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=STRATEGY))
     with running_operator(k8s):
-        conflict = _until(replicas, lambda o: has_condition(o, "Ready", "False", "NameConflict"), "NameConflict")
+        conflict = replicas.until(lambda o: has_condition(o, "Ready", "False", "NameConflict"), "NameConflict")
         assert "HTTPRoute default/churn already exists" in (condition(conflict, "Ready") or {})["message"]
         replicas.tick()
     after = _route(k8s)
@@ -204,14 +172,7 @@ def test_someone_elses_httproute_named_d_is_a_name_conflict_and_untouched(
 
 # -- Shadow under the gateway: the route mirrors, the candidate is judged on its own pods' figures --
 
-SHADOW: dict[str, Any] = {
-    "type": "Shadow",
-    "shadow": {"mirrorPercent": 50, "minSamples": 100, "then": "Promote"},
-    "analysis": {"interval": "1s", "minSamples": 100, "failureLimit": 1, "maxErrorRate": 1,
-                 "maxLatencyRatio": 1.5, "maxPredictionPSI": 0.2},
-    "progressDeadline": "30s",
-    "scaleDownDelay": "0s",
-}
+SHADOW = strategy("Shadow", LIMITS, shadow={"mirrorPercent": 50, "minSamples": 100, "then": "Promote"}, canary=None)
 
 
 def _mirror(k8s: EmulatorHandle) -> dict[str, Any] | None:
@@ -221,11 +182,9 @@ def _mirror(k8s: EmulatorHandle) -> dict[str, Any] | None:
 
 
 def _shadow_of_v2(k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]) -> None:
-    _versions(k8s, artifacts)
-    k8s.create(model_deployment("churn-v1", router="GatewayAPI", gateway=GATEWAY, strategy=SHADOW))
-    _until(replicas, lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable behind the route")
+    _behind_the_route(replicas, artifacts, SHADOW)
     k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-    _until(replicas, lambda o: _mirror(k8s) is not None, "the route mirroring to churn-v2")
+    replicas.until(lambda o: _mirror(k8s) is not None, "the route mirroring to churn-v2")
     mirror = _mirror(k8s)
     assert mirror is not None
     assert (mirror["backendRef"]["name"], mirror["percent"]) == (V2, 50)
@@ -240,11 +199,11 @@ def test_shadow_under_the_gateway_promotes_on_the_candidates_own_figures_agreeme
     k8s.apply_crds(HTTPROUTES_CRD)
     with running_operator(k8s):
         _shadow_of_v2(k8s, replicas, artifacts)
-        done = _until(replicas, lambda o: _status(o).get("stable") == "churn-v2", "churn-v2 promoted after the shadow")
-        verdicts = {r["metric"]: r["verdict"] for r in _status(done)["analysis"]}
+        done = replicas.until(lambda o: status_of(o).get("stable") == "churn-v2", "churn-v2 promoted after the shadow")
+        verdicts = {r["metric"]: r["verdict"] for r in status_of(done)["analysis"]}
         assert verdicts == {"errorRate": "Pass", "latencyP99Ratio": "Pass", "predictionPSI": "Pass",
                             "agreement": "NotMeasured", "shadowErrorRate": "NotMeasured"}
-        assert "not measured under router GatewayAPI" in _status(done)["history"][-1]["reason"]
+        assert "not measured under router GatewayAPI" in status_of(done)["history"][-1]["reason"]
         wait_for(lambda: _weights(k8s) == {V2: 100} and _mirror(k8s) is None, "the route on churn-v2, no mirror")
 
 
@@ -252,11 +211,10 @@ def test_shadow_under_the_gateway_rolls_back_on_the_candidates_errors(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
     k8s.apply_crds(HTTPROUTES_CRD)
-    replicas.traffic = lambda v: {"ok": 16, "errors": 4, "outputs": (10, 10, 0)} if v == "churn-v2" \
-        else good_traffic(v)
+    replicas.traffic = _failing_candidate
     with running_operator(k8s):
         _shadow_of_v2(k8s, replicas, artifacts)
-        done = _until(replicas, lambda o: _status(o).get("phase") == "RolledBack", "rolled back on errorRate")
+        done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", "rolled back on errorRate")
         assert has_condition(done, "Progressing", "False", "AnalysisFailed")
         assert "errorRate failed in shadow" in (condition(done, "Progressing") or {})["message"]
         assert _weights(k8s) == {V1: 100}

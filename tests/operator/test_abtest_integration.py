@@ -4,16 +4,15 @@ the better candidate wins with scipy's statistic and p-value, and a restart mid-
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from scipy import stats
 
 from modelops.emulator.testing import EmulatorHandle
-from tests.operator.canary_cluster import Replicas, serving_replicas
+from tests.operator.canary_cluster import Replicas
 from tests.operator.conftest import Artifact
-from tests.operator.harness import MV_API, has_condition, model_deployment, model_version, running_operator, wait_for
+from tests.operator.harness import MV_API, create_versions, has_condition, model_deployment, running_operator, status_of
 
 pytestmark = pytest.mark.integration
 
@@ -26,48 +25,33 @@ STRATEGY: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def replicas(k8s: EmulatorHandle) -> Iterator[Replicas]:
-    with serving_replicas(k8s) as r:
-        r.traffic = lambda v: {"ok": 10, "outputs": (5, 5, 0), "labelled": 10,
-                               "correct": 9 if v == "churn-v2" else 7}
-        yield r
-
-
-def _status(k8s: EmulatorHandle) -> dict[str, Any]:
-    return dict(k8s.get(MV_API, "ModelDeployment", "churn").get("status") or {})
-
-
-def _until(replicas: Replicas, check: Any, what: str) -> dict[str, Any]:
-    def look() -> dict[str, Any] | None:
-        replicas.tick()
-        status = _status(replicas.k8s)
-        return status if check(status) else None
-
-    return wait_for(look, what, 40.0)
+def _feedback(version: str) -> dict[str, Any]:
+    """Labelled answers: churn-v2 right 9 times in 10, churn-v1 7."""
+    return {"ok": 10, "outputs": (5, 5, 0), "labelled": 10, "correct": 9 if version == "churn-v2" else 7}
 
 
 def test_the_better_candidate_wins_with_scipys_figures_across_a_restart(
     k8s: EmulatorHandle, replicas: Replicas, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    v1, v2 = artifacts
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
+    replicas.traffic = _feedback
+    create_versions(k8s, artifacts)
     k8s.create(model_deployment("churn-v1", strategy=STRATEGY))
     with running_operator(k8s):
-        _until(replicas, lambda s: has_condition({"status": s}, "Ready", "True"), "churn-v1 stable")
+        replicas.until(lambda o: has_condition(o, "Ready", "True"), "churn-v1 stable")
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        before = _until(replicas, lambda s: (s.get("abTest") or {}).get("samples", {}).get("candidate", 0) > 0,
-                        "the first counts")
+        first = replicas.until(lambda o: (status_of(o).get("abTest") or {}).get("samples", {}).get("candidate", 0) > 0,
+                               "the first counts")
+        before = status_of(first)
     with running_operator(k8s):
         seen: list[int] = []
 
-        def promoted(s: dict[str, Any]) -> bool:
+        def promoted(o: dict[str, Any]) -> bool:
+            s = status_of(o)
             if s.get("candidate") == "churn-v2":
                 seen.append(int(s["abTest"]["samples"]["candidate"]))
             return s.get("stable") == "churn-v2"
 
-        done = _until(replicas, promoted, "churn-v2 promoted")
+        done = status_of(replicas.until(promoted, "churn-v2 promoted"))
     assert min(seen) >= before["abTest"]["samples"]["candidate"]  # the restart kept the running counts
     ab = done["abTest"]
     assert ab["winner"] == "churn-v2"

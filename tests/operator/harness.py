@@ -8,14 +8,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from modelops.api.modeldeployment import ModelDeploymentSpec
 from modelops.artifact.build import build_artifact
 from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.operator.modeldeployment import children
+from modelops.operator.modeldeployment.children import Owner, ServedVersion
 from modelops.operator.options import Options
 from modelops.operator.runner import operate
 
@@ -24,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
 MV_API = "modelops.dev/v1alpha1"
 IMAGE = "registry.test/modelops:test"
+NOW = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")  # when seeded objects say they were
 
 # Short timeouts: a test waits seconds, not minutes, for a dropped watch or a retry.
 FAST = Options(
@@ -124,6 +129,40 @@ def create_versions(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -
     """ModelVersions churn-v1 and churn-v2 of model churn, one per artifact."""
     for name, artifact in zip(("churn-v1", "churn-v2"), artifacts, strict=True):
         k8s.create(model_version(name, artifact.uri, artifact.sha256))
+
+
+def ready_version(name: str, artifact: Artifact) -> dict[str, Any]:
+    """ModelVersion ``name`` as the operator leaves it once verified (to seed, not create)."""
+    mv = model_version(name, artifact.uri, artifact.sha256)
+    ready = {"type": "Ready", "status": "True", "reason": "Verified", "message": "seeded",
+             "observedGeneration": 1, "lastTransitionTime": NOW}
+    verified = dict(ready, type="ArtifactVerified")
+    mv["status"] = {"observedGeneration": 1, "conditions": [verified, ready]}
+    return mv
+
+
+def seed_mid_rollout(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact],
+                     deployed: tuple[str, ...] = ("churn-v1",)) -> None:
+    """A cluster an operator left at step 0 of rolling churn-v2 out beside a stable churn-v1 (since
+    ``NOW``): both versions Ready, status saying so, the ``deployed`` versions' Deployments and
+    Services made, Service churn on churn-v1, churn-v1's 2 pods available. No operator needed."""
+    k8s.seed(ready_version("churn-v1", artifacts[0]))
+    k8s.seed(ready_version("churn-v2", artifacts[1]))
+    mdep = model_deployment("churn-v2")
+    mdep["status"] = {
+        "observedGeneration": 1, "phase": "Progressing", "stable": "churn-v1", "candidate": "churn-v2",
+        "weight": 0, "step": 0, "stepStartedAt": NOW,
+        "history": [{"version": "churn-v1", "result": "Promoted", "at": NOW, "reason": "seeded"}],
+    }
+    seeded = k8s.seed(mdep)
+    owner = Owner("churn", "default", seeded["metadata"]["uid"])
+    spec = ModelDeploymentSpec.model_validate(mdep["spec"])
+    for name, artifact in zip(("churn-v1", "churn-v2"), artifacts, strict=True):
+        if name in deployed:
+            k8s.create(children.deployment(owner, spec, ServedVersion(name, artifact.uri, artifact.sha256), IMAGE))
+            k8s.create(children.version_service(owner, "churn", name))
+    k8s.create(children.main_service(owner, "churn", "churn-v1"))
+    play_deployment_controller(k8s, "churn-churn-v1", 2)
 
 
 def get_mdep(k8s: EmulatorHandle) -> dict[str, Any]:

@@ -16,14 +16,10 @@ from typing import Any
 
 import pytest
 
-from modelops.api.modeldeployment import ModelDeploymentSpec
 from modelops.emulator.testing import EmulatorHandle
-from modelops.operator.modeldeployment import children
-from modelops.operator.modeldeployment.children import Owner, ServedVersion
 
 from .conftest import Artifact
-from .harness import IMAGE, has_condition, model_deployment, play_deployment_controller, wait_deployment, wait_for
-from .test_restart import NOW, _ready_version
+from .harness import IMAGE, has_condition, play_deployment_controller, seed_mid_rollout, wait_deployment, wait_for
 
 pytestmark = pytest.mark.integration
 MODELOPS = Path(sys.executable).with_name("modelops")
@@ -74,25 +70,6 @@ def holder(k8s: EmulatorHandle) -> str:
     return str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
 
 
-def _seed_mid_rollout(k8s: EmulatorHandle, v1: Artifact, v2: Artifact) -> None:
-    k8s.seed(_ready_version("churn-v1", v1))
-    k8s.seed(_ready_version("churn-v2", v2))
-    mdep = model_deployment("churn-v2")
-    mdep["status"] = {
-        "observedGeneration": 1, "phase": "Progressing", "stable": "churn-v1", "candidate": "churn-v2",
-        "weight": 0, "step": 0, "stepStartedAt": NOW,
-        "history": [{"version": "churn-v1", "result": "Promoted", "at": NOW, "reason": "seeded"}],
-    }
-    seeded = k8s.seed(mdep)
-    owner = Owner("churn", "default", seeded["metadata"]["uid"])
-    spec = ModelDeploymentSpec.model_validate(mdep["spec"])
-    for name, artifact in (("churn-v1", v1),):
-        k8s.create(children.deployment(owner, spec, ServedVersion(name, artifact.uri, artifact.sha256), IMAGE))
-        k8s.create(children.version_service(owner, "churn", name))
-    k8s.create(children.main_service(owner, "churn", "churn-v1"))
-    play_deployment_controller(k8s, "churn-churn-v1", 2)
-
-
 def _history(obj: dict[str, Any]) -> list[str]:
     return [h["version"] for h in (obj.get("status") or {}).get("history") or ()]
 
@@ -100,8 +77,7 @@ def _history(obj: dict[str, Any]) -> list[str]:
 def test_the_standby_finishes_a_rollout_when_the_leader_is_killed(
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact], replicas: dict[str, Replica], tmp_path: Path
 ) -> None:
-    v1, v2 = artifacts
-    _seed_mid_rollout(k8s, v1, v2)
+    seed_mid_rollout(k8s, artifacts)
     replicas["a"] = Replica(k8s, "a", tmp_path / "a.log")
     wait_for(lambda: holder(k8s) == "a", "a to lead", timeout=60)
     replicas["b"] = Replica(k8s, "b", tmp_path / "b.log")
@@ -138,8 +114,7 @@ def test_the_standby_finishes_a_rollout_when_the_leader_is_killed(
 def test_a_leader_paused_past_its_lease_steps_down_without_writing(
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact], replicas: dict[str, Replica], tmp_path: Path
 ) -> None:
-    v1, v2 = artifacts
-    _seed_mid_rollout(k8s, v1, v2)
+    seed_mid_rollout(k8s, artifacts)
     replicas["a"] = Replica(k8s, "a", tmp_path / "a.log")
     wait_for(lambda: holder(k8s) == "a", "a to lead", timeout=60)
     wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "the candidate's Deployment", 60)

@@ -12,11 +12,11 @@ from modelops.emulator.testing import EmulatorHandle
 from .conftest import Artifact
 from .harness import (
     MV_API,
+    bring_up_v1,
     condition,
     has_condition,
     model_deployment,
     model_version,
-    play_deployment_controller,
     running_operator,
     wait_deployment,
     wait_for,
@@ -41,9 +41,7 @@ def test_the_stable_pods_keep_their_artifact_until_a_ready_version_replaces_it(
     with running_operator(k8s):
         k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
         k8s.create(model_deployment("churn-v1"))
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
-        play_deployment_controller(k8s, "churn-churn-v1", 2)
-        stable = wait_deployment(k8s, "churn-v1 stable", lambda o: has_condition(o, "Ready", "True"))
+        stable = bring_up_v1(k8s)
         uid = k8s.get(MV_API, "ModelVersion", "churn-v1")["metadata"]["uid"]
         assert stable["status"]["pinned"] == [{  # kept by the CRD's status schema, not pruned
             "version": "churn-v1", "uid": uid, "uri": v1.uri, "sha256": v1.sha256, "format": "skops",
@@ -99,4 +97,4 @@ def test_a_child_the_api_server_refuses_still_leaves_a_status_saying_why(
         assert refused.remaining < 10_000
         wait_deployment(k8s, "rolling out once Services are admitted",
                         lambda o: has_condition(o, "Ready", "False", "WaitingForPods"))
-    wait_object(k8s, "v1", "Service", "churn", lambda o: True, what="Service churn")
+        wait_object(k8s, "v1", "Service", "churn", lambda o: True, what="Service churn")

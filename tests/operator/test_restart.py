@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from modelops.api.modeldeployment import ModelDeploymentSpec
 from modelops.emulator.testing import EmulatorHandle
-from modelops.operator.modeldeployment import children
-from modelops.operator.modeldeployment.children import Owner, ServedVersion
 
 from .conftest import Artifact
 from .harness import (
-    IMAGE,
     MV_API,
+    NOW,
+    bring_up_v1,
+    create_versions,
     has_condition,
     model_deployment,
     model_version,
     play_deployment_controller,
     running_operator,
+    seed_mid_rollout,
     wait_deployment,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-NOW = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _ready_version(name: str, artifact: Artifact) -> dict[str, Any]:
-    mv = model_version(name, artifact.uri, artifact.sha256)
-    ready = {"type": "Ready", "status": "True", "reason": "Verified", "message": "seeded",
-             "observedGeneration": 1, "lastTransitionTime": NOW}
-    verified = dict(ready, type="ArtifactVerified")
-    mv["status"] = {"observedGeneration": 1, "conditions": [verified, ready]}
-    return mv
 
 
 def _writes(k8s: EmulatorHandle, since: int) -> list[str]:
@@ -47,23 +35,7 @@ def _writes(k8s: EmulatorHandle, since: int) -> list[str]:
 def test_a_fresh_operator_resumes_a_rollout_seeded_mid_way(
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    v1, v2 = artifacts
-    k8s.seed(_ready_version("churn-v1", v1))
-    k8s.seed(_ready_version("churn-v2", v2))
-    mdep = model_deployment("churn-v2")
-    mdep["status"] = {
-        "observedGeneration": 1, "phase": "Progressing", "stable": "churn-v1", "candidate": "churn-v2",
-        "weight": 0, "step": 0, "stepStartedAt": NOW,
-        "history": [{"version": "churn-v1", "result": "Promoted", "at": NOW, "reason": "seeded"}],
-    }
-    seeded = k8s.seed(mdep)
-    owner = Owner("churn", "default", seeded["metadata"]["uid"])
-    spec = ModelDeploymentSpec.model_validate(mdep["spec"])
-    for name, artifact in (("churn-v1", v1), ("churn-v2", v2)):
-        k8s.create(children.deployment(owner, spec, ServedVersion(name, artifact.uri, artifact.sha256), IMAGE))
-        k8s.create(children.version_service(owner, "churn", name))
-    k8s.create(children.main_service(owner, "churn", "churn-v1"))
-    play_deployment_controller(k8s, "churn-churn-v1", 2)
+    seed_mid_rollout(k8s, artifacts, deployed=("churn-v1", "churn-v2"))
 
     with running_operator(k8s):
         resumed = wait_deployment(k8s, "the rollout observed", lambda o: has_condition(o, "Progressing", "True"))
@@ -81,23 +53,20 @@ def test_a_fresh_operator_resumes_a_rollout_seeded_mid_way(
 def test_an_operator_restarted_during_a_rollout_finishes_it(
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    v1, v2 = artifacts
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
+    create_versions(k8s, artifacts)
     k8s.create(model_deployment("churn-v1"))
     with running_operator(k8s):
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "churn-v1 Deployment")
-        play_deployment_controller(k8s, "churn-churn-v1", 2)
-        wait_deployment(k8s, "churn-v1 stable", lambda o: has_condition(o, "Ready", "True"))
+        bring_up_v1(k8s)
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         wait_deployment(k8s, "rolling out churn-v2", lambda o: o["status"].get("candidate") == "churn-v2")
+        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "churn-v2 Deployment")
     # While no operator runs, the new pods come up.
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "churn-v2 Deployment")
     play_deployment_controller(k8s, "churn-churn-v2", 2)
     with running_operator(k8s):
         done = wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
         assert has_condition(done, "Ready", "True", "Available")
-    assert sorted(d["metadata"]["name"] for d in k8s.list("apps/v1", "Deployment", "default")) == ["churn-churn-v2"]
+        wait_for(lambda: [d["metadata"]["name"] for d in k8s.list("apps/v1", "Deployment", "default")]
+                 == ["churn-churn-v2"], "churn-v1 retired")
 
 
 def test_a_settled_cluster_gets_no_writes_from_a_restarted_operator(
@@ -107,9 +76,7 @@ def test_a_settled_cluster_gets_no_writes_from_a_restarted_operator(
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
     k8s.create(model_deployment("churn-v1"))
     with running_operator(k8s):
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment")
-        play_deployment_controller(k8s, "churn-churn-v1", 2)
-        wait_deployment(k8s, "Ready", lambda o: has_condition(o, "Ready", "True"))
+        bring_up_v1(k8s, "Ready")
     before = len(k8s.requests)
     with running_operator(k8s):
         # Every object is listed and reconciled on start; give the workers time to act if they would.

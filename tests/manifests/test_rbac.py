@@ -24,20 +24,22 @@ from typing import Any
 import pytest
 
 from modelops.emulator.server import RequestRecord
-from modelops.emulator.testing import EmulatorHandle, running_emulator
+from modelops.emulator.testing import EmulatorHandle
 from modelops.operator.modeldeployment.children import child_name
 from modelops.operator.modeldeployment.routes import backend_weights
 from modelops.sandbox.crds import HTTPROUTES_CRD
 from tests.manifests.kustomize import MANIFESTS, kustomize, one
 from tests.operator import drift_fakes
 from tests.operator.harness import (
-    CRDS,
     MV_API,
+    bring_up_v1,
     has_condition,
     make_artifact,
     model_deployment,
     model_version,
+    operator_emulator,
     play_deployment_controller,
+    play_when_created,
     running_operator,
     wait_deployment,
     wait_for,
@@ -109,16 +111,13 @@ def rollout_scenario(k8s: EmulatorHandle, tmp_path: Path) -> None:
     with running_operator(k8s):
         k8s.create(model_version("churn-v1", *v1))
         k8s.create(model_deployment("churn-v1"))
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
-        play_deployment_controller(k8s, "churn-churn-v1", 2)
-        wait_deployment(k8s, "churn-v1 Ready", lambda o: has_condition(o, "Ready", "True"))
+        bring_up_v1(k8s, "churn-v1 Ready")
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"replicas": 3}})
         wait_for(lambda: k8s.get("apps/v1", "Deployment", "churn-churn-v1")["spec"]["replicas"] == 3, "scaled")
         play_deployment_controller(k8s, "churn-churn-v1", 3)
         k8s.create(model_version("churn-v2", *v2))
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v2"), "Deployment churn-churn-v2")
-        play_deployment_controller(k8s, "churn-churn-v2", 3)
+        play_when_created(k8s, "churn-churn-v2", 3)
         wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
         wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1") is None, "churn-v1 retired")
         for kind, name in (("ModelVersion", "churn-v1"), ("ModelDeployment", "churn")):
@@ -141,15 +140,13 @@ def gateway_scenario(k8s: EmulatorHandle) -> None:
     gateway = {"parentRefs": [{"name": "public"}]}
     k8s.create(model_deployment("churn-v1", name="routed", router="GatewayAPI", gateway=gateway))
     first, second = child_name("routed", "churn-v1"), child_name("routed", "churn-v2")
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", first), f"Deployment {first}")
-    play_deployment_controller(k8s, first, 2)
+    play_when_created(k8s, first, 2)
     wait_object(k8s, MV_API, "ModelDeployment", "routed", lambda o: has_condition(o, "Ready", "True"),
                 what="routed Ready behind its HTTPRoute")
     route = "gateway.networking.k8s.io/v1", "HTTPRoute", "routed"
     assert backend_weights(k8s.get(*route)) == {first: 100}
     k8s.patch(MV_API, "ModelDeployment", "routed", {"spec": {"version": "churn-v2"}})
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", second), f"Deployment {second}")
-    play_deployment_controller(k8s, second, 2)
+    play_when_created(k8s, second, 2)
     wait_for(lambda: backend_weights(k8s.get(*route)) == {second: 100}, "the route moved to churn-v2")
     k8s.patch(MV_API, "ModelDeployment", "routed", {"spec": {"router": "Replicas", "gateway": None}})
     wait_for(lambda: k8s.find(*route) is None, "the route deleted with router Replicas")
@@ -179,7 +176,7 @@ def _action_removed(k8s: EmulatorHandle, kind: str, name: str) -> Callable[[], b
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Access], set[Access]]:
     tmp_path = tmp_path_factory.mktemp("rbac")
-    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS, HTTPROUTES_CRD]) as k8s:
+    with operator_emulator(tmp_path, HTTPROUTES_CRD) as k8s:
         k8s.emulator.requests.clear()  # the CRDs were installed by the test, not the operator
         rollout_scenario(k8s, tmp_path)
         used = {a for a in map(access, k8s.requests) if a is not None}
@@ -236,7 +233,7 @@ def lease_requests(tmp_path_factory: pytest.TempPathFactory) -> list[RequestReco
     """An operator with leader election on: it creates the Lease, renews it, releases it on stop."""
     tmp_path = tmp_path_factory.mktemp("rbac-lease")
     namespace = one(kustomize(MANIFESTS / "rbac"), "Role")["metadata"]["namespace"]
-    with running_emulator(tmp_path / "kubeconfig", bookmark_interval=1.0, crds=[CRDS]) as k8s:
+    with operator_emulator(tmp_path) as k8s:
         k8s.create_namespace(namespace)
         k8s.emulator.requests.clear()
         election = {"leader_election": True, "lease_namespace": namespace, "identity": "rbac",

@@ -27,7 +27,15 @@ from typing import Any
 
 from modelops.emulator.testing import EmulatorHandle
 from tests.operator.analysis.fakes import HOST, FakePod
-from tests.operator.harness import Artifact, create_versions, get_mdep, has_condition, model_deployment, wait_for
+from tests.operator.harness import (
+    Artifact,
+    create_versions,
+    get_mdep,
+    has_condition,
+    model_deployment,
+    status_of,
+    wait_for,
+)
 
 # What one replica of a version serves per tick: keyword arguments of FakePod.serve.
 Traffic = Callable[[str], dict[str, Any]]
@@ -176,6 +184,15 @@ def stable_v1(replicas: Replicas, artifacts: tuple[Artifact, Artifact], strategy
     create_versions(replicas.k8s, artifacts)
     replicas.k8s.create(model_deployment("churn-v1", strategy=strategy, **spec))
     return replicas.until(lambda o: has_condition(o, "Ready", "True"), what)
+
+
+def rolled_back(replicas: Replicas, what: str) -> dict[str, Any]:
+    """Play until ModelDeployment churn is RolledBack, and check what an analysis's rollback of
+    churn-v2 leaves: churn-v1 stable, no candidate, Progressing False (AnalysisFailed). Returned."""
+    done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", what)
+    assert (status_of(done)["stable"], status_of(done).get("candidate")) == ("churn-v1", None)
+    assert has_condition(done, "Progressing", "False", "AnalysisFailed")
+    return done
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from modelops.emulator.testing import EmulatorHandle
 from modelops.operator.modeldeployment.routes import backend_weights
 from modelops.sandbox.crds import HTTPROUTES_CRD
 
-from .canary_cluster import LIMITS, Replicas, good_traffic, stable_v1, strategy
+from .canary_cluster import LIMITS, Replicas, good_traffic, rolled_back, stable_v1, strategy
 from .conftest import Artifact
 from .harness import (
     MV_API,
@@ -114,10 +114,9 @@ def test_a_rollback_puts_all_traffic_on_stable_at_once(
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         replicas.until(lambda o: status_of(o).get("weight") == 20, "step 1 at 20%")
         assert _weights(k8s) == {V1: 80, V2: 20}
-        done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", "rolled back on errorRate")
+        rolled_back(replicas, "rolled back on errorRate")
         # the route is written before status: when status says RolledBack, stable already has it all
         assert _weights(k8s) == {V1: 100}
-        assert has_condition(done, "Progressing", "False", "AnalysisFailed")
         assert k8s.get("apps/v1", "Deployment", V2)["spec"]["replicas"] == 0
 
 
@@ -214,8 +213,7 @@ def test_shadow_under_the_gateway_rolls_back_on_the_candidates_errors(
     replicas.traffic = _failing_candidate
     with running_operator(k8s):
         _shadow_of_v2(k8s, replicas, artifacts)
-        done = replicas.until(lambda o: status_of(o).get("phase") == "RolledBack", "rolled back on errorRate")
-        assert has_condition(done, "Progressing", "False", "AnalysisFailed")
+        done = rolled_back(replicas, "rolled back on errorRate")
         assert "errorRate failed in shadow" in (condition(done, "Progressing") or {})["message"]
         assert _weights(k8s) == {V1: 100}
         assert _mirror(k8s) is None  # the route is written before status: the mirror is already gone

@@ -15,6 +15,14 @@ model call in ``sizes``): drift counting costs ~0.1 ms per call whatever its row
 one-row calls (no concurrency, or batching off) would otherwise pay every request. The
 backlog waiting for it is bounded by rows too: it holds the batches' rows and
 predictions, which for a few huge requests is a lot of memory.
+
+A lone request to a model whose call costs microseconds (``inline_rows``: a direct linear
+predictor's few rows) is predicted on the caller's thread instead: nothing else is in
+flight to batch it with, and the hand-over to the worker and back (a futex wake of the
+worker, the GIL passed over, a wake-up of the event loop through its self-pipe, one more
+loop iteration) cost ten times the prediction. Its monitoring is handed to the worker,
+which counts such calls in groups (``_BACKLOG_LIMIT`` calls, or the ones of the last
+``_HANDED_SECONDS``), so a lone client pays neither the hop nor per-request drift counting.
 """
 
 from __future__ import annotations
@@ -44,6 +52,11 @@ _YIELD_SECONDS = 0.0002
 # Answered calls are monitored together up to this many rows per on_batch call; a larger
 # call is monitored alone (joining it would only copy its rows).
 _GROUP_ROWS = 4096
+# Calls predicted on the caller's thread are monitored by the worker at the latest this long
+# after the first of them, or once _BACKLOG_LIMIT of them wait. Past _HANDED_LIMIT waiting
+# (a worker busy monitoring) requests take the worker's queue again, which bounds them.
+_HANDED_SECONDS = 0.02
+_HANDED_LIMIT = 4 * _BACKLOG_LIMIT
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,11 @@ class Batcher:
         max_latency: float = 0.002,
         pending: Callable[[], int] | None = None,
         on_batch: OnBatch | None = None,
+        inline_rows: int = 0,
     ) -> None:
+        """``pending``: requests in flight (the caller's own count, this one included);
+        ``inline_rows``: a lone request (``pending() <= 1``) of at most this many rows is
+        predicted on the caller's thread (see the module docstring; 0: never)."""
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
         if max_latency < 0:
@@ -88,8 +105,14 @@ class Batcher:
         self.max_latency = max_latency
         self._pending = pending
         self._on_batch = on_batch
+        self.inline_rows = inline_rows if pending is not None else 0
         self._queue: deque[_Job] = deque()
         self._backlog: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []  # worker thread only
+        # calls predicted on callers' threads, waiting for the worker to monitor them (lock held)
+        self._handed: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
+        # held around every model call: the model is never called by two threads at once
+        self._model_lock = threading.Lock()
+        self._counting = False  # the worker is monitoring calls it took out of the lists (lock held)
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="modelops-predict", daemon=True)
@@ -109,6 +132,10 @@ class Batcher:
             self._thread.join(timeout)
 
     async def predict(self, rows: npt.NDArray[Any], proba: bool = False) -> Prediction:
+        if rows.shape[0] <= self.inline_rows and self._pending is not None and self._pending() <= 1:
+            answered = self.predict_here(rows, proba)
+            if answered is not None:
+                return answered
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         job = _Job(rows, proba, future, loop)
@@ -118,6 +145,38 @@ class Batcher:
             self._queue.append(job)
             self._cond.notify()
         return await future
+
+    def predict_here(self, rows: npt.NDArray[Any], proba: bool = False) -> Prediction | None:
+        """Predict on this thread, or None (the caller queues the request) when requests are
+        queued or the worker is calling the model: those go first, and the model is never
+        called twice at once. Monitoring is handed to the worker."""
+        with self._cond:
+            if self._stopping:
+                raise BatcherStoppedError("the server is shutting down")
+            if self._queue or len(self._handed) >= _HANDED_LIMIT or not self._model_lock.acquire(blocking=False):
+                return None
+        try:
+            predictions = self.model.predict(rows)
+            probabilities = self.model.predict_proba(rows) if proba else None
+        finally:
+            self._model_lock.release()
+        if self._on_batch is not None:
+            with self._cond:
+                handed = not self._stopping  # (stop() may have come while predicting)
+                if handed:
+                    self._handed.append((rows, predictions))
+                    # the first wakes the worker to start the clock, the limit to count them
+                    if len(self._handed) in (1, _BACKLOG_LIMIT):
+                        self._cond.notify()
+            if not handed:  # the worker may have monitored its last: this call is counted here
+                self._monitor([(rows, predictions)])
+        return Prediction(predictions, probabilities)
+
+    def caught_up(self) -> bool:
+        """Whether monitoring has counted every call answered so far (it follows the
+        answers by up to ``_HANDED_SECONDS``): what tests wait for before reading counts."""
+        with self._cond:
+            return not (self._queue or self._handed or self._backlog or self._counting)
 
     # -- worker thread -------------------------------------------------------------------
 
@@ -135,7 +194,8 @@ class Batcher:
             if batch is None:
                 self._flush()
                 return
-            self._predict(batch)
+            with self._model_lock:
+                self._predict(batch)
             if len(self._backlog) >= _BACKLOG_LIMIT or self._backlog_rows() >= _BACKLOG_ROWS:
                 self._flush()
 
@@ -143,8 +203,19 @@ class Batcher:
         return sum(rows.shape[0] for rows, _ in self._backlog)
 
     def _flush(self) -> None:
-        """Run monitoring for the batches answered since the last flush, grouped."""
-        backlog, self._backlog = self._backlog, []
+        """Run monitoring for the batches answered since the last flush, and the calls
+        handed over by callers' threads, grouped (called without the lock)."""
+        with self._cond:
+            handed, self._handed = self._handed, []
+            backlog, self._backlog = self._backlog, []
+            self._counting = True
+        try:
+            self._monitor(backlog + handed if handed else backlog)
+        finally:
+            with self._cond:
+                self._counting = False
+
+    def _monitor(self, backlog: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]) -> None:
         if self._on_batch is None:
             return
         for rows, predictions, sizes in _groups(backlog):
@@ -164,21 +235,33 @@ class Batcher:
 
     def _next_batch(self) -> list[_Job] | None:
         with self._cond:
+            handed_until: float | None = None  # when calls handed over are monitored at the latest
             while not self._queue:
                 if self._stopping:
                     return None
+                flush = False
                 if self._backlog:
                     # Monitoring runs once the worker is idle, after a short wait that
                     # releases the GIL so the event loop sends the answers first.
                     self._cond.wait(_YIELD_SECONDS)
-                    if not self._queue:
-                        self._cond.release()
-                        try:
-                            self._flush()
-                        finally:
-                            self._cond.acquire()
-                    continue
-                self._cond.wait()
+                    flush = not self._queue
+                elif self._handed:
+                    now = time.monotonic()
+                    if handed_until is None:
+                        handed_until = now + _HANDED_SECONDS
+                    if len(self._handed) >= _BACKLOG_LIMIT or now >= handed_until:
+                        flush = True
+                    else:
+                        self._cond.wait(handed_until - now)
+                else:
+                    self._cond.wait()
+                if flush:
+                    handed_until = None
+                    self._cond.release()
+                    try:
+                        self._flush()
+                    finally:
+                        self._cond.acquire()
             first = self._queue.popleft()
             batch = [first]
             rows = self._take(batch, first.rows.shape[0])
@@ -221,9 +304,9 @@ class Batcher:
             proba = probabilities[start:end] if probabilities is not None and job.proba else None
             outcomes.append((job, Prediction(predictions[start:end], proba)))
             start = end
-        _resolve_all(outcomes)
-        if self._on_batch is not None:
+        if self._on_batch is not None:  # before the answers: a caller that has one sees it due
             self._backlog.append((rows, predictions))
+        _resolve_all(outcomes)
 
 
 def _groups(

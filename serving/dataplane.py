@@ -136,6 +136,7 @@ class _Serving:
             max_latency=config.max_batch_latency_ms / 1000.0,
             pending=pending,
             on_batch=on_batch,
+            inline_rows=model.inline_rows,
         )
 
 

@@ -24,11 +24,21 @@ pytestmark = pytest.mark.integration
 X, Y, NAMES = cancer_data()
 
 
+_REPLICAS: list[DataPlane] = []  # the data planes behind the `replicas` clients
+
+
 def _replica(artifact: Path) -> DataPlane:
     dataplane = DataPlane(ServingConfig(model_dir=artifact, model_version="v1", max_batch_size=16))
     dataplane.load()
     assert dataplane.ready, dataplane.reason
+    _REPLICAS.append(dataplane)
     return dataplane
+
+
+def _counted_so_far() -> bool:
+    """Whether the replicas' monitoring has counted every answer given so far (it follows
+    the answers, by a few milliseconds): counts read as a baseline must not move after."""
+    return all(d._serving is None or d._serving.batcher.caught_up() for d in _REPLICAS)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +48,7 @@ def replicas(lr_artifact: Path) -> Iterator[list[httpx.Client]]:
         create_app(second, load=False)
     ) as url2, httpx.Client(base_url=url1, timeout=30) as c1, httpx.Client(base_url=url2, timeout=30) as c2:
         yield [c1, c2]
+    _REPLICAS.clear()
 
 
 def _drift(client: httpx.Client, window: str = "1h") -> DriftCounts:
@@ -180,6 +191,7 @@ def test_metrics_count_requests_batches_and_classes(replicas: list[httpx.Client]
                 return float(found.group(2))
         return 0.0
 
+    wait_until(_counted_so_far, 10, "the answers of earlier tests to be counted")
     ok, bad = value("modelops_requests_total", code="200"), value("modelops_requests_total", code="400")
     rows = value("modelops_rows_total")
     predicted = _infer(client, X[:5], "m-1")

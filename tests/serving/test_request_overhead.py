@@ -27,6 +27,7 @@ from modelops.serving.feedback_ids import FeedbackIds
 from modelops.serving.metrics import ServingMetrics
 from modelops.serving.model import ServedModel
 from tests.serving.models import rows, served
+from tests.serving.support import wait_until
 
 
 async def _call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[bytes, bytes], bytes]:
@@ -228,3 +229,155 @@ def test_the_serve_option_keeps_scikit_learn(lr_artifact: Any) -> None:
     finally:
         direct.close()
         plain.close()
+
+
+class _Threads(ServedModel):
+    """The real model, recording which thread makes each call and how many run at once;
+    calls can be held until the test lets them go."""
+
+    def __init__(self, base: ServedModel) -> None:
+        self.__dict__.update(base.__dict__)
+        self.threads: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.active = 0
+        self.most_at_once = 0
+
+    def predict(self, rows: Any) -> Any:
+        self.active += 1
+        self.most_at_once = max(self.most_at_once, self.active)
+        self.entered.set()
+        try:
+            self.gate.wait(10)
+            self.threads.append(threading.get_ident())
+            return super().predict(rows)
+        finally:
+            self.active -= 1
+
+
+def test_only_a_direct_linear_predictor_is_cheap_enough_to_call_on_the_event_loop() -> None:
+    from tests.serving.models import served_nan_tolerant
+
+    assert served().inline_rows > 0  # LogisticRegression behind a StandardScaler
+    assert served_nan_tolerant().inline_rows == 0  # a tree ensemble: tens of microseconds a call
+    plain = ServedModel(
+        served().estimator, name="cancer", version="v1", features=served().features,
+        profile=served().profile, task="classification", direct=False,
+    )  # fmt: skip
+    assert plain.inline_rows == 0  # scikit-learn's predict: ~0.2 ms a call
+
+
+async def test_a_lone_request_is_predicted_without_the_hop_to_the_predicting_thread() -> None:
+    """Nothing else in flight: the rows are predicted on the caller's thread, without a
+    future, a wake-up of the worker or of the event loop; monitoring is handed over and
+    the worker counts the calls together, each once."""
+    model = _Threads(served())
+    seen: list[list[int]] = []
+    batcher = Batcher(
+        model, max_batch_size=32, max_latency=0.002, pending=lambda: 1,
+        on_batch=lambda _r, _p, sizes: seen.append(sizes), inline_rows=model.inline_rows,
+    )  # fmt: skip
+    # The worker is not started: a lone request must not need it.
+    requests = [rows(1 + i % 3, seed=i) for i in range(20)]
+    results = [await batcher.predict(x, proba=i % 2 == 0) for i, x in enumerate(requests)]
+    for i, (x, result) in enumerate(zip(requests, results, strict=True)):
+        assert np.array_equal(result.predictions, served().predict(x))
+        assert (result.probabilities is not None) == (i % 2 == 0)
+    assert set(model.threads) == {threading.get_ident()}
+    assert seen == []  # not counted on the event loop's thread...
+    batcher.start()
+    batcher.stop()
+    # ...but by the worker, every call once, in groups
+    assert [size for sizes in seen for size in sizes] == [len(x) for x in requests]
+    assert len(seen) < len(requests)
+
+
+async def test_calls_handed_over_are_monitored_while_the_worker_is_idle() -> None:
+    model = _Threads(served())
+    seen: list[int] = []
+    batcher = Batcher(
+        model, pending=lambda: 1, on_batch=lambda _r, _p, sizes: seen.extend(sizes), inline_rows=model.inline_rows
+    )
+    batcher.start()
+    try:
+        for i in range(3):
+            await batcher.predict(rows(1, seed=i))
+        wait_until(batcher.caught_up, 30, "the worker to count the calls handed over")
+        assert seen == [1, 1, 1]
+    finally:
+        batcher.stop()
+
+
+async def test_requests_in_flight_together_still_go_to_the_predicting_thread() -> None:
+    """Batching is unchanged under concurrency, and a lone request never calls the model
+    while the worker is calling it (it queues behind it instead)."""
+    model = _Threads(served())
+    in_flight = 2
+    batcher = Batcher(
+        model, max_batch_size=32, max_latency=0.0, pending=lambda: in_flight, inline_rows=model.inline_rows
+    )
+    batcher.start()
+    try:
+        model.gate.clear()
+        first = asyncio.create_task(batcher.predict(rows(1)))
+        await asyncio.to_thread(model.entered.wait, 10)  # the worker is calling the model
+        in_flight = 1  # as if the first request's client had gone away
+        second = asyncio.create_task(batcher.predict(rows(1, seed=1)))
+        await asyncio.sleep(0.05)
+        assert not second.done()  # waiting for the worker, not predicted alongside it
+        model.gate.set()
+        await asyncio.gather(first, second)
+    finally:
+        batcher.stop()
+    assert model.most_at_once == 1
+    assert threading.get_ident() not in model.threads
+    assert len(model.threads) == 2
+
+
+async def test_a_lone_infer_request_is_answered_on_the_event_loop_and_monitored() -> None:
+    model = _Threads(served())
+    dataplane = DataPlane(ServingConfig())
+    dataplane.install(model)
+    app = create_app(dataplane, load=False)
+    requests = [rows(1, seed=i) for i in range(5)]
+    try:
+        for x in requests:
+            status, _, out = await _call(app, "POST", "/v2/models/cancer/infer", _body(x))
+            assert status == 200
+            assert orjson.loads(out)["outputs"][0]["data"] == served().predict(x).tolist()
+        assert set(model.threads) == {threading.get_ident()}
+
+        def drift_rows() -> int:
+            return sum(bucket["rows"] for bucket in dataplane.drift("cancer", None, "true")["buckets"])
+
+        wait_until(lambda: drift_rows() == 5, 30, "the worker to count the rows for drift")
+    finally:
+        dataplane.close()
+    metrics = dataplane.metrics
+    assert metrics is not None
+    samples = _samples(metrics)
+    labels = (("model", "cancer"), ("version", "v1"))
+    assert samples[("modelops_rows_total", labels)] == 5
+    assert samples[("modelops_batch_size_count", labels)] == 5
+    assert samples[("modelops_requests_total", (("code", "200"), *labels))] == 5
+
+
+def test_a_call_answered_while_the_worker_stops_is_still_counted() -> None:
+    model = _Threads(served())
+    seen: list[int] = []
+    batcher = Batcher(
+        model, pending=lambda: 1, on_batch=lambda _r, _p, sizes: seen.extend(sizes), inline_rows=model.inline_rows
+    )
+    batcher.start()
+    model.gate.clear()
+    answers: list[Any] = []
+    caller = threading.Thread(target=lambda: answers.append(batcher.predict_here(rows(2))))
+    caller.start()
+    assert model.entered.wait(10)
+    batcher.stop()  # the worker monitors what was handed over so far (nothing) and ends
+    model.gate.set()
+    caller.join(10)
+    assert answers[0] is not None
+    assert answers[0].predictions.shape == (2,)
+    assert seen == [2]

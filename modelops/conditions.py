@@ -12,7 +12,7 @@ kubectl, kstatus/Flux and Argo CD rely on live here once:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
@@ -118,3 +118,15 @@ def transitions(
         if old is None or old.get("status") != new.get("status") or old.get("reason") != new.get("reason"):
             changed.append((old, dict(new)))
     return changed
+
+
+def first_outcome(old: ConditionDict | Mapping[str, Any] | None) -> bool:
+    """Whether a transition from ``old`` gives the condition its first outcome: it had none, or
+    only Unknown while the object was being looked at.
+
+    Such a transition, when it is good news (verified, rolling out, waiting), is not announced
+    by an Event: the object's first status says it, and at thousands of objects an Event per
+    apply is a write per object that tells nothing a ``kubectl get`` does not. Warnings are
+    announced whatever came before; so is every change of an outcome already given.
+    """
+    return old is None or old.get("status") == "Unknown"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from modelops.operator import kube
@@ -24,8 +25,13 @@ async def carry_out(
     obj: Mapping[str, Any],
     plan: Plan,
     listed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    *,
+    decided_at: datetime | None = None,
 ) -> None:
-    """``listed``: the children as this reconcile listed them, by (kind, name); spares a GET each."""
+    """``listed``: the children as this reconcile listed them, by (kind, name); spares a GET each.
+    ``decided_at``: the time the plan was made at (its status' timestamps), which its Events carry
+    too, so that an Event and the decision it announces (status.history ``at``) never fall on
+    two sides of a second (``modelops history`` pairs them by time)."""
     meta = obj.get("metadata") or {}
     namespace, name = str(meta["namespace"]), str(meta["name"])
     for child in plan.apply:
@@ -41,7 +47,7 @@ async def carry_out(
     # them for good: the next reconcile starts from the new status and sees no transition.
     # One Event per notable transition, a repeat counted up on the one posted (events.py); an
     # Event lost is logged, not worth a failed reconcile.
-    await ctx.events.post(ctx.kube, obj, plan.events, ctx.clock())
+    await ctx.events.post(ctx.kube, obj, plan.events, decided_at or ctx.clock())
     for kind, child_name, uid in plan.delete:
         if await ctx.kube.delete(kube.BY_KIND[kind], namespace, child_name, uid=uid):
             log.info("deleted %s %s/%s", kind, namespace, child_name)

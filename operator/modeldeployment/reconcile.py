@@ -35,7 +35,7 @@ from modelops.api.modeldeployment import (
     PinnedArtifact,
     Retiring,
 )
-from modelops.conditions import Desired, find, merge, now_rfc3339, transitions
+from modelops.conditions import Desired, find, first_outcome, merge, now_rfc3339, transitions
 from modelops.operator.analysis.sources import Observation, SourceConfigError, source_kind
 from modelops.operator.modeldeployment import children, routes
 from modelops.operator.modeldeployment.children import Owner, ServedVersion, child_name, child_names
@@ -405,7 +405,8 @@ class _Rollout:
             progressing = Desired("Progressing", "False", "Paused", blocked.message)
         elif target is not None and target != stable:
             candidate = target
-            if self.status.get("candidate") != candidate:
+            if self.status.get("candidate") != candidate and stable is not None:
+                # A rollout beside what serves is news; a first rollout is announced once, by Promoted.
                 self.events.append(Event("Normal", "RolloutStarted", self._rollout_started_message(candidate, stable)))
             decision = self._decision(stable, candidate)
             self.events.extend(decision.events)
@@ -591,7 +592,8 @@ class _Rollout:
                 mirror = self._mirror(name, stable, candidate, decision)
                 out.append(children.deployment(self.owner, self.spec, served, self.image, replicas,
                                                 mirror=mirror))
-                out.append(children.version_service(self.owner, self.spec.model, name))
+                if self._addressed(name, stable, candidate):
+                    out.append(children.version_service(self.owner, self.spec.model, name))
         # Clients reach the stable version (and, during a canary, the candidate's pods too);
         # on a first rollout, the only version there is.
         front = stable or candidate
@@ -610,6 +612,16 @@ class _Rollout:
                 out.append(route)
         # Someone else's object is never written, whatever else is done.
         return [c for c in out if (str(c["kind"]), str(c["metadata"]["name"])) not in self.observed.conflicts]
+
+    def _addressed(self, name: str, stable: str | None, candidate: str | None) -> bool:
+        """Whether version ``name`` gets its own Service ``D-V``: under router GatewayAPI always
+        (HTTPRoute D's backendRefs name it), else while a rollout is in flight beside a stable
+        (Shadow's mirror target, and each version's own address for testing it directly). At
+        rest Service D selects exactly the stable's pods: a second Service would be one more
+        write, ClusterIP and set of proxy rules per model for nothing."""
+        if self.spec.router == "GatewayAPI":
+            return True
+        return stable is not None and candidate is not None and name in (stable, candidate)
 
     def _mirror(self, name: str, stable: str | None, candidate: str | None,
                 decision: Decision | None) -> children.Mirror | None:
@@ -750,5 +762,7 @@ def _condition_events(
             continue  # "not degraded" is news only when it was
         reason = new.get("reason")
         kind: EventType = "Warning" if reason in WARNING_REASONS and reason not in normal else "Normal"
+        if kind == "Normal" and first_outcome(_old):
+            continue  # a first rollout's "waiting for pods" is in the status (conditions.first_outcome)
         events.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
     return events

@@ -75,7 +75,7 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         plan = decide()
     for _ in range(3):
         try:
-            await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan, {**listed, **others})
+            await carry_out(ctx, kube.MODEL_DEPLOYMENTS, obj, plan, {**listed, **others}, decided_at=now)
             return plan
         except kube.NameConflictError as exc:  # appeared since the look-up
             log.warning("%s/%s: %s", namespace, name, exc)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelops.api.modelversion import ModelVersionSpec
-from modelops.conditions import Desired, find, merge, transitions
+from modelops.conditions import Desired, find, first_outcome, merge, transitions
 from modelops.operator.modelversion.validation import is_final
 from modelops.operator.plans import ACTION_ANNOTATION, Event, EventType, Plan, describe_validation_error
 
@@ -210,6 +210,8 @@ def _events(before: Sequence[Mapping[str, Any]] | None, after: Sequence[Mapping[
         if new.get("type") in ANNOUNCED:
             # Waiting for a declared validation is the normal course, not a warning.
             normal = new.get("status") == "True" or new.get("reason") == "ValidationPending"
+            if normal and first_outcome(_old):
+                continue  # a first verdict that is good news is in the status (conditions.first_outcome)
             kind: EventType = "Normal" if normal else "Warning"
             out.append(Event(kind, str(new.get("reason")), f"{new['type']}={new['status']}: {new.get('message', '')}"))
     return out

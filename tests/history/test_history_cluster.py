@@ -96,8 +96,10 @@ def test_history_shows_every_link_oldest_first(cluster: EmulatorHandle, capsys: 
     decisions = [(d["result"], d["version"]) for d in doc["decisions"]]
     assert decisions == [("Promoted", "churn-v1"), ("Promoted", "churn-v2")]
     assert [d["time"] for d in doc["decisions"]] == sorted(d["time"] for d in doc["decisions"])
+    first, second = doc["decisions"]
+    assert {e["reason"] for e in first["events"]} == {"Promoted"}  # a first rollout is announced once
+    assert {e["reason"] for e in second["events"]} >= {"RolloutStarted", "Promoted"}
     for d in doc["decisions"]:
-        assert {e["reason"] for e in d["events"]} >= {"RolloutStarted", "Promoted"}
         assert any(d["version"] in e["message"] for e in d["events"])
     assert any("churn-v0 (parent of churn-v1) no longer exists" in f for f in doc["forgotten"])
     assert not any("expired" in f for f in doc["forgotten"])

@@ -165,13 +165,14 @@ def _names(k8s: EmulatorHandle, api_version: str, kind: str) -> list[str]:
 def _promoted(k8s: EmulatorHandle, obj: dict[str, Any]) -> bool:
     return (status_of(obj).get("phase") == "Stable" and status_of(obj).get("stable") == "churn-v2"
             and has_condition(obj, "Ready", "True") and _names(k8s, "apps/v1", "Deployment") == ["churn-churn-v2"]
-            and _names(k8s, "v1", "Service") == ["churn", "churn-churn-v2"]
+            and _names(k8s, "v1", "Service") == ["churn"]  # at rest D is the only address
             and any(m.startswith("churn-v2 promoted") for m in event_messages(k8s, "Promoted")))
 
 
 def _rolled_back(k8s: EmulatorHandle, obj: dict[str, Any]) -> bool:
     v2 = k8s.find("apps/v1", "Deployment", "churn-churn-v2")
     return (status_of(obj).get("phase") == "RolledBack" and v2 is not None and v2["spec"]["replicas"] == 0
+            and _names(k8s, "v1", "Service") == ["churn"]  # the rollout's per-version Services are gone
             and any("churn-v2" in m for m in event_messages(k8s, "RolledBack")))
 
 

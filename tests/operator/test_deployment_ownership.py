@@ -75,9 +75,9 @@ def test_a_conflict_on_the_candidate_leaves_the_stable_version_serving() -> None
     obj = model_deployment(version="churn-v2", status=_stable(), generation=2)
     p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
-              services=[service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1")],
+              services=[service("churn", "churn-v1")],
               others=[_other_apps_service("churn-churn-v2")])
-    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn")]
     assert p.delete == ()
     assert p.status["stable"] == "churn-v1"
     assert "candidate" not in p.status

@@ -20,7 +20,7 @@ PIN_V1 = {"version": "churn-v1", "uid": "uid-churn-v1", "uri": "file:///artifact
 def _plan(obj: dict[str, Any], versions: Sequence[dict[str, Any]]) -> Plan:
     observed = Observed.from_objects(
         UID, versions, [deployment("churn-churn-v1", "churn-v1", available=2)],
-        [service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1")],
+        [service("churn", "churn-v1")],  # at rest the stable version has no Service of its own
     )
     return plan(obj, observed, image="img:1", now=NOW)
 

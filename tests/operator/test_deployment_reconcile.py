@@ -43,9 +43,10 @@ def _stable(version: str = "churn-v1", **extra: Any) -> dict[str, Any]:
             "conditions": [condition("Ready", "True", "Available")], **extra}
 
 
-def test_first_rollout_creates_deployment_and_services_and_waits_for_pods() -> None:
+def test_first_rollout_creates_the_deployment_and_service_d_and_waits_for_pods() -> None:
     p = _plan(model_deployment(), versions=[model_version("churn-v1")])
-    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    # Service D selects the only version there is: no Service of its own (D-V) is needed
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn")]
     assert p.status["phase"] == "Progressing"
     assert p.status["candidate"] == "churn-v1"
     assert "stable" not in p.status
@@ -53,7 +54,7 @@ def test_first_rollout_creates_deployment_and_services_and_waits_for_pods() -> N
     assert _cond(p, "Progressing") == ("True", "RollingOut")
     assert p.status["observedGeneration"] == 1
     assert p.status["endpoint"] == "http://churn.default.svc:8080/v2/models/churn"
-    assert any(e.reason == "RolloutStarted" for e in p.events)
+    assert p.events == ()  # a first rollout is announced once, by Promoted: its start is in the status
     assert p.requeue_after == 600.0  # the default progressDeadline: look again when it expires
 
 
@@ -88,9 +89,11 @@ def test_changing_the_version_rolls_out_beside_the_stable_one_which_keeps_servin
     obj = model_deployment(version="churn-v2", status=_stable(), generation=2)
     p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2", sha="b" * 64)],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
-              services=[service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1")])
+              services=[service("churn", "churn-v1")])
     assert ("Deployment", "churn-churn-v1") in _names(p)
     assert ("Deployment", "churn-churn-v2") in _names(p)
+    # while the rollout is in flight each version has its own address (D-V), to test it directly
+    assert {("Service", "churn-churn-v1"), ("Service", "churn-churn-v2")} <= set(_names(p))
     main = next(c for c in p.apply if c["metadata"]["name"] == "churn")
     assert main["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
     assert p.delete == ()
@@ -111,17 +114,30 @@ def test_promotion_switches_the_main_service_and_deletes_the_old_version() -> No
                         service("churn-churn-v2", "churn-v2")])
     main = next(c for c in p.apply if c["metadata"]["name"] == "churn")
     assert main["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
+    # the old version goes, and so do the per-version Services of the rollout: D is v2's address
     assert p.delete == (("Deployment", "churn-churn-v1", "uid-deployment-churn-churn-v1"),
-                        ("Service", "churn-churn-v1", "uid-service-churn-churn-v1"))
+                        ("Service", "churn-churn-v1", "uid-service-churn-churn-v1"),
+                        ("Service", "churn-churn-v2", "uid-service-churn-churn-v2"))
     assert p.status["stable"] == "churn-v2"
     assert _cond(p, "Ready") == ("True", "Available")
+
+
+def test_at_rest_the_stable_version_has_no_service_of_its_own_and_a_leftover_one_goes() -> None:
+    # Service D selects exactly the stable's pods; a D-V left from a rollout (or an older
+    # operator, which kept one per version) is one more ClusterIP and set of proxy rules
+    p = _plan(model_deployment(status=_stable()), versions=[model_version("churn-v1")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
+              services=[service("churn", "churn-v1"), service("churn-churn-v1", "churn-v1")])
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn")]
+    assert p.delete == (("Service", "churn-churn-v1", "uid-service-churn-churn-v1"),)
+    assert p.status["phase"] == "Stable"
 
 
 def test_a_version_that_does_not_exist_leaves_the_stable_one_serving_and_says_why() -> None:
     obj = model_deployment(version="churn-v9", status=_stable(), generation=2)
     p = _plan(obj, versions=[model_version("churn-v1")],
               deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
-    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn")]
     assert p.delete == ()
     assert p.status["stable"] == "churn-v1"
     assert _cond(p, "Ready") == ("False", "VersionNotFound")
@@ -161,7 +177,7 @@ def test_invalid_fields_give_invalid_spec_naming_the_field_and_touch_nothing() -
 
 def test_a_first_rollout_deploys_directly_whatever_the_strategy() -> None:
     p = _plan(model_deployment(strategy={"type": "Canary"}), versions=[model_version("churn-v1")])
-    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn-churn-v1"), ("Service", "churn")]
+    assert _names(p) == [("Deployment", "churn-churn-v1"), ("Service", "churn")]
     assert p.status["candidate"] == "churn-v1"
 
 
@@ -292,8 +308,12 @@ def test_a_deleted_stable_version_leaves_its_serving_children_alone() -> None:
     assert _cond(p, "Ready") == ("False", "VersionNotFound")
 
 
-def test_first_visit_announces_progress_but_not_the_absence_of_degradation() -> None:
-    p = _plan(model_deployment(), versions=[model_version("churn-v1")])
+def test_a_rollout_beside_the_stable_announces_its_start_and_progress_but_not_the_absence_of_degradation() -> None:
+    status = _stable(conditions=[condition("Ready", "True", "Available"), condition("Progressing", "False", "Stable"),
+                                 condition("Degraded", "False", "Available")])
+    obj = model_deployment(version="churn-v2", status=status, generation=2)
+    p = _plan(obj, versions=[model_version("churn-v1"), model_version("churn-v2")],
+              deployments=[deployment("churn-churn-v1", "churn-v1", available=2)])
     assert [e.reason for e in p.events] == ["RolloutStarted", "WaitingForPods", "RollingOut"]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelops.operator.events import Recorder, collapse, is_transition
+from modelops.operator.events import Recorder, collapse
 from modelops.operator.kube import EVENTS
 from modelops.operator.modeldeployment.observed import Observed
 from modelops.operator.modeldeployment.reconcile import plan
@@ -24,21 +24,17 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SUMMARY = {"sha256": SHA_A, "sizeBytes": 1234, "files": 3, "features": ["a", "b"], "task": "classification"}
 
 
-def test_a_first_rollout_posts_one_event_per_decision_with_the_conditions_it_changed() -> None:
+def test_a_first_rollout_posts_one_event_when_it_is_served_with_the_conditions_it_changed() -> None:
     v1 = model_version("churn-v1")
     started = plan(model_deployment(), Observed.from_objects(UID, versions=[v1]), image="img:1", now=NOW)
-    assert len(started.events) == 3
-    assert sum(is_transition(e) for e in started.events) == 2
-    (posted,) = collapse(started.events)
-    assert (posted.type, posted.reason) == ("Normal", "RolloutStarted")
-    assert posted.message.startswith("rolling out churn-v1 with 2 replica(s)")
-    assert "Ready=False: rolling out churn-v1: 0/2" in posted.message
-    assert "Progressing=True: " in posted.message
+    # its first conditions (waiting for pods, rolling out) are its first status, not news
+    assert started.events == ()
+    assert started.status["phase"] == "Progressing"
 
     running = {**model_deployment(), "status": dict(started.status)}
     observed = Observed.from_objects(UID, versions=[v1],
                                      deployments=[deployment("churn-churn-v1", "churn-v1", available=2)],
-                                     services=[service("churn-churn-v1", "churn-v1"), service("churn", "churn-v1")])
+                                     services=[service("churn", "churn-v1")])
     promoted = plan(running, observed, image="img:1", now=NOW)
     (posted,) = collapse(promoted.events)
     assert (posted.type, posted.reason) == ("Normal", "Promoted")
@@ -48,8 +44,17 @@ def test_a_first_rollout_posts_one_event_per_decision_with_the_conditions_it_cha
     assert "Progressing=False: churn-v1 is stable" in posted.message
 
 
-def test_a_verified_version_says_verified_once_with_its_figures_once() -> None:
+def test_a_first_verdict_that_is_good_news_is_in_the_status_not_an_event() -> None:
     verified = conclude(model_version("churn-v1", ready=None), Outcome(summary=SUMMARY), NOW)
+    assert verified.events == ()
+    assert {c["type"]: c["reason"] for c in verified.status["conditions"]}["Ready"] == "Verified"
+    failed = conclude(model_version("churn-v1", ready=None), Outcome(reason="DigestMismatch", message="differs"), NOW)
+    assert {(e.type, e.reason) for e in failed.events} == {("Warning", "DigestMismatch")}  # bad news always
+
+
+def test_a_version_verified_after_failing_says_verified_once_with_its_figures_once() -> None:
+    failed = conclude(model_version("churn-v1", ready=None), Outcome(reason="DigestMismatch", message="differs"), NOW)
+    verified = conclude(model_version("churn-v1", status=dict(failed.status)), Outcome(summary=SUMMARY), NOW)
     assert [e.reason for e in verified.events] == ["Verified", "Verified"]
     (posted,) = collapse(verified.events)
     assert posted.reason == "Verified"

@@ -12,6 +12,7 @@ from .conftest import Artifact
 from .harness import (
     IMAGE,
     MV_API,
+    bring_up_v1,
     condition,
     has_condition,
     model_deployment,
@@ -40,9 +41,7 @@ def _serve_stable(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> 
     v1 = artifacts[0]
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
     k8s.create(model_deployment("churn-v1"))
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
-    play_deployment_controller(k8s, "churn-churn-v1", 2)
-    wait_deployment(k8s, "churn-v1 stable and Ready", lambda o: has_condition(o, "Ready", "True"))
+    bring_up_v1(k8s, "churn-v1 stable and Ready")
 
 
 def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_available(
@@ -86,7 +85,7 @@ def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_availabl
                                    if e["reason"] == "Promoted"], "a Promoted Event")
         assert events[0]["involvedObject"]["name"] == "churn"
         assert "2/2 replicas available" in events[0]["message"]
-    assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn", "Service/churn-churn-v1"]
+    assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn"]
 
 
 def test_changing_the_version_rolls_it_out_and_retires_the_old_one(
@@ -102,13 +101,15 @@ def test_changing_the_version_rolls_it_out_and_retires_the_old_one(
         assert rolling["status"]["stable"] == "churn-v1"
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v1"
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v1") is not None  # still serving
+        # while it rolls out, each version has its own address (children first, then status)
+        assert {"churn-churn-v1", "churn-churn-v2"} <= {s["metadata"]["name"] for s in k8s.list("v1", "Service")}
 
         play_deployment_controller(k8s, "churn-churn-v2", 2)
         done = wait_deployment(k8s, "churn-v2 stable", lambda o: o["status"].get("stable") == "churn-v2")
         assert has_condition(done, "Ready", "True")
         assert "candidate" not in done["status"]
         assert k8s.get("v1", "Service", "churn")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
-        expected = ["Deployment/churn-churn-v2", "Service/churn", "Service/churn-churn-v2"]
+        expected = ["Deployment/churn-churn-v2", "Service/churn"]  # the rollout's D-V Services go too
         wait_for(lambda: _children(k8s) == expected, "churn-v1's Deployment and Service deleted")
         assert [h["version"] for h in done["status"]["history"]] == ["churn-v1", "churn-v2"]
     assert _children(k8s) == expected
@@ -131,7 +132,7 @@ def test_a_version_that_is_missing_or_not_ready_leaves_the_old_one_serving(
         bad = wait_deployment(k8s, "VersionNotReady because of the digest", lambda o: has_condition(
             o, "Ready", "False", "VersionNotReady") and "DigestMismatch" in (condition(o, "Ready") or {})["message"])
         assert k8s.find("apps/v1", "Deployment", "churn-churn-v2") is None
-        assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn", "Service/churn-churn-v1"]
+        assert _children(k8s) == ["Deployment/churn-churn-v1", "Service/churn"]
         assert has_condition(bad, "Degraded", "False")
 
         # A correct version of another name, then pointing at it: the rollout proceeds.

@@ -158,6 +158,8 @@ def test_promotion_leaves_only_the_new_stable_backend() -> None:
     assert p.status["stable"] == "churn-v2"
     assert routes.backend_weights(applied(p, "HTTPRoute", "churn")) == {"churn-churn-v2": 100}
     assert applied(p, "HTTPRoute", "churn")["metadata"]["labels"]["modelops.dev/version"] == "churn-v2"
+    # at rest too, the backend the route names exists (under router Replicas it would not: D suffices)
+    assert applied(p, "Service", "churn-churn-v2")["spec"]["selector"]["modelops.dev/version"] == "churn-v2"
 
 
 def test_a_rollback_puts_all_traffic_on_stable_at_once() -> None:

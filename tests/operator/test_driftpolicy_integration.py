@@ -30,7 +30,7 @@ from .harness import (
     has_condition,
     model_deployment,
     model_version,
-    play_deployment_controller,
+    play_when_created,
     running_operator,
     wait_deployment,
     wait_for,
@@ -45,8 +45,7 @@ def _serve_stable(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact], **s
     v1 = artifacts[0]
     k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
     k8s.create(model_deployment("churn-v1", **spec))
-    wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
-    play_deployment_controller(k8s, "churn-churn-v1", 2)
+    play_when_created(k8s, "churn-churn-v1", 2)
     wait_deployment(k8s, "churn-v1 stable", lambda o: (o.get("status") or {}).get("stable") == "churn-v1")
 
 
@@ -272,6 +271,5 @@ def test_with_promotion_auto_the_deployment_rolls_out_the_retrained_version(
         play_job(k8s, JOB, trainer_result("Succeeded", uri=v2.uri, sha256=v2.sha256))
         wait_object(k8s, MV_API, "ModelVersion", JOB, lambda o: has_condition(o, "Ready", "True"),
                     what="the retrained version verified")
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", f"churn-{JOB}"), "the retrained version's Deployment")
-        play_deployment_controller(k8s, f"churn-{JOB}", 2)
+        play_when_created(k8s, f"churn-{JOB}", 2)
         wait_deployment(k8s, "the retrained version stable", lambda o: o["status"].get("stable") == JOB)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from modelops.sandbox.cluster import kubectl_path
+from tests.e2e.checks import condition, processes_under
 
 pytestmark = pytest.mark.e2e
 
@@ -31,26 +32,6 @@ def _kubectl(kubeconfig: Path, *args: str) -> Any:
     done = subprocess.run([kubectl_path(), "--kubeconfig", str(kubeconfig), *args, "-o", "json"],
                           capture_output=True, text=True, check=True, timeout=30)
     return json.loads(done.stdout)
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
-
-
-def _processes_under(directory: Path) -> list[str]:
-    """Command lines of running processes that mention ``directory`` (the sandbox's pods,
-    operator and API all do: their logs, kubeconfig and pod volumes live there)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(directory) in cmdline:
-            found.append(cmdline)
-    return found
 
 
 @pytest.mark.timeout(720)  # the whole loop, on two cores shared with other jobs
@@ -94,7 +75,7 @@ def test_the_demo_closes_the_loop_and_leaves_nothing_behind(tmp_path: Path) -> N
         reader.join(timeout=10)
         if demo.stdout is not None:
             demo.stdout.close()
-    assert _processes_under(workdir) == []
+    assert processes_under(workdir) == []
     output = "".join(lines)
     assert code == 0, output[-4000:]
     assert "demo finished in" in output
@@ -113,7 +94,7 @@ def _assert_final_state(kubeconfig: Path, output: str) -> None:
     v2 = "churn-drift-retrain-1"
     assert mdep["status"]["stable"] == v2
     assert mdep["status"]["phase"] == "Stable"
-    assert _condition(mdep, "Ready")["status"] == "True"
+    assert condition(mdep, "Ready")["status"] == "True"
     promoted = [h for h in mdep["status"]["history"] if h["version"] == v2]
     assert [h["result"] for h in promoted] == ["Promoted"]
 
@@ -124,8 +105,8 @@ def _assert_final_state(kubeconfig: Path, output: str) -> None:
     assert lineage["driftPolicy"] == "churn-drift"
     # v2 inherits v1's validation (metric and fairness limits) and passed it before its canary.
     assert version["spec"]["validation"]["fairness"]
-    assert _condition(version, "Validated")["status"] == "True"
-    assert _condition(version, "Validated")["reason"] == "ValidationPassed"
+    assert condition(version, "Validated")["status"] == "True"
+    assert condition(version, "Validated")["reason"] == "ValidationPassed"
     results = version["status"]["validation"]["results"]
     assert {r["verdict"] for r in results} == {"Pass"}
     assert any(r["metric"] == "demographic_parity_difference" for r in results)

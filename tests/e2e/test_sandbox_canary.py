@@ -16,12 +16,10 @@ pods start) and records what was seen; the tests assert on the record, after the
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -32,6 +30,7 @@ from modelops.sandbox.api import Api
 from modelops.sandbox.cluster import Sandbox, kubectl_path
 from tests.e2e.canary_models import Packaged, package
 from tests.e2e.canary_traffic import Answer, Clients, Row, Share, Watch, segments, share_of
+from tests.e2e.checks import condition, processes_under
 from tests.operator.harness import model_version
 
 # The whole story runs in the first test's setup (the module fixture): pods take seconds each to
@@ -151,7 +150,7 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Record:
         # One OpenMP thread per pod (they inherit this environment): all share two cores.
         env.setenv("OMP_NUM_THREADS", "1")
         _play(Sandbox(workdir=workdir), rec)
-    rec.left_running = _processes_under(workdir)
+    rec.left_running = processes_under(workdir)
     return rec
 
 
@@ -205,32 +204,12 @@ def _play(sandbox: Sandbox, rec: Record) -> None:
         sandbox.stop()
 
 
-def _processes_under(directory: Path) -> list[str]:
-    """Command lines of running processes that mention ``directory`` (the sandbox's pods,
-    operator and API all do: their logs, kubeconfig and pod volumes live there)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(directory) in cmdline:
-            found.append(cmdline)
-    return found
-
-
 def _cells(table: str) -> dict[str, str]:
     """The first row of a kubectl table, cut at its header's column starts (cells may be empty)."""
     header, row = table.splitlines()[:2]
     starts = [m.start() for m in re.finditer(r"\S+", header)]
     ends = [*starts[1:], max(len(row), len(header)) + 1]
     return {header[s:e].strip(): row[s:e].strip() for s, e in zip(starts, ends, strict=True)}
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
 def _shares(record: Record) -> list[Share]:
@@ -324,7 +303,7 @@ def test_v3_is_rolled_back_on_accuracy_with_its_figures_and_a_warning_event(reco
     assert accuracy["samples"] >= MIN_SAMPLES
     assert accuracy["value"] > MAX_ACCURACY_DROP
 
-    progressing = _condition(mdep, "Progressing")
+    progressing = condition(mdep, "Progressing")
     print(f"v3 rolled back: {progressing.get('message')}; status.analysis: {status['analysis']}")  # pytest -rP
     assert (progressing["status"], progressing["reason"]) == ("False", "AnalysisFailed")
     assert "accuracyDrop failed" in progressing["message"]

@@ -27,11 +27,13 @@ async def carry_out(
     listed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     *,
     decided_at: datetime | None = None,
-) -> None:
+) -> dict[str, Any] | None:
     """``listed``: the children as this reconcile listed them, by (kind, name); spares a GET each.
     ``decided_at``: the time the plan was made at (its status' timestamps), which its Events carry
     too, so that an Event and the decision it announces (status.history ``at``) never fall on
-    two sides of a second (``modelops history`` pairs them by time)."""
+    two sides of a second (``modelops history`` pairs them by time).
+
+    Returns the object as the status write left it (None: nothing to write, or it is gone)."""
     meta = obj.get("metadata") or {}
     namespace, name = str(meta["namespace"]), str(meta["name"])
     for child in plan.apply:
@@ -40,8 +42,9 @@ async def carry_out(
         if outcome != "unchanged":
             log.info("%s %s %s/%s", outcome, child["kind"], namespace, child["metadata"]["name"])
     patch = status_patch(obj.get("status"), plan.status)
+    written = None
     if patch:
-        await ctx.kube.patch(resource, namespace, name, {"status": patch}, subresource="status")
+        written = await ctx.kube.patch(resource, namespace, name, {"status": patch}, subresource="status")
     # The Events announce the transition the status now records: post them as soon as it is
     # written. Were they last, a deletion failing after the status write (a 500) would lose
     # them for good: the next reconcile starts from the new status and sees no transition.
@@ -59,3 +62,4 @@ async def carry_out(
     ):
         log.info("%s/%s: %s is no longer %r (changed or removed since it was read); left as it is",
                  namespace, name, ACTION_ANNOTATION, acted_on)
+    return written

@@ -42,12 +42,20 @@ async def sync(ctx: Context, namespace: str, name: str) -> Plan | None:
         if outcome is None:
             # Still downloading: status says Verifying (written now on a first visit); free this worker.
             if decision.announce is not None:
-                await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision.announce)
+                _seen(ctx, await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision.announce))
                 return decision.announce
             return Plan(status=dict(obj.get("status") or {}), retry=True)
         decision = reconcile.conclude(obj, outcome, ctx.clock())
-    await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision)
+    _seen(ctx, await carry_out(ctx, kube.MODEL_VERSIONS, obj, decision))
     return decision
+
+
+def _seen(ctx: Context, written: Mapping[str, Any] | None) -> None:
+    """Our status write, into the versions the ModelDeployment reconciles read, at once: its watch
+    event comes later (and is skipped as our own echo), and a deployment of this model reconciled
+    meanwhile would see the version unverified and write "VersionNotReady" for nothing."""
+    if written is not None and ctx.versions is not None:
+        ctx.versions.update("MODIFIED", written)
 
 
 async def _validation_step(ctx: Context, obj: Mapping[str, Any], request: reconcile.Validate) -> Plan:

@@ -30,9 +30,11 @@ from tests.operator.analysis.fakes import HOST, FakePod
 from tests.operator.harness import (
     Artifact,
     create_versions,
+    event_messages,
     get_mdep,
     has_condition,
     model_deployment,
+    running_operator,
     status_of,
     wait_for,
 )
@@ -193,6 +195,45 @@ def rolled_back(replicas: Replicas, what: str) -> dict[str, Any]:
     assert (status_of(done)["stable"], status_of(done).get("candidate")) == ("churn-v1", None)
     assert has_condition(done, "Progressing", "False", "AnalysisFailed")
     return done
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One fresh operator of ``restarted_at_every_step``: the step it started at, the status the
+    last one left, and each status it showed while that step held (churn-v2 the candidate)."""
+
+    step: int
+    before: dict[str, Any]
+    same_step: list[dict[str, Any]]
+
+
+def restarted_at_every_step(replicas: Replicas, prepare: Callable[[int], None]) -> Iterator[Restart]:
+    """Until churn-v2 is stable: ``prepare(step)`` for the step the status is at, then a fresh
+    operator, played until the status moves past that step. Each fresh operator must resume the
+    step: never a third Deployment, the step's start kept, no analysis recorded before the last
+    one, no rollback; what it showed is yielded for the test's own checks."""
+    k8s = replicas.k8s
+    while status_of(get_mdep(k8s)).get("stable") != "churn-v2":
+        before = status_of(get_mdep(k8s))
+        step = int(before["step"])
+        seen: list[dict[str, Any]] = []
+
+        def moved_on(o: dict[str, Any], step: int = step, seen: list[dict[str, Any]] = seen) -> bool:
+            seen.append(status_of(o))
+            deployments = k8s.list("apps/v1", "Deployment", "default")
+            assert len(deployments) <= 2, [d["metadata"]["name"] for d in deployments]  # never a duplicate
+            return int(status_of(o).get("step") or 0) > step or status_of(o).get("stable") == "churn-v2"
+
+        prepare(step)
+        with running_operator(k8s):
+            replicas.until(moved_on, f"past step {step + 1} after a restart")
+        same_step = [s for s in seen if s.get("step") == step and s.get("candidate") == "churn-v2"]
+        assert {s["stepStartedAt"] for s in same_step} <= {before["stepStartedAt"]}  # not started again
+        # the next analysis came one interval or more after the recorded one
+        if before.get("lastAnalysisAt"):
+            assert all(s["lastAnalysisAt"] >= before["lastAnalysisAt"] for s in same_step if s.get("lastAnalysisAt"))
+        assert not event_messages(k8s, "RolledBack")
+        yield Restart(step, before, same_step)
 
 
 @contextmanager

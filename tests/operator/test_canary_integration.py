@@ -17,7 +17,7 @@ import pytest
 
 from modelops.emulator.testing import EmulatorHandle
 
-from .canary_cluster import CANARY, Replicas, good_traffic, rolled_back, stable_v1
+from .canary_cluster import CANARY, Replicas, good_traffic, restarted_at_every_step, rolled_back, stable_v1
 from .conftest import Artifact
 from .harness import MV_API, condition, event_messages, get_mdep, has_condition, running_operator, status_of, wait_for
 
@@ -140,30 +140,17 @@ def test_an_operator_restarted_at_every_step_resumes_it(
         replicas.until(lambda o: status_of(o).get("step") == 0 and bool(status_of(o).get("lastAnalysisAt")),
                        "step 1 analysed")
     replicas.cap["churn-v2"] = 1  # the promotion stage (2 replicas) holds until released below
+
+    def prepare(step: int) -> None:
+        if step == 2:
+            replicas.cap.clear()
+
     restarts = 0
-    while status_of(get_mdep(k8s)).get("stable") != "churn-v2":
-        before = status_of(get_mdep(k8s))
-        step = int(before["step"])
-        seen: list[dict[str, Any]] = []
-
-        def moved_on(o: dict[str, Any], step: int = step, seen: list[dict[str, Any]] = seen) -> bool:
-            seen.append(status_of(o))
-            return int(status_of(o).get("step") or 0) > step or status_of(o).get("stable") == "churn-v2"
-
-        with running_operator(k8s):
-            restarts += 1
-            if step == 2:
-                replicas.cap.clear()
-            replicas.until(moved_on, f"past step {step + 1} after a restart")
-        # While the step held, the fresh operator kept its start, its weight and its analysis
-        # record: the next analysis came one interval (1 s) or more after the recorded one.
-        same_step = [s for s in seen if s.get("step") == step and s.get("candidate") == "churn-v2"]
-        assert {s["stepStartedAt"] for s in same_step} <= {before["stepStartedAt"]}
-        assert all(s.get("weight") == before.get("weight") for s in same_step)
-        recorded = [s["lastAnalysisAt"] for s in same_step if s.get("lastAnalysisAt")]
-        if before.get("lastAnalysisAt"):
-            assert all(at >= before["lastAnalysisAt"] for at in recorded)
-        assert not event_messages(k8s, "RolledBack")
+    for restart in restarted_at_every_step(replicas, prepare):
+        restarts += 1
+        # While the step held, the fresh operator kept its weight (and, checked by
+        # restarted_at_every_step, its start and its analysis record).
+        assert all(s.get("weight") == restart.before.get("weight") for s in restart.same_step)
     assert restarts >= 3  # steps 1 and 2 and the promotion stage each saw a fresh operator
     assert status_of(get_mdep(k8s))["phase"] == "Stable"
     with running_operator(k8s):  # v1's removal may not have come before the last operator stopped

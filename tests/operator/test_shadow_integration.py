@@ -26,6 +26,7 @@ from .canary_cluster import (
     Replicas,
     agreeing_shadow,
     good_traffic,
+    restarted_at_every_step,
     rolled_back,
     serve_args,
     stable_v1,
@@ -187,36 +188,23 @@ def test_an_operator_restarted_at_every_step_of_a_shadow_resumes_it(
     uids = {d["metadata"]["name"]: d["metadata"]["uid"] for d in k8s.list("apps/v1", "Deployment", "default")}
     assert set(uids) == {"churn-churn-v1", "churn-churn-v2"}
     replicas.shadow = agreeing_shadow
-    restarts: list[int] = []
-    while status_of(get_mdep(k8s)).get("stable") != "churn-v2":
-        before = status_of(get_mdep(k8s))
-        step = int(before["step"])
-        seen: list[dict[str, Any]] = []
 
-        def moved_on(o: dict[str, Any], step: int = step, seen: list[dict[str, Any]] = seen) -> bool:
-            seen.append(status_of(o))
-            deployments = k8s.list("apps/v1", "Deployment", "default")
-            assert len(deployments) <= 2, [d["metadata"]["name"] for d in deployments]  # never a duplicate
-            return int(status_of(o).get("step") or 0) > step or status_of(o).get("stable") == "churn-v2"
-
+    def prepare(step: int) -> None:
         if step >= 1:
             replicas.cap["churn-v2"] = 1  # the promotion stage (2 replicas) holds until its own restart
         if step >= 3:
             replicas.cap.clear()
-        with running_operator(k8s):
-            restarts.append(step)
-            replicas.until(moved_on, f"past step {step} after a restart")
-        same_step = [s for s in seen if s.get("step") == step and s.get("candidate") == "churn-v2"]
-        assert {s["stepStartedAt"] for s in same_step} <= {before["stepStartedAt"]}  # not started again
+
+    restarts: list[int] = []
+    for restart in restarted_at_every_step(replicas, prepare):
+        restarts.append(restart.step)
+        weights = [s.get("weight") for s in restart.same_step]
         # the weight is never reset: a candidate serving before the restart keeps serving (its share
         # moves only as the step's pods come up or go, e.g. from the shadow's 2 pods to the step's 1)
-        if int(before.get("weight") or 0) > 0:
-            assert all(int(s.get("weight") or 0) > 0 for s in same_step), (step, [s.get("weight") for s in same_step])
-        if step == 0:
-            assert all(s.get("weight") == 0 for s in same_step)  # shadowing: no user sees the candidate
-        if before.get("lastAnalysisAt"):
-            assert all(s["lastAnalysisAt"] >= before["lastAnalysisAt"] for s in same_step if s.get("lastAnalysisAt"))
-        assert not event_messages(k8s, "RolledBack")
+        if int(restart.before.get("weight") or 0) > 0:
+            assert all(int(w or 0) > 0 for w in weights), (restart.step, weights)
+        if restart.step == 0:
+            assert all(w == 0 for w in weights)  # shadowing: no user sees the candidate
     # the shadow (held Inconclusive) and the promotion stage (held by the cap) each saw a fresh
     # operator by construction, and so did at least one canary step between them
     assert restarts[0] == 0

@@ -131,6 +131,12 @@ def create_versions(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -
         k8s.create(model_version(name, artifact.uri, artifact.sha256))
 
 
+def apply_v1(k8s: EmulatorHandle, artifact: Artifact, **spec: Any) -> None:
+    """ModelVersion churn-v1 of ``artifact`` and ModelDeployment churn (``spec``) serving it."""
+    k8s.create(model_version("churn-v1", artifact.uri, artifact.sha256))
+    k8s.create(model_deployment("churn-v1", **spec))
+
+
 def ready_version(name: str, artifact: Artifact) -> dict[str, Any]:
     """ModelVersion ``name`` as the operator leaves it once verified (to seed, not create)."""
     mv = model_version(name, artifact.uri, artifact.sha256)

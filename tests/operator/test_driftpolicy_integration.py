@@ -27,9 +27,8 @@ from .drift_fakes import (
 from .harness import (
     IMAGE,
     MV_API,
+    apply_v1,
     has_condition,
-    model_deployment,
-    model_version,
     play_when_created,
     running_operator,
     wait_deployment,
@@ -42,9 +41,7 @@ JOB = "churn-drift-retrain-1"
 
 
 def _serve_stable(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact], **spec: Any) -> None:
-    v1 = artifacts[0]
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1", **spec))
+    apply_v1(k8s, artifacts[0], **spec)
     play_when_created(k8s, "churn-churn-v1", 2)
     wait_deployment(k8s, "churn-v1 stable", lambda o: (o.get("status") or {}).get("stable") == "churn-v1")
 

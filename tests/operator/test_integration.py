@@ -12,6 +12,7 @@ from .conftest import Artifact
 from .harness import (
     IMAGE,
     MV_API,
+    apply_v1,
     bring_up_v1,
     condition,
     has_condition,
@@ -38,9 +39,7 @@ def _children(k8s: EmulatorHandle) -> list[str]:
 
 
 def _serve_stable(k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]) -> None:
-    v1 = artifacts[0]
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1"))
+    apply_v1(k8s, artifacts[0])
     bring_up_v1(k8s, "churn-v1 stable and Ready")
 
 
@@ -48,8 +47,7 @@ def test_version_is_verified_and_deployment_becomes_ready_once_pods_are_availabl
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
 ) -> None:
     v1 = artifacts[0]
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1"))
+    apply_v1(k8s, v1)
     with running_operator(k8s):
         mv = wait_object(k8s, MV_API, "ModelVersion", "churn-v1", lambda o: has_condition(o, "Ready", "True"),
                          what="ModelVersion Ready")

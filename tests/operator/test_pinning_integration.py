@@ -12,6 +12,7 @@ from modelops.emulator.testing import EmulatorHandle
 from .conftest import Artifact
 from .harness import (
     MV_API,
+    apply_v1,
     bring_up_v1,
     condition,
     has_condition,
@@ -39,8 +40,7 @@ def test_the_stable_pods_keep_their_artifact_until_a_ready_version_replaces_it(
 ) -> None:
     v1, v2 = artifacts
     with running_operator(k8s):
-        k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-        k8s.create(model_deployment("churn-v1"))
+        apply_v1(k8s, v1)
         stable = bring_up_v1(k8s)
         uid = k8s.get(MV_API, "ModelVersion", "churn-v1")["metadata"]["uid"]
         assert stable["status"]["pinned"] == [{  # kept by the CRD's status schema, not pruned

@@ -12,11 +12,11 @@ from .conftest import Artifact
 from .harness import (
     MV_API,
     NOW,
+    apply_v1,
     bring_up_v1,
     create_versions,
     has_condition,
     model_deployment,
-    model_version,
     play_deployment_controller,
     running_operator,
     seed_mid_rollout,
@@ -72,9 +72,7 @@ def test_an_operator_restarted_during_a_rollout_finishes_it(
 def test_a_settled_cluster_gets_no_writes_from_a_restarted_operator(
     k8s: EmulatorHandle, artifacts: tuple[Artifact, Artifact]
 ) -> None:
-    v1 = artifacts[0]
-    k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-    k8s.create(model_deployment("churn-v1"))
+    apply_v1(k8s, artifacts[0])
     with running_operator(k8s):
         bring_up_v1(k8s, "Ready")
     before = len(k8s.requests)

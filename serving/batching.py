@@ -106,6 +106,7 @@ class Batcher:
         self._pending = pending
         self._on_batch = on_batch
         self.inline_rows = inline_rows if pending is not None else 0
+        self._settled = True  # the event loop ran what was ready when the last inline call ended
         self._queue: deque[_Job] = deque()
         self._backlog: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []  # worker thread only
         # calls predicted on callers' threads, waiting for the worker to monitor them (lock held)
@@ -132,11 +133,22 @@ class Batcher:
             self._thread.join(timeout)
 
     async def predict(self, rows: npt.NDArray[Any], proba: bool = False) -> Prediction:
-        if rows.shape[0] <= self.inline_rows and self._pending is not None and self._pending() <= 1:
+        loop = asyncio.get_running_loop()
+        if (
+            self._settled
+            and rows.shape[0] <= self.inline_rows
+            and self._pending is not None
+            and self._pending() <= 1
+        ):
             answered = self.predict_here(rows, proba)
             if answered is not None:
+                # Alone in flight is not alone: under load, the loop's next ready tasks are
+                # other clients' requests, each alone in flight in turn once this one is
+                # answered at once. Until the loop has run what is ready now, requests go to
+                # the worker, where they stay in flight and are batched together.
+                self._settled = False
+                loop.call_soon(self._settle)
                 return answered
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[Prediction] = loop.create_future()
         job = _Job(rows, proba, future, loop)
         with self._cond:
@@ -145,6 +157,9 @@ class Batcher:
             self._queue.append(job)
             self._cond.notify()
         return await future
+
+    def _settle(self) -> None:
+        self._settled = True
 
     def predict_here(self, rows: npt.NDArray[Any], proba: bool = False) -> Prediction | None:
         """Predict on this thread, or None (the caller queues the request) when requests are

@@ -280,7 +280,10 @@ async def test_a_lone_request_is_predicted_without_the_hop_to_the_predicting_thr
     )  # fmt: skip
     # The worker is not started: a lone request must not need it.
     requests = [rows(1 + i % 3, seed=i) for i in range(20)]
-    results = [await batcher.predict(x, proba=i % 2 == 0) for i, x in enumerate(requests)]
+    results = []
+    for i, x in enumerate(requests):
+        results.append(await batcher.predict(x, proba=i % 2 == 0))
+        await asyncio.sleep(0)  # a lone client: the loop runs what is ready before the next request
     for i, (x, result) in enumerate(zip(requests, results, strict=True)):
         assert np.array_equal(result.predictions, served().predict(x))
         assert (result.probabilities is not None) == (i % 2 == 0)
@@ -293,6 +296,28 @@ async def test_a_lone_request_is_predicted_without_the_hop_to_the_predicting_thr
     assert len(seen) < len(requests)
 
 
+async def test_requests_ready_on_the_loop_together_are_batched_though_each_is_alone_in_flight() -> None:
+    """Under load a request answered on the loop leaves the in-flight count at one for the
+    next: only once the loop has run what was ready does a request count as a lone one."""
+    model = _Threads(served())
+    batcher = Batcher(model, max_batch_size=32, max_latency=0.0, pending=lambda: 1, inline_rows=model.inline_rows)
+    batcher.start()
+    try:
+        requests = [rows(1, seed=i) for i in range(10)]
+        results = await asyncio.gather(*(batcher.predict(x) for x in requests))  # all ready at once
+        await asyncio.sleep(0)
+        alone = await batcher.predict(rows(1, seed=99))  # then a lone one
+    finally:
+        batcher.stop()
+    for x, result in zip(requests, results, strict=True):
+        assert np.array_equal(result.predictions, served().predict(x))
+    assert alone.predictions.shape == (1,)
+    here = threading.get_ident()
+    assert model.threads[0] == here  # the first of them, alone as far as anyone knew
+    assert here not in model.threads[1:-1]  # the others went to the worker
+    assert model.threads[-1] == here
+
+
 async def test_calls_handed_over_are_monitored_while_the_worker_is_idle() -> None:
     model = _Threads(served())
     seen: list[int] = []
@@ -303,6 +328,7 @@ async def test_calls_handed_over_are_monitored_while_the_worker_is_idle() -> Non
     try:
         for i in range(3):
             await batcher.predict(rows(1, seed=i))
+            await asyncio.sleep(0)
         wait_until(batcher.caught_up, 30, "the worker to count the calls handed over")
         assert seen == [1, 1, 1]
     finally:
@@ -346,6 +372,7 @@ async def test_a_lone_infer_request_is_answered_on_the_event_loop_and_monitored(
             status, _, out = await _call(app, "POST", "/v2/models/cancer/infer", _body(x))
             assert status == 200
             assert orjson.loads(out)["outputs"][0]["data"] == served().predict(x).tolist()
+            await asyncio.sleep(0)
         assert set(model.threads) == {threading.get_ident()}
 
         def drift_rows() -> int:

@@ -80,13 +80,17 @@ class Controller:
     def version_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         key = _key(MODEL_VERSION, body)
         self.versions.update(event_type, body)
-        self._put_off.pop(key, None)  # they are of its model: enqueued below
         if event_type == "DELETED":
             self._versions.discard(key)
         else:
             self._versions.add(key)
             if not self._own_update(MODEL_VERSIONS.plural, event_type, body):
                 self.queue.add(key)
+            if not _looked_at(body):
+                # Nothing a deployment could use yet (not verified, so never Ready): they look
+                # once its first status comes (`_waits_for_first_look`), not twice.
+                return
+        self._put_off.pop(key, None)  # they are of its model: enqueued below
         model = str((body.get("spec") or {}).get("model", ""))  # they read its new status, ours or not
         for other in sorted(self._by_model.get((key.namespace, model), ())):
             self.queue.add(other)
@@ -269,7 +273,9 @@ class Controller:
             return False
         for name in self.versions.unobserved(key.namespace, self._deployments[key]):
             version = Key(MODEL_VERSION, key.namespace, name)
-            if self.queue.busy(version):
+            # Queued or being handled; or known only from a listing, its watch event (which
+            # queues it) still to come. Not one waiting out a backoff: that could be minutes.
+            if self.queue.busy(version) or version not in self._versions:
                 self._put_off.setdefault(version, set()).add(key)
                 self._deferred.add(key)
                 return True
@@ -321,6 +327,11 @@ class Controller:
             metrics.observe(key.kind, outcome, time.perf_counter() - started)
             if key.kind == MODEL_VERSION:
                 self._first_look_done(key)
+
+
+def _looked_at(body: Mapping[str, Any]) -> bool:
+    """Whether the object's status has observed its generation (the operator looked at it)."""
+    return (body.get("status") or {}).get("observedGeneration") == (body.get("metadata") or {}).get("generation")
 
 
 def _key(kind: str, body: Mapping[str, Any]) -> Key:

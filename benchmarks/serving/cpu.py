@@ -42,7 +42,8 @@ def process_cpu_seconds(pid: int) -> float:
 
 def thread_cpu_seconds(pid: int) -> tuple[float, float]:
     """(the main thread's CPU seconds, all other threads'): the event loop runs in the main
-    thread, predicting and monitoring in the others."""
+    thread, predicting and monitoring in the others (except a lone request to a direct linear
+    predictor, predicted in the loop's thread)."""
     main = other = 0.0
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
         try:

@@ -1,6 +1,7 @@
 """`modelops serve` under cProfile, for `cpu.py --profile`: PREFIX-loop.prof (the event loop's
 thread: HTTP, ASGI, codec, metrics) and PREFIX-predict.prof (the predicting thread: predict,
-drift counting, metrics of batches). cProfile follows one thread, so each gets its own, timed
+drift counting, metrics of batches; a lone request to a direct linear predictor is predicted
+in the loop's thread, see serving/batching.py). cProfile follows one thread, so each gets its own, timed
 by that thread's CPU clock (not wall time, which would count waiting for the GIL, the network
 and other processes).
 

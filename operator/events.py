@@ -11,7 +11,8 @@ What is posted follows Kubernetes practice (client-go's ``EventRecorder`` and
   reason are one Event (ArtifactVerified=True and Ready=True, both "Verified"). Warnings are
   never folded into a Normal Event. Each reason a reconcile gave is still posted at least once
   with its type, so ``kubectl get events --field-selector reason=X`` and ``modelops history``
-  find what they found before.
+  find what they found before. (Which condition changes are announced at all is the planners'
+  choice: a first outcome that is good news is not, ``conditions.first_outcome``.)
 - ``Recorder``: an Event identical to one posted recently about the same object (same type,
   reason and message: a transient failure retried with backoff) updates the existing Event's
   ``count`` and ``lastTimestamp`` instead of creating another (client-go's EventLogger does the

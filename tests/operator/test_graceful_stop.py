@@ -21,6 +21,7 @@ from tests.operator.harness import (
     running_operator,
     status_of,
     wait_deployment,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -36,6 +37,8 @@ def test_a_stop_between_a_promotions_status_write_and_its_deletion_lets_the_reco
         k8s.create(model_version("churn-v2", v2.uri, v2.sha256))
         k8s.patch(MV_API, "ModelDeployment", "churn", {"spec": {"version": "churn-v2"}})
         wait_deployment(k8s, "rolling out churn-v2", lambda o: status_of(o).get("candidate") == "churn-v2")
+        # posted right after that status write: the next Event posted is then the promotion's
+        wait_for(lambda: event_messages(k8s, "RolloutStarted"), "the RolloutStarted Event")
 
         def stop_now_and_answer_late() -> None:
             # The promotion's status is written; its Event is being posted: SIGTERM arrives now,

@@ -25,7 +25,7 @@ from modelops.operator.modeldeployment.sync import sync as sync_deployment
 from modelops.operator.modelversion.inspections import Inspections
 from modelops.operator.modelversion.sync import sync as sync_version
 from modelops.operator.plans import Plan
-from modelops.operator.versioncache import VersionCache
+from modelops.operator.versioncache import VersionCache, looked_at
 from modelops.operator.workqueue import Backoff, Key, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Controller:
             self._versions.add(key)
             if not self._own_update(MODEL_VERSIONS.plural, event_type, body):
                 self.queue.add(key)
-            if not _looked_at(body):
+            if not looked_at(body):
                 # Nothing a deployment could use yet (not verified, so never Ready): they look
                 # once its first status comes (`_waits_for_first_look`), not twice.
                 return
@@ -327,11 +327,6 @@ class Controller:
             metrics.observe(key.kind, outcome, time.perf_counter() - started)
             if key.kind == MODEL_VERSION:
                 self._first_look_done(key)
-
-
-def _looked_at(body: Mapping[str, Any]) -> bool:
-    """Whether the object's status has observed its generation (the operator looked at it)."""
-    return (body.get("status") or {}).get("observedGeneration") == (body.get("metadata") or {}).get("generation")
 
 
 def _key(kind: str, body: Mapping[str, Any]) -> Key:

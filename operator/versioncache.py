@@ -33,6 +33,11 @@ def _names_in(value: Any) -> Iterator[str]:
             yield from _names_in(item)
 
 
+def looked_at(body: Mapping[str, Any]) -> bool:
+    """Whether the object's status has observed its generation (the operator has looked at it)."""
+    return (body.get("status") or {}).get("observedGeneration") == (body.get("metadata") or {}).get("generation")
+
+
 def _version(body: Mapping[str, Any]) -> int:
     raw = str((body.get("metadata") or {}).get("resourceVersion") or "0")
     return int(raw) if raw.isdigit() else 0
@@ -84,8 +89,7 @@ class VersionCache:
 
     def unobserved(self, namespace: str, model: str) -> list[str]:
         """The model's versions whose status has not yet observed their generation (never looked at)."""
-        return sorted(name for name, body in self._by_model.get((namespace, model), {}).items()
-                      if body["status"].get("observedGeneration") != body["metadata"].get("generation"))
+        return sorted(name for name, body in self._by_model.get((namespace, model), {}).items() if not looked_at(body))
 
     def __len__(self) -> int:
         return len(self._by_name)

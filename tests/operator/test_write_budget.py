@@ -18,17 +18,7 @@ import pytest
 
 from modelops.emulator.testing import EmulatorHandle
 
-from .conftest import Artifact
-from .harness import (
-    MV_API,
-    has_condition,
-    model_deployment,
-    model_version,
-    play_deployment_controller,
-    running_operator,
-    wait_deployment,
-    wait_for,
-)
+from .harness import MV_API, Artifact, apply_v1, bring_up_v1, event_messages, has_condition, running_operator, wait_for
 
 pytestmark = pytest.mark.integration
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -51,12 +41,9 @@ def test_a_version_and_its_deployment_applied_together_converge_in_six_writes(
     with running_operator(k8s):
         wait_for(lambda: any("watch" in r.query and "modeldeployments" in r.path for r in k8s.requests), "watches")
         k8s.emulator.requests.clear()
-        k8s.create(model_version("churn-v1", v1.uri, v1.sha256))
-        k8s.create(model_deployment("churn-v1"))
-        wait_for(lambda: k8s.find("apps/v1", "Deployment", "churn-churn-v1"), "Deployment churn-churn-v1")
-        play_deployment_controller(k8s, "churn-churn-v1", 2)
-        wait_deployment(k8s, "Ready=True", lambda o: has_condition(o, "Ready", "True"))
-        wait_for(lambda: any(e["reason"] == "Promoted" for e in k8s.list("v1", "Event", "default")), "Promoted")
+        apply_v1(k8s, v1)
+        bring_up_v1(k8s, "Ready=True")
+        wait_for(lambda: event_messages(k8s, "Promoted"), "Promoted")
         time.sleep(1.5)  # echoes of the last writes come back: they must not be acted on
         writes = _writes(k8s)
         # The test itself wrote the Deployment's status (through the store, not recorded here).
